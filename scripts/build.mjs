@@ -1,0 +1,41 @@
+// Transpiles every TypeScript source (not tests) to dist/ with swc: fast, no type checking
+// (types are checked by `tsc --noEmit` in `npm test`). Also copies JSON/policy data files.
+import { transformFile } from '@swc/core';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const SOURCE_DIRS = ['ipc', 'acg', 'status-codes', 'services', 'luna-send', 'ipk', 'bench'];
+const out = path.join(root, 'dist');
+
+async function* walk(dir) {
+  let entries;
+  try { entries = await fs.readdir(dir, { withFileTypes: true }); } catch { return; }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) { if (e.name !== 'node_modules') yield* walk(p); }
+    else yield p;
+  }
+}
+
+const jobs = [];
+for (const d of SOURCE_DIRS) {
+  for await (const file of walk(path.join(root, d))) {
+    const rel = path.relative(root, file);
+    if (file.endsWith('.ts') && !file.endsWith('.d.ts') && !file.endsWith('.test.ts')) {
+      jobs.push((async () => {
+        const { code } = await transformFile(file, {
+          jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+          module: { type: 'commonjs' },
+          sourceMaps: 'inline',
+        });
+        const dest = path.join(out, rel.replace(/\.ts$/, '.js'));
+        await fs.mkdir(path.dirname(dest), { recursive: true });
+        const shebang = code.startsWith('#!') ? '' : (/\/(luna-send|luna-send-pub|ipk-cli|ls-hubd|appinstalld|main)\.ts$/.test(file) ? '#!/usr/bin/env node\n' : '');
+        await fs.writeFile(dest, shebang + code, { mode: shebang ? 0o755 : 0o644 });
+      })());
+    }
+  }
+}
+await Promise.all(jobs);
+console.error(`build: ${jobs.length} files -> dist/`);

@@ -1,0 +1,114 @@
+// The single table of every statusValue, state string, error code and error text of the product.
+// Code elsewhere refers to these by name; no number or text of the bus or installer is written twice.
+
+/** Install and remove stages (statusValue → state string pushed in `details.state`). */
+export const Stage = {
+  UNKNOWN: { statusValue: 0, state: 'unknown' },
+  INSTALL_NEEDED: { statusValue: 11, state: 'installing' },
+  INSTALL_REQUESTED: { statusValue: 12, state: 'installing' },
+  INSTALL_START: { statusValue: 13, state: 'installing : start' },
+  INSTALL_UNPACKING: { statusValue: 14, state: 'installing : unpacking' },
+  INSTALL_COMPLETE: { statusValue: 17, state: 'installing : complete' },
+  REMOVE_IPK_NEEDED: { statusValue: 18, state: 'removing ipk' },
+  REMOVE_IPK_REQUESTED: { statusValue: 19, state: 'removing ipk : requested' },
+  REMOVE_IPK_COMPLETE: { statusValue: 21, state: 'removing ipk : complete' },
+  INSTALL_CANCELLED: { statusValue: 22, state: 'install cancelled' },
+  INSTALL_FAILED: { statusValue: 24, state: 'install failed' },
+  REMOVE_FAILED: { statusValue: 25, state: 'remove failed' },
+  ROLES_NEEDED: { statusValue: 27, state: 'installing role and service files' },
+  ROLES_REQUESTED: { statusValue: 28, state: 'installing role and service files : requested' },
+  ROLES_COMPLETE: { statusValue: 29, state: 'installing role and service files : complete' },
+  INSTALLED: { statusValue: 30, state: 'installed' },
+  REMOVED: { statusValue: 31, state: 'removed' },
+  CLOSE_APP_NEEDED: { statusValue: 32, state: 'closing app' },
+  CLOSE_APP_REQUESTED: { statusValue: 33, state: 'closing app : requested' },
+  CLOSE_APP_COMPLETE: { statusValue: 34, state: 'closing app : complete' },
+  PARSE_NEEDED: { statusValue: 35, state: 'ipk parsing' },
+  PARSE_REQUESTED: { statusValue: 36, state: 'ipk parsing : requested' },
+  PARSE_COMPLETE: { statusValue: 37, state: 'ipk parsing : complete' },
+  REMOVE_SERVICES_NEEDED: { statusValue: 38, state: 'removing service files' },
+  REMOVE_SERVICES_REQUESTED: { statusValue: 39, state: 'removing service files : requested' },
+  REMOVE_SERVICES_COMPLETE: { statusValue: 40, state: 'removing service files : complete' },
+  REMOVE_START: { statusValue: 41, state: 'remove start' },
+  REMOVING: { statusValue: 42, state: 'removing' },
+  REMOVE_DATA_NEEDED: { statusValue: 43, state: 'removing data' },
+  REMOVE_DATA: { statusValue: 44, state: 'removing data : in progress' },
+  REMOVE_DATA_COMPLETE: { statusValue: 45, state: 'removing data : complete' },
+  UPDATE_CHECK_NEEDED: { statusValue: 262, state: 'checking for update' },
+  UPDATE_CHECK_REQUESTED: { statusValue: 263, state: 'checking for update : requested' },
+  UPDATE_CHECK_COMPLETE: { statusValue: 264, state: 'checking for update : complete' },
+  VERIFY_NEEDED: { statusValue: 268, state: 'verifying' },
+  VERIFY_REQUESTED: { statusValue: 269, state: 'verifying : requested' },
+  VERIFY_COMPLETE: { statusValue: 270, state: 'verifying : complete' },
+} as const;
+export type StageName = keyof typeof Stage;
+export type StageInfo = (typeof Stage)[StageName];
+
+/** Error codes of the install service (SPEC §5). */
+export const ErrorCode = {
+  GENERAL: -1,
+  INVALID_PARAMETER: -2,
+  NO_SPACE: -3,
+  INSTALL_FAILED: -5,
+  REMOVE_FAILED: -7,
+  PRIVILEGED_INSTALL_IN_DEVMODE: -15,
+  PRIVILEGED_REMOVE_IN_DEVMODE: -19,
+} as const;
+
+/** Error and reason texts of the install service. Keep them verbatim: ares-cli matches some. */
+export const ErrorText = {
+  ID_EMPTY: 'id is empty',
+  IPKURL_EMPTY: 'ipkUrl is empty',
+  INVALID_IPKURL: 'invalid ipkUrl',
+  NO_SUCH_ID: 'No such id',
+  DUPLICATE_COMMAND: 'duplicate command while current command has not completed, ignoring',
+  EXTRACT_IPK_GENERAL: 'failed to extract ipk file',
+  INSTALL_SERVICE_GENERAL: 'failed to install service',
+  NO_SPACE: 'There is no available space to install App',
+  EXTRACT_FAILED: 'Failed to extract package',
+  PARSE_CONTROL_FAILED: 'Failed to parse control',
+  APPID_WRONG: 'appId is wrong',
+  FAILED_VERIFY: 'FAILED_VERIFY',
+  FAILED_PACKAGEFILE_CORRUPT: 'FAILED_PACKAGEFILE_CORRUPT',
+  FAILED_IPKG_INSTALL: 'FAILED_IPKG_INSTALL',
+  FAILED_REMOVE: 'FAILED_REMOVE',
+  DOWNGRADE_REFUSED: 'downgrade is not allowed; pass "allowDowngrade": true to force it',
+  PRIVILEGED_INSTALL_IN_DEVMODE: 'Cannnot install privileged app on developer mode',
+  PRIVILEGED_REMOVE_IN_DEVMODE: 'Cannnot remove privileged app on developer mode',
+} as const;
+
+/** Bus-level errors (SPEC §1, §2): texts are luna-service2's, built by these functions only. */
+export const BusErrorCode = {
+  GENERAL: -1,
+  INVALID_PERMISSIONS: -1027,
+  NAME_TAKEN: -1028,
+  NOT_PRIVILEGED_APP_CALL: -1031,
+} as const;
+
+export const BusErrorText = {
+  serviceDoesNotExist: (service: string) => `Service does not exist: ${service}.`,
+  serviceNotRunning: (service: string) => `${service} is not running.`,
+  unknownMethod: (method: string, category: string) => `Unknown method "${method}" for category "${category}"`,
+  deniedMethodCall: (method: string, category: string) => `Denied method call "${method}" for category "${category}"`,
+  notPermittedToSend: (service: string) => `Not permitted to send to ${service}.`,
+  invalidPermissions: (name: string) => `Invalid permissions for ${name}`,
+  nameTaken: (name: string) => `Attempted to register for a service name that already exists: ${name}`,
+  notPrivilegedAppCall: (appId: string) => `LSCallFromApplication with application ID ${appId} but not privileged`,
+  emptyPayload: 'Empty payload is not valid JSON. Use {}',
+  malformedJson: (detail: string) => `Malformed JSON payload: ${detail}`,
+  payloadNotObject: 'Payload must be a JSON object',
+  invalidUri: (uri: string, why: string) => `Invalid URI "${uri}": ${why}`,
+} as const;
+
+/** A product error: a code and a text, thrown where it arises and turned into a reply in one place. */
+export class CodedError extends Error {
+  constructor(public readonly code: number, public readonly text: string, public readonly detail?: string) {
+    super(detail ? `${text}: ${detail}` : text);
+    this.name = 'CodedError';
+  }
+}
+
+/** The error reply of a method call, as the bus and the install service send it. */
+export function errorReply(code: number, text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { returnValue: false, errorCode: code, errorText: text, ...extra };
+}
