@@ -20,6 +20,8 @@ export interface Policy {
   checkRegister(peer: PeerIdentity, name: string | null): Denial | null;
   /** May this caller call this method? null = yes. */
   checkCall(caller: CallerContext, target: CallTarget): Denial | null;
+  /** isCallAllowed {"uri","requester"}: may the service or app named `requester` call this method? */
+  isCallAllowedByName(requester: string, target: CallTarget): boolean;
   /** Is the service known from a service file (so "X is not running." rather than "Service does not exist")? */
   isKnownService(name: string): boolean;
   /** Reload every security file (SIGHUP). */

@@ -1,5 +1,5 @@
 // Transpiles every TypeScript source (not tests) to dist/ with swc: fast, no type checking
-// (types are checked by `tsc --noEmit` in `npm test`). Also copies JSON/policy data files.
+// (types are checked by `tsc --noEmit` in `npm test`). Data files (.json, .service, .crt, .pem) are copied as they are.
 import { transformFile } from '@swc/core';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,13 @@ const jobs = [];
 for (const d of SOURCE_DIRS) {
   for await (const file of walk(path.join(root, d))) {
     const rel = path.relative(root, file);
-    if (file.endsWith('.ts') && !file.endsWith('.d.ts') && !file.endsWith('.test.ts')) {
+    if (/\.(json|service|crt|pem)$/.test(file)) {
+      jobs.push((async () => {
+        const dest = path.join(out, rel);
+        await fs.mkdir(path.dirname(dest), { recursive: true });
+        await fs.copyFile(file, dest);
+      })());
+    } else if (file.endsWith('.ts') && !file.endsWith('.d.ts') && !file.endsWith('.test.ts')) {
       jobs.push((async () => {
         const { code } = await transformFile(file, {
           jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
