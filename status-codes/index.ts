@@ -98,6 +98,12 @@ export const BusErrorText = {
   malformedJson: (detail: string) => `Malformed JSON payload: ${detail}`,
   payloadNotObject: 'Payload must be a JSON object',
   invalidUri: (uri: string, why: string) => `Invalid URI "${uri}": ${why}`,
+  /** Client side (ipc/client.ts): the hub socket could not be reached; names the socket path. */
+  cannotConnect: (socketPath: string, why: string) => `Cannot connect to the bus hub at ${socketPath}: ${why}`,
+  /** Client side: the hub connection ended while in use. */
+  hubGone: (socketPath: string) => `Lost the connection to the bus hub at ${socketPath}`,
+  /** Method registry: a payload failing its method's schema (code ErrorCode.INVALID_PARAMETER); detail names the key. */
+  invalidParameter: (detail: string) => `Invalid parameter: ${detail}`,
 } as const;
 
 /** A product error: a code and a text, thrown where it arises and turned into a reply in one place. */
