@@ -73,6 +73,16 @@ export const ErrorText = {
   FAILED_IPKG_INSTALL: 'FAILED_IPKG_INSTALL',
   FAILED_REMOVE: 'FAILED_REMOVE',
   DOWNGRADE_REFUSED: 'downgrade is not allowed; pass "allowDowngrade": true to force it',
+  /** The app is locked by com.webos.applicationManager/lockApp; install and remove of it are refused. */
+  APP_LOCKED: 'app is locked by com.webos.applicationManager',
+  /** Another task (other request id) is installing or removing the same package. */
+  PACKAGE_BUSY: 'another install or remove of this package is in progress',
+  /** The package is already installed in the other app root (verified vs developer). */
+  INSTALLED_ELSEWHERE: 'package is already installed in the other app root; remove it there first',
+  /** /install with requireSignature: package unsigned or signed by an untrusted certificate. */
+  SIGNATURE_REQUIRED: 'a trusted signature is required',
+  /** The daemon config file <root>/etc/palm/appinstalld.json is unreadable or wrong. */
+  BAD_DAEMON_CONFIG: 'bad daemon config',
   PRIVILEGED_INSTALL_IN_DEVMODE: 'Cannnot install privileged app on developer mode',
   PRIVILEGED_REMOVE_IN_DEVMODE: 'Cannnot remove privileged app on developer mode',
 } as const;
@@ -118,3 +128,13 @@ export class CodedError extends Error {
 export function errorReply(code: number, text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { returnValue: false, errorCode: code, errorText: text, ...extra };
 }
+
+/** com.webos.applicationManager errors (services/appmanager). */
+export const AppManagerErrorCode = {
+  APP_NOT_FOUND: -101,
+  APP_LOCKED: -102,
+} as const;
+export const AppManagerErrorText = {
+  APP_NOT_FOUND: 'app is not installed',
+  APP_LOCKED: 'app is locked',
+} as const;
