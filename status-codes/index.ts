@@ -114,6 +114,12 @@ export const BusErrorText = {
   hubGone: (socketPath: string) => `Lost the connection to the bus hub at ${socketPath}`,
   /** Method registry: a payload failing its method's schema (code ErrorCode.INVALID_PARAMETER); detail names the key. */
   invalidParameter: (detail: string) => `Invalid parameter: ${detail}`,
+  /** Hub: a caller already has the configured maximum of calls open on its connection. */
+  tooManyCalls: (limit: number) => `Too many outstanding calls on this connection (limit ${limit})`,
+  /** Hub: refused at connect because the configured maximum of connections is reached. */
+  tooManyConnections: (limit: number) => `Too many connections to the hub (limit ${limit})`,
+  /** Hub: hello with a name that is not a valid service name (code INVALID_PERMISSIONS). */
+  invalidServiceName: (name: string, why: string) => `Invalid service name "${name}": ${why}`,
 } as const;
 
 /** A product error: a code and a text, thrown where it arises and turned into a reply in one place. */
