@@ -112,6 +112,10 @@ export const BusErrorText = {
   cannotConnect: (socketPath: string, why: string) => `Cannot connect to the bus hub at ${socketPath}: ${why}`,
   /** Client side: the hub connection ended while in use. */
   hubGone: (socketPath: string) => `Lost the connection to the bus hub at ${socketPath}`,
+  /** Client side: a call still open when the client closed its own connection. */
+  clientClosed: 'The bus connection was closed by this client',
+  /** Client side: a call frame larger than the frame limit is refused before it is sent. */
+  frameTooLarge: (bytes: number, max: number) => `Message of ${bytes} bytes is larger than the ${max}-byte frame limit`,
   /** Method registry: a payload failing its method's schema (code ErrorCode.INVALID_PARAMETER); detail names the key. */
   invalidParameter: (detail: string) => `Invalid parameter: ${detail}`,
   /** Hub: a caller already has the configured maximum of calls open on its connection. */
