@@ -1,0 +1,120 @@
+// One peer connection as the hub sees it: the kernel identity read at accept, decoded incoming frames,
+// batched outgoing frames with a bound on what may queue up, and closing with a logged reason. No routing here.
+import type { Socket } from 'node:net';
+import { FrameDecoder, FrameError, parseClientFrame, encodeFrame, encodeReply } from './framing';
+import type { ClientToHub, HubToClient, PeerIdentity } from './protocol';
+
+export interface ConnectionOptions {
+  id: number;
+  socket: Socket;
+  peer: PeerIdentity;
+  maxFrameBytes: number;
+  /** Bytes that may wait for a peer that does not read; past it the connection is dropped. */
+  maxQueuedBytes: number;
+  onMessage(conn: Connection, msg: ClientToHub): void;
+  /** Called exactly once, when the connection closes for any reason. `fault` = the peer misbehaved. */
+  onClose(conn: Connection, reason: string, fault: boolean): void;
+}
+
+/** How long a connection closed with `flush` may take to drain before it is destroyed. */
+const FLUSH_GRACE_MS = 2000;
+
+export class Connection {
+  readonly id: number;
+  readonly peer: PeerIdentity;
+  private readonly socket: Socket;
+  private readonly decoder: FrameDecoder<ClientToHub>;
+  private out = '';
+  private outChars = 0;
+  private flushScheduled = false;
+  private isClosed = false;
+
+  constructor(private readonly opts: ConnectionOptions) {
+    this.id = opts.id;
+    this.peer = opts.peer;
+    this.socket = opts.socket;
+    this.decoder = new FrameDecoder<ClientToHub>({
+      maxFrameBytes: opts.maxFrameBytes,
+      parse: parseClientFrame,
+      onFrame: (msg) => this.dispatch(msg),
+      onError: (err: FrameError) => this.close(`protocol violation: ${err.reason}`, { fault: true }),
+    });
+    this.socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    this.socket.on('end', () => {
+      this.decoder.end(); // a frame cut off by the disconnect is reported as a violation
+      this.close('peer disconnected');
+    });
+    this.socket.on('error', (e: NodeJS.ErrnoException) => this.close(`socket error: ${e.code ?? e.message}`));
+    this.socket.on('close', () => this.close('peer disconnected'));
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Queue one message; frames queued in one tick go out in one write. */
+  send(msg: HubToClient): void {
+    if (this.isClosed) return;
+    this.enqueue(encodeFrame(msg));
+  }
+
+  /** Queue a reply frame (the hot path: no intermediate message object). */
+  sendReply(token: number, payload: unknown, last: boolean | undefined): void {
+    if (this.isClosed) return;
+    this.enqueue(encodeReply(token, payload, last));
+  }
+
+  /**
+   * Close once, with a reason for the log. `flush` sends what is queued first (e.g. a `refused` frame) and
+   * ends the socket gracefully; otherwise the socket is destroyed at once.
+   */
+  close(reason: string, opts: { flush?: boolean; fault?: boolean } = {}): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.decoder.stop();
+    if (opts.flush && !this.socket.destroyed) {
+      if (this.outChars > 0) this.socket.write(this.out);
+      this.out = '';
+      this.outChars = 0;
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), FLUSH_GRACE_MS).unref();
+    } else {
+      this.out = '';
+      this.outChars = 0;
+      this.socket.destroy();
+    }
+    this.opts.onClose(this, reason, opts.fault === true);
+  }
+
+  private dispatch(msg: ClientToHub): void {
+    try {
+      this.opts.onMessage(this, msg);
+    } catch (e) {
+      // e.g. a payload nested too deeply to re-serialise: this peer's frame, this peer's connection.
+      this.close(`protocol violation: cannot handle "${msg.t}" frame: ${(e as Error).message}`, { fault: true });
+    }
+  }
+
+  private enqueue(frame: string): void {
+    this.out += frame;
+    this.outChars += frame.length;
+    const queued = this.outChars + this.socket.writableLength;
+    if (queued > this.opts.maxQueuedBytes) {
+      this.close(`peer does not read its messages: ${queued} bytes queued (limit ${this.opts.maxQueuedBytes})`, { fault: true });
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.isClosed || this.outChars === 0) return;
+    const out = this.out;
+    this.out = '';
+    this.outChars = 0;
+    this.socket.write(out);
+  };
+}

@@ -1,0 +1,215 @@
+// Newline-delimited JSON frames: splitting a byte stream into checked protocol messages, and encoding them.
+// Pure (no sockets): connection.ts feeds it Buffers; what a message means is hub.ts's and client.ts's business.
+import type { ClientToHub, HubToClient } from './protocol';
+
+/** Why a stream of frames is broken; the connection that sent it is closed with this reason. */
+export class FrameError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'FrameError';
+  }
+}
+
+/** Turns one frame's text into a checked message, or throws FrameError. */
+export type FrameParser<T> = (line: string) => T;
+
+export interface FrameDecoderOptions<T> {
+  /** Largest frame in bytes, newline excluded; a frame growing past it is an error at once. */
+  maxFrameBytes: number;
+  parse: FrameParser<T>;
+  onFrame(msg: T): void;
+  /** Called once; the decoder ignores all input after it. */
+  onError(err: FrameError): void;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Incremental decoder. Each pushed chunk is scanned once for newlines (bytes already buffered are never
+ * re-scanned), and a frame spanning chunks is joined only when its newline arrives.
+ */
+export class FrameDecoder<T> {
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  private dead = false;
+
+  constructor(private readonly opts: FrameDecoderOptions<T>) {}
+
+  /** Bytes of an unfinished frame held back (for tests and diagnostics). */
+  get bufferedBytes(): number {
+    return this.partsBytes;
+  }
+
+  get failed(): boolean {
+    return this.dead;
+  }
+
+  /** Stop decoding (e.g. the connection is closing): further input is ignored. */
+  stop(): void {
+    this.dead = true;
+    this.parts = [];
+    this.partsBytes = 0;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.dead) return;
+    const max = this.opts.maxFrameBytes;
+    let start = 0;
+    let nl = chunk.indexOf(NEWLINE, start);
+    while (nl !== -1) {
+      const bytes = this.partsBytes + (nl - start);
+      if (bytes > max) return this.fail(`frame of more than ${max} bytes`);
+      let line: string;
+      if (this.partsBytes === 0) {
+        line = chunk.toString('utf8', start, nl);
+      } else {
+        this.parts.push(chunk.subarray(start, nl));
+        line = Buffer.concat(this.parts, bytes).toString('utf8');
+        this.parts = [];
+        this.partsBytes = 0;
+      }
+      start = nl + 1;
+      let msg: T;
+      try {
+        msg = this.opts.parse(line);
+      } catch (e) {
+        return this.fail(e instanceof FrameError ? e.reason : `bad frame: ${(e as Error).message}`);
+      }
+      this.opts.onFrame(msg);
+      if (this.dead) return; // the receiver closed the stream while handling the frame
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    const rest = chunk.length - start;
+    if (rest === 0) return;
+    if (this.partsBytes + rest > max) return this.fail(`frame of more than ${max} bytes`);
+    this.parts.push(start === 0 ? chunk : chunk.subarray(start));
+    this.partsBytes += rest;
+  }
+
+  /** The stream ended; an unfinished frame is an error (a frame cut off by a disconnect). */
+  end(): void {
+    if (this.dead) return;
+    if (this.partsBytes > 0) this.fail(`stream ended inside a frame (${this.partsBytes} bytes without a newline)`);
+    else this.stop();
+  }
+
+  private fail(reason: string): void {
+    this.stop();
+    this.opts.onError(new FrameError(reason));
+  }
+}
+
+/** One message as one frame. Throws if the message cannot be serialised (e.g. nested too deeply). */
+export function encodeFrame(msg: ClientToHub | HubToClient): string {
+  return JSON.stringify(msg) + '\n';
+}
+
+/**
+ * A `reply` frame, built without an intermediate object: the hub forwards every reply through here.
+ * Same bytes as encodeFrame({t:'reply', token, payload, last}) (last omitted when false).
+ */
+export function encodeReply(token: number, payload: unknown, last: boolean | undefined): string {
+  return '{"t":"reply","token":' + token + ',"payload":' + JSON.stringify(payload) + (last ? ',"last":true}\n' : '}\n');
+}
+
+// ---- message shape checks (the hub trusts nothing a peer sends) ----
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isToken(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function parseObject(line: string): Record<string, unknown> {
+  if (line.length === 0) throw new FrameError('empty frame');
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (e) {
+    throw new FrameError(`frame is not JSON (${(e as Error).message})`);
+  }
+  if (!isObject(v)) throw new FrameError('frame is not a JSON object');
+  return v;
+}
+
+function bad(t: string, field: string, want: string): never {
+  throw new FrameError(`"${t}" frame: field "${field}" must be ${want}`);
+}
+
+function typeName(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : v === undefined ? 'missing' : typeof v;
+}
+
+/** Check one client → hub frame (as the hub receives it). */
+export function parseClientFrame(line: string): ClientToHub {
+  const m = parseObject(line);
+  const t = m.t;
+  switch (t) {
+    case 'hello':
+      if (m.name !== undefined && m.name !== null && typeof m.name !== 'string') bad(t, 'name', 'a string or null');
+      break;
+    case 'methods':
+      if (typeof m.category !== 'string') bad(t, 'category', 'a string');
+      if (!Array.isArray(m.methods) || !m.methods.every((x) => typeof x === 'string')) bad(t, 'methods', 'an array of strings');
+      break;
+    case 'call':
+      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
+      if (typeof m.uri !== 'string') bad(t, 'uri', 'a string');
+      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
+      if (m.appId !== undefined && typeof m.appId !== 'string') bad(t, 'appId', 'a string');
+      break;
+    case 'cancel':
+      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
+      break;
+    case 'reply':
+      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
+      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
+      if (m.last !== undefined && typeof m.last !== 'boolean') bad(t, 'last', 'a boolean');
+      break;
+    case 'signal':
+      if (typeof m.uri !== 'string') bad(t, 'uri', 'a string');
+      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
+      break;
+    default:
+      throw new FrameError(`unknown message type ${typeName(t)}`);
+  }
+  return m as unknown as ClientToHub;
+}
+
+/** Check one hub → client frame (as a client receives it). */
+export function parseHubFrame(line: string): HubToClient {
+  const m = parseObject(line);
+  const t = m.t;
+  switch (t) {
+    case 'welcome':
+      if (m.name !== null && typeof m.name !== 'string') bad(t, 'name', 'a string or null');
+      if (typeof m.uniqueId !== 'string') bad(t, 'uniqueId', 'a string');
+      if (!isObject(m.peer)) bad(t, 'peer', 'an object');
+      break;
+    case 'refused':
+      if (typeof m.errorCode !== 'number') bad(t, 'errorCode', 'a number');
+      if (typeof m.errorText !== 'string') bad(t, 'errorText', 'a string');
+      break;
+    case 'reply':
+      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
+      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
+      if (m.last !== undefined && typeof m.last !== 'boolean') bad(t, 'last', 'a boolean');
+      break;
+    case 'call':
+      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
+      if (typeof m.category !== 'string') bad(t, 'category', 'a string');
+      if (typeof m.method !== 'string') bad(t, 'method', 'a string');
+      if (typeof m.senderId !== 'string') bad(t, 'senderId', 'a string');
+      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
+      if (!isObject(m.peer)) bad(t, 'peer', 'an object');
+      break;
+    case 'cancel':
+      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
+      break;
+    default:
+      throw new FrameError(`unknown message type ${typeName(t)}`);
+  }
+  return m as unknown as HubToClient;
+}

@@ -1,0 +1,418 @@
+// The Luna hub: accepts connections on the hub socket, registers names, routes calls, replies, cancels and
+// signals between peers, and asks the Policy before every registration and call. Security decisions live in acg/.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
+import type { Policy, CallerContext } from '../acg/policy';
+import { Connection } from './connection';
+import { encodeFrame } from './framing';
+import { HubService, HubServiceCall, hubServiceHasMethod } from './hub-service';
+import { peerIdentity } from './peer-credentials';
+import { checkSocketPath } from './paths';
+import { DEFAULT_LIMITS, HUB_SERVICE, HubLimits, Payload, PeerIdentity } from './protocol';
+import type { CallMsg, ClientToHub, HelloMsg, MethodsMsg, ServiceReplyMsg, SignalMsg } from './protocol';
+import { categoryProblem, methodNameProblem, parseUri, serviceNameProblem } from './uri';
+
+export interface HubOptions {
+  socketPath: string;
+  policy: Policy;
+  limits?: Partial<HubLimits>;
+  /** One line per event; default: stderr with an "ls-hubd:" prefix. */
+  log?: (line: string) => void;
+  /** Also log every connection of an anonymous client (per-call traffic is never logged). */
+  verbose?: boolean;
+}
+
+/** The hub's view of one connection. */
+interface Peer {
+  conn: Connection;
+  uniqueId: string;
+  /** Registered service name, null for an anonymous client. */
+  name: string | null;
+  /** hello answered with welcome. */
+  welcomed: boolean;
+  /** Declared methods by category. */
+  categories: Map<string, Set<string>>;
+  /** Calls this peer made, by its own token. */
+  outgoing: Map<number, Call>;
+  /** Calls delivered to this peer as a service, by hub token. */
+  incoming: Map<number, Call>;
+  /** Next hub token for calls to this peer; tokens below it were issued (late replies to them are dropped). */
+  nextHubToken: number;
+  label: string;
+}
+
+/** One open call: from the caller's token to the service's hub token (or the hub's own service). */
+class Call implements HubServiceCall {
+  constructor(
+    readonly caller: Peer,
+    readonly callerToken: number,
+    readonly service: Peer | null,
+    readonly hubToken: number,
+  ) {}
+
+  /** Used by the hub's own service to answer. */
+  reply(payload: Payload, last: boolean): void {
+    if (this.caller.outgoing.get(this.callerToken) !== this) return; // already ended
+    if (last) this.caller.outgoing.delete(this.callerToken);
+    this.caller.conn.sendReply(this.callerToken, payload, last);
+  }
+}
+
+function defaultLog(line: string): void {
+  process.stderr.write(`ls-hubd: ${line}\n`);
+}
+
+function describePeer(p: PeerIdentity): string {
+  return `pid ${p.pid} uid ${p.uid} exe ${p.exe ?? '?'}`;
+}
+
+export class Hub {
+  readonly socketPath: string;
+  readonly policy: Policy;
+  readonly limits: HubLimits;
+  private readonly log: (line: string) => void;
+  private readonly verbose: boolean;
+  private server: net.Server | null = null;
+  private socketIno: number | null = null;
+  private readonly peers = new Set<Peer>();
+  private readonly services = new Map<string, Peer>();
+  private readonly hubService: HubService;
+  private nextConnId = 1;
+
+  constructor(opts: HubOptions) {
+    checkSocketPath(opts.socketPath);
+    this.socketPath = opts.socketPath;
+    this.policy = opts.policy;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.log = opts.log ?? defaultLog;
+    this.verbose = opts.verbose ?? false;
+    this.hubService = new HubService({ policy: this.policy, isServiceConnected: (n) => this.services.has(n) });
+  }
+
+  /** Listen on the socket: creates parent dirs, clears a stale socket file, refuses if a live hub answers. */
+  async start(): Promise<void> {
+    if (this.server) throw new CodedError(BusErrorCode.GENERAL, `Hub already started on ${this.socketPath}`);
+    await fs.promises.mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
+    await this.clearStaleSocket();
+    const server = net.createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((e: NodeJS.ErrnoException) => {
+      throw new CodedError(BusErrorCode.GENERAL, `Cannot listen on ${this.socketPath}: ${e.code ?? e.message}`);
+    });
+    server.on('error', (e) => this.log(`server error: ${e.message}`));
+    this.server = server;
+    // Any local user may connect; what each may do is the policy's job.
+    await fs.promises.chmod(this.socketPath, 0o666);
+    this.socketIno = (await fs.promises.stat(this.socketPath)).ino;
+    this.log(`listening on ${this.socketPath}`);
+  }
+
+  /** Close every connection, stop listening and remove the socket file (if it is still ours). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const p of [...this.peers]) p.conn.close('hub stopping');
+    await closed;
+    try {
+      if (this.socketIno !== null && fs.statSync(this.socketPath).ino === this.socketIno) fs.unlinkSync(this.socketPath);
+    } catch {
+      /* already gone */
+    }
+    this.log('stopped');
+  }
+
+  /** Reload the security files (SIGHUP). */
+  reload(): void {
+    try {
+      this.policy.reload();
+      this.log('security policy reloaded');
+    } catch (e) {
+      this.log(`security policy reload failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Counts for diagnostics and tests. */
+  stats(): { connections: number; services: number; openCalls: number; hubServiceCalls: number } {
+    let openCalls = 0;
+    for (const p of this.peers) openCalls += p.outgoing.size;
+    return { connections: this.peers.size, services: this.services.size, openCalls, hubServiceCalls: this.hubService.openCalls };
+  }
+
+  // ---- listening ----
+
+  private async clearStaleSocket(): Promise<void> {
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.lstat(this.socketPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    if (!st.isSocket()) {
+      throw new CodedError(BusErrorCode.GENERAL, `${this.socketPath} exists and is not a socket; not removing it`);
+    }
+    const answer = await new Promise<'live' | 'stale' | string>((resolve) => {
+      const s = net.connect(this.socketPath);
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve('live'); // something holds it open but does not finish connecting: do not steal it
+      }, 2000);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve('live');
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve(e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? 'stale' : String(e.code ?? e.message));
+      });
+    });
+    if (answer === 'live') throw new CodedError(BusErrorCode.GENERAL, `A hub is already listening on ${this.socketPath}`);
+    if (answer !== 'stale') throw new CodedError(BusErrorCode.GENERAL, `Cannot check the existing socket ${this.socketPath}: ${answer}`);
+    await fs.promises.unlink(this.socketPath).catch(() => undefined);
+    this.log(`removed stale socket ${this.socketPath}`);
+  }
+
+  private accept(socket: net.Socket): void {
+    const id = this.nextConnId++;
+    if (this.peers.size >= this.limits.maxConnections) {
+      const limit = this.limits.maxConnections;
+      this.log(`connection refused: ${this.peers.size} connections open (limit ${limit})`);
+      socket.on('error', () => undefined);
+      socket.end(encodeFrame({ t: 'refused', errorCode: BusErrorCode.GENERAL, errorText: BusErrorText.tooManyConnections(limit) }));
+      setTimeout(() => socket.destroy(), 2000).unref();
+      return;
+    }
+    const identity = peerIdentity(socket, (why) => this.log(`cannot read peer credentials of connection ${id} (${why}): treating it as nobody`));
+    const peer: Peer = {
+      conn: undefined as unknown as Connection,
+      uniqueId: `:1.${id}`,
+      name: null,
+      welcomed: false,
+      categories: new Map(),
+      outgoing: new Map(),
+      incoming: new Map(),
+      nextHubToken: 1,
+      label: `:1.${id} (${describePeer(identity)})`,
+    };
+    peer.conn = new Connection({
+      id,
+      socket,
+      peer: identity,
+      maxFrameBytes: this.limits.maxFrameBytes,
+      maxQueuedBytes: this.limits.maxQueuedBytesPerConnection,
+      onMessage: (_c, msg) => this.onMessage(peer, msg),
+      onClose: (_c, reason, fault) => this.onClose(peer, reason, fault),
+    });
+    this.peers.add(peer);
+  }
+
+  // ---- messages ----
+
+  private violation(peer: Peer, why: string): void {
+    peer.conn.close(`protocol violation: ${why}`, { fault: true });
+  }
+
+  private onMessage(peer: Peer, msg: ClientToHub): void {
+    if (!peer.welcomed) {
+      if (msg.t !== 'hello') return this.violation(peer, `first frame must be "hello", got "${msg.t}"`);
+      return this.onHello(peer, msg);
+    }
+    switch (msg.t) {
+      case 'reply':
+        return this.onReply(peer, msg);
+      case 'call':
+        return this.onCall(peer, msg);
+      case 'cancel':
+        return this.onCancel(peer, msg.token);
+      case 'methods':
+        return this.onMethods(peer, msg);
+      case 'signal':
+        return this.onSignal(peer, msg);
+      case 'hello':
+        return this.violation(peer, 'second "hello" on one connection');
+    }
+  }
+
+  private refuse(peer: Peer, errorCode: number, errorText: string): void {
+    this.log(`refused ${peer.label}: ${errorText}`);
+    peer.conn.send({ t: 'refused', errorCode, errorText });
+    peer.conn.close('registration refused', { flush: true });
+  }
+
+  private onHello(peer: Peer, msg: HelloMsg): void {
+    const name = msg.name ?? null;
+    const identity = peer.conn.peer;
+    if (name !== null) {
+      const why = serviceNameProblem(name);
+      if (why) return this.refuse(peer, BusErrorCode.INVALID_PERMISSIONS, BusErrorText.invalidServiceName(name, why));
+    }
+    const denial = this.policy.checkRegister(identity, name);
+    if (denial) return this.refuse(peer, denial.errorCode, denial.errorText);
+    if (name !== null && (name === HUB_SERVICE || this.services.has(name))) {
+      return this.refuse(peer, BusErrorCode.NAME_TAKEN, BusErrorText.nameTaken(name));
+    }
+    peer.welcomed = true;
+    peer.name = name;
+    if (name !== null) {
+      peer.label = `${name} ${peer.label}`;
+      this.services.set(name, peer);
+      this.log(`registered ${peer.label}`);
+    } else if (this.verbose) {
+      this.log(`connected ${peer.label}`);
+    }
+    peer.conn.send({ t: 'welcome', name, uniqueId: peer.uniqueId, peer: identity });
+    if (name !== null) this.hubService.serviceStatusChanged(name, true);
+  }
+
+  private onMethods(peer: Peer, msg: MethodsMsg): void {
+    const why = categoryProblem(msg.category);
+    if (why) return this.violation(peer, `"methods": ${why}`);
+    for (const m of msg.methods) {
+      const mwhy = methodNameProblem(m);
+      if (mwhy) return this.violation(peer, `"methods": ${mwhy}`);
+    }
+    if (msg.methods.length === 0) peer.categories.delete(msg.category);
+    else peer.categories.set(msg.category, new Set(msg.methods));
+  }
+
+  /** Answer a call at the hub with an error (the call never opens). */
+  private busError(peer: Peer, token: number, payload: Payload): void {
+    peer.conn.sendReply(token, payload, true);
+  }
+
+  private onCall(peer: Peer, msg: CallMsg): void {
+    const token = msg.token;
+    if (peer.outgoing.has(token)) return this.violation(peer, `call token ${token} is already in use`);
+    let target;
+    try {
+      target = parseUri(msg.uri);
+    } catch (e) {
+      const err = e as CodedError;
+      return this.busError(peer, token, errorReply(err.code ?? BusErrorCode.GENERAL, err.text ?? err.message));
+    }
+    const limit = this.limits.maxOutstandingCallsPerConnection;
+    if (peer.outgoing.size >= limit) {
+      return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCalls(limit)));
+    }
+    const caller: CallerContext = { peer: peer.conn.peer, name: peer.name };
+    if (msg.appId !== undefined) caller.appId = msg.appId;
+    const denial = this.policy.checkCall(caller, target);
+    if (denial) return this.busError(peer, token, errorReply(denial.errorCode, denial.errorText));
+    const { service, category, method } = target;
+
+    if (service === HUB_SERVICE) {
+      if (!hubServiceHasMethod(category, method)) {
+        return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
+      }
+      const call = new Call(peer, token, null, 0);
+      peer.outgoing.set(token, call);
+      this.hubService.handle(call, category, method, msg.payload);
+      return;
+    }
+
+    const svc = this.services.get(service);
+    if (!svc) {
+      const payload = this.policy.isKnownService(service)
+        ? errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(service), { serviceName: service })
+        : errorReply(BusErrorCode.GENERAL, BusErrorText.serviceDoesNotExist(service));
+      return this.busError(peer, token, payload);
+    }
+    if (!svc.categories.get(category)?.has(method)) {
+      return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
+    }
+    const hubToken = svc.nextHubToken++;
+    const call = new Call(peer, token, svc, hubToken);
+    peer.outgoing.set(token, call);
+    svc.incoming.set(hubToken, call);
+    const out: Record<string, unknown> = {
+      t: 'call',
+      token: hubToken,
+      sender: peer.name,
+      senderId: peer.uniqueId,
+      category,
+      method,
+      payload: msg.payload,
+      peer: peer.conn.peer,
+    };
+    if (msg.appId !== undefined) out.appId = msg.appId;
+    svc.conn.send(out as never);
+  }
+
+  private onReply(svc: Peer, msg: ServiceReplyMsg): void {
+    const call = svc.incoming.get(msg.token);
+    if (!call) {
+      // A reply racing a cancel or the caller's disconnect is normal; a token never issued is not.
+      if (msg.token >= 1 && msg.token < svc.nextHubToken) return;
+      return this.violation(svc, `reply for token ${msg.token}, which this service was never given`);
+    }
+    if (msg.last) {
+      svc.incoming.delete(msg.token);
+      call.caller.outgoing.delete(call.callerToken);
+    }
+    call.caller.conn.sendReply(call.callerToken, msg.payload, msg.last);
+  }
+
+  private onCancel(peer: Peer, token: number): void {
+    const call = peer.outgoing.get(token);
+    if (!call) return; // already ended: nothing to cancel
+    peer.outgoing.delete(token);
+    this.dropCall(call);
+  }
+
+  /** The caller is gone or cancelled: tell the service (or the hub service) to forget the call. */
+  private dropCall(call: Call): void {
+    const svc = call.service;
+    if (svc === null) {
+      this.hubService.cancel(call);
+    } else if (svc.incoming.delete(call.hubToken)) {
+      svc.conn.send({ t: 'cancel', token: call.hubToken });
+    }
+  }
+
+  private onSignal(peer: Peer, msg: SignalMsg): void {
+    let target;
+    try {
+      target = parseUri(msg.uri);
+    } catch (e) {
+      this.log(`signal from ${peer.label} dropped: ${(e as CodedError).text ?? (e as Error).message}`);
+      return;
+    }
+    this.hubService.signal(target.category, target.method, msg.payload);
+  }
+
+  // ---- disconnects ----
+
+  private onClose(peer: Peer, reason: string, fault: boolean): void {
+    if (!this.peers.delete(peer)) return;
+    if (fault || peer.name !== null || this.verbose) this.log(`closed ${peer.label}: ${reason}`);
+    // As a caller: cancel everything it had open.
+    for (const call of peer.outgoing.values()) this.dropCall(call);
+    peer.outgoing.clear();
+    // As a service: every open call to it ends with "X is not running."
+    if (peer.incoming.size > 0) {
+      const name = peer.name ?? peer.uniqueId;
+      const payload = errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(name), { serviceName: name });
+      for (const call of peer.incoming.values()) {
+        if (call.caller.outgoing.get(call.callerToken) === call) {
+          call.caller.outgoing.delete(call.callerToken);
+          call.caller.conn.sendReply(call.callerToken, payload, true);
+        }
+      }
+      peer.incoming.clear();
+    }
+    if (peer.name !== null && this.services.get(peer.name) === peer) {
+      this.services.delete(peer.name);
+      this.hubService.serviceStatusChanged(peer.name, false);
+    }
+  }
+}
