@@ -108,6 +108,8 @@ export const BusErrorText = {
   malformedJson: (detail: string) => `Malformed JSON payload: ${detail}`,
   payloadNotObject: 'Payload must be a JSON object',
   invalidUri: (uri: string, why: string) => `Invalid URI "${uri}": ${why}`,
+  /** addOneManifest / removeOneManifest refused: the manifest or a file it lists cannot be used. */
+  invalidManifest: (path: string, why: string) => `Invalid manifest ${path}: ${why}`,
   /** Client side (ipc/client.ts): the hub socket could not be reached; names the socket path. */
   cannotConnect: (socketPath: string, why: string) => `Cannot connect to the bus hub at ${socketPath}: ${why}`,
   /** Client side: the hub connection ended while in use. */
