@@ -1,0 +1,119 @@
+// Entry point of the standalone hub (`ls-hubd [--root DIR] [--socket PATH] [--max-... N]`) and startHub() for
+// the combined `npm start` process. Only wiring: paths from paths.ts, the policy from acg/, routing in hub.ts.
+import { createPolicy } from '../acg';
+import { CodedError } from '../status-codes';
+import { Hub } from './hub';
+import { layout, resolveHubSocket, resolveRoot } from './paths';
+import type { HubLimits } from './protocol';
+
+export interface StartHubOptions {
+  root: string;
+  socketPath?: string;
+  log?: (line: string) => void;
+  limits?: Partial<HubLimits>;
+  verbose?: boolean;
+}
+
+function stderrLog(line: string): void {
+  process.stderr.write(`ls-hubd: ${line}\n`);
+}
+
+/** Build the policy for `root` (installing the default security files if absent) and start a hub on its socket. */
+export async function startHub(opts: StartHubOptions): Promise<Hub> {
+  const root = resolveRoot(opts.root);
+  const log = opts.log ?? stderrLog;
+  const socketPath = opts.socketPath ?? resolveHubSocket(root);
+  const policy = createPolicy(layout(root), log);
+  const hub = new Hub({ socketPath, policy, limits: opts.limits, log, verbose: opts.verbose });
+  await hub.start();
+  return hub;
+}
+
+const USAGE = `usage: ls-hubd [--root DIR] [--socket PATH] [--verbose]
+               [--max-frame-bytes N] [--max-connections N] [--max-outstanding-calls N] [--max-queued-bytes N]
+  --root DIR    root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
+  --socket PATH hub socket (default: LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub)
+  SIGHUP reloads the security files; SIGTERM/SIGINT stop the hub and remove its socket.`;
+
+const LIMIT_FLAGS: Record<string, keyof HubLimits> = {
+  '--max-frame-bytes': 'maxFrameBytes',
+  '--max-connections': 'maxConnections',
+  '--max-outstanding-calls': 'maxOutstandingCallsPerConnection',
+  '--max-queued-bytes': 'maxQueuedBytesPerConnection',
+};
+
+class UsageError extends Error {}
+
+/** Parse the command line (pure). */
+export function parseHubArgs(argv: string[]): StartHubOptions & { help?: boolean } {
+  const out: StartHubOptions & { help?: boolean } = { root: '' };
+  const limits: Partial<HubLimits> = {};
+  let root: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--root') root = value();
+    else if (a === '--socket') out.socketPath = value();
+    else if (a === '--verbose') out.verbose = true;
+    else if (a === '--help' || a === '-h') out.help = true;
+    else if (a in LIMIT_FLAGS) {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${a} needs a positive integer, got "${v}"`);
+      limits[LIMIT_FLAGS[a]] = n;
+    } else throw new UsageError(`unknown argument "${a}"`);
+  }
+  out.root = resolveRoot(root);
+  if (Object.keys(limits).length > 0) out.limits = limits;
+  return out;
+}
+
+async function main(): Promise<void> {
+  let opts;
+  try {
+    opts = parseHubArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`ls-hubd: ${e.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  let hub: Hub;
+  try {
+    hub = await startHub(opts);
+  } catch (e) {
+    const text = e instanceof CodedError ? e.text : (e as Error).message;
+    process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
+    process.exit(1);
+  }
+  process.on('SIGHUP', () => hub.reload());
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    stderrLog(`${sig}: stopping`);
+    hub.stop().then(
+      () => process.exit(0),
+      (e) => {
+        stderrLog(`stop failed: ${(e as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`ls-hubd: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}
