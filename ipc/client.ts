@@ -1,0 +1,286 @@
+// A process's handle on the bus: connect and register a name, call methods (as Observables), declare methods and
+// answer calls, send signals. Not the hub's routing (hub.ts), nor framing (framing.ts), nor call life (method-registry.ts).
+import net from 'node:net';
+import path from 'node:path';
+import { AsyncSubject, Observable, firstValueFrom } from 'rxjs';
+import { BusErrorCode, BusErrorText, CodedError } from '../status-codes';
+import { FrameDecoder, encodeFrame, parseHubFrame, type FrameError } from './framing';
+import { MethodRegistry, type Message, type MethodSpec } from './method-registry';
+import { checkSocketPath, resolveHubSocket, resolveRoot } from './paths';
+import { DEFAULT_LIMITS, type CallMsg, type ClientToHub, type HubToClient, type Payload, type PeerIdentity } from './protocol';
+import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
+
+export type { Message, MethodSpec } from './method-registry';
+export type { SubscriptionRegistry } from './subscriptions';
+
+export interface ConnectOptions {
+  /** Root prefix used to find the hub socket when socketPath is not given (SPEC §0). */
+  root?: string;
+  socketPath?: string;
+  /** Service name to register; null/undefined = anonymous client. */
+  name?: string | null;
+  /** Largest frame accepted from the hub and sent to it (default DEFAULT_LIMITS.maxFrameBytes). */
+  maxFrameBytes?: number;
+  /** Debug log of every frame sent and received (luna-send -d). */
+  log?: (line: string) => void;
+}
+
+interface PendingCall {
+  reply(payload: Payload, last: boolean): void;
+  fail(err: CodedError): void;
+}
+
+type State = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** Why a connect attempt failed, in words a user can act on. */
+function connectFailure(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT': return 'no such socket (is the hub running?)';
+    case 'ECONNREFUSED': return 'connection refused (stale socket; is the hub running?)';
+    case 'EACCES': return 'permission denied';
+    default: return err.code ?? err.message;
+  }
+}
+
+export class LunaClient {
+  private _name: string | null = null;
+  private _uniqueId = '';
+  private _peer: PeerIdentity = { pid: 0, uid: 0, gid: 0, exe: null };
+  private state: State = 'connecting';
+  /** The connection ended without close(): calls made now get hubGone rather than clientClosed. */
+  private wasLost = false;
+  private nextToken = 1;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly registry: MethodRegistry;
+  private readonly gone = new AsyncSubject<void>();
+  private readonly decoder: FrameDecoder<HubToClient>;
+  private readonly maxFrameBytes: number;
+  private readonly closed: Promise<void>;
+  private handshake: { resolve(c: LunaClient): void; reject(e: CodedError): void } | null = null;
+
+  readonly subscriptions: Subscriptions = new Subscriptions();
+  /** Emits once when the hub connection ends without close() having been called; completes on close(). */
+  readonly hubGone$: Observable<void> = this.gone.asObservable();
+
+  get name(): string | null { return this._name; }
+  get uniqueId(): string { return this._uniqueId; }
+  get peer(): PeerIdentity { return this._peer; }
+  /** The hub socket this client is connected to. */
+  get socketPath(): string { return this._socketPath; }
+
+  /**
+   * Connects (socket from opts.socketPath, else resolveHubSocket(resolveRoot(opts.root))) and registers `name`
+   * (null/undefined = anonymous). Rejects with CodedError: refused registration (its code and text), or cannot
+   * connect: text names the socket path.
+   */
+  static connect(opts: ConnectOptions = {}): Promise<LunaClient> {
+    let socketPath: string;
+    try {
+      socketPath = opts.socketPath ? path.resolve(opts.socketPath) : resolveHubSocket(resolveRoot(opts.root));
+      checkSocketPath(socketPath);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<LunaClient>((resolve, reject) => {
+      const socket = net.createConnection(socketPath);
+      const client = new LunaClient(socket, socketPath, opts);
+      client.handshake = { resolve, reject };
+      socket.once('connect', () => {
+        const hello: ClientToHub = { t: 'hello', name: opts.name ?? null };
+        client.send(hello);
+      });
+    });
+  }
+
+  private constructor(private readonly socket: net.Socket, private readonly _socketPath: string, private readonly opts: ConnectOptions) {
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
+    this.registry = new MethodRegistry((frame) => this.send(frame));
+    this.decoder = new FrameDecoder<HubToClient>({
+      maxFrameBytes: this.maxFrameBytes,
+      parse: parseHubFrame,
+      onFrame: (msg) => this.onFrame(msg),
+      onError: (err: FrameError) => {
+        this.log(`bad frame from the hub: ${err.reason}`);
+        this.socket.destroy();
+      },
+    });
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('end', () => this.decoder.end());
+    let lastError: NodeJS.ErrnoException | null = null;
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      lastError = err;
+      this.log(`socket error: ${err.message}`);
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.onClose(lastError);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Cold Observable: subscribing sends the call; each reply payload is emitted in order; unsubscribing sends
+   * cancel; completes after a reply with last:true; errors (CodedError) if the hub connection is lost.
+   */
+  call(uri: string, payload: Payload, opts: { appId?: string } = {}): Observable<Payload> {
+    return new Observable<Payload>((sub) => {
+      if (this.state !== 'open') {
+        sub.error(this.notOpenError());
+        return;
+      }
+      const token = this.nextToken++;
+      const frame: CallMsg = { t: 'call', token, uri, payload };
+      if (opts.appId !== undefined) frame.appId = opts.appId;
+      const text = encodeFrame(frame);
+      const bytes = Buffer.byteLength(text) - 1;
+      if (bytes > this.maxFrameBytes) {
+        sub.error(new CodedError(BusErrorCode.GENERAL, BusErrorText.frameTooLarge(bytes, this.maxFrameBytes)));
+        return;
+      }
+      let done = false;
+      this.pending.set(token, {
+        reply: (p, last) => {
+          if (last) {
+            done = true;
+            this.pending.delete(token);
+          }
+          sub.next(p);
+          if (last) sub.complete();
+        },
+        fail: (err) => {
+          done = true;
+          this.pending.delete(token);
+          sub.error(err);
+        },
+      });
+      this.write(text);
+      return () => {
+        if (done) return;
+        done = true;
+        this.pending.delete(token);
+        if (this.state === 'open') this.send({ t: 'cancel', token });
+      };
+    });
+  }
+
+  /** First reply, then cancel. */
+  callOne(uri: string, payload: Payload, opts: { appId?: string } = {}): Promise<Payload> {
+    return firstValueFrom(this.call(uri, payload, opts));
+  }
+
+  /** Declare the methods of one category (service side). Schemas are compiled once here with ajv. */
+  registerCategory(category: string, methods: Record<string, MethodSpec>): void {
+    if (this._name === null) {
+      throw new CodedError(BusErrorCode.GENERAL, 'An anonymous client cannot declare methods; connect with a service name');
+    }
+    const names = this.registry.register(category, methods);
+    this.send({ t: 'methods', category, methods: names });
+  }
+
+  unregisterCategory(category: string): void {
+    this.registry.unregister(category);
+    this.send({ t: 'methods', category, methods: [] });
+  }
+
+  /** Send a signal to every matching signal/addmatch call. */
+  sendSignal(uri: string, payload: Payload): void {
+    if (this.state !== 'open') throw this.notOpenError();
+    this.send({ t: 'signal', uri, payload });
+  }
+
+  /** Number of incoming calls not yet ended (service side). */
+  get openIncomingCalls(): number { return this.registry.openCalls; }
+
+  /** Close the connection: open calls error (clientClosed), incoming calls are cancelled, hubGone$ completes. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state !== 'closing') {
+      this.state = 'closing';
+      this.failPending(new CodedError(BusErrorCode.GENERAL, BusErrorText.clientClosed));
+      this.registry.cancelAll();
+      this.socket.end();
+      // A hub that does not answer the FIN must not keep us waiting forever.
+      const timer = setTimeout(() => this.socket.destroy(), 2000);
+      timer.unref();
+    }
+    await this.closed;
+  }
+
+  private notOpenError(): CodedError {
+    return this.wasLost
+      ? new CodedError(BusErrorCode.GENERAL, BusErrorText.hubGone(this._socketPath))
+      : new CodedError(BusErrorCode.GENERAL, BusErrorText.clientClosed);
+  }
+
+  private onFrame(msg: HubToClient): void {
+    this.log(`<- ${JSON.stringify(msg)}`);
+    switch (msg.t) {
+      case 'welcome':
+        if (this.state !== 'connecting' || !this.handshake) return;
+        this._name = msg.name;
+        this._uniqueId = msg.uniqueId;
+        this._peer = msg.peer;
+        this.state = 'open';
+        this.handshake.resolve(this);
+        this.handshake = null;
+        return;
+      case 'refused':
+        if (this.handshake) {
+          this.handshake.reject(new CodedError(msg.errorCode, msg.errorText));
+          this.handshake = null;
+        }
+        this.state = 'closing';
+        this.socket.destroy();
+        return;
+      case 'reply':
+        this.pending.get(msg.token)?.reply(msg.payload, msg.last === true);
+        return;
+      case 'call':
+        if (this.state === 'open') void this.registry.handleCall(msg);
+        return;
+      case 'cancel':
+        this.registry.handleCancel(msg.token);
+        return;
+    }
+  }
+
+  private onClose(err: NodeJS.ErrnoException | null): void {
+    const prev = this.state;
+    this.state = 'closed';
+    this.decoder.stop();
+    if (this.handshake) {
+      const why = err ? connectFailure(err) : 'the hub closed the connection before answering';
+      this.handshake.reject(new CodedError(BusErrorCode.GENERAL, BusErrorText.cannotConnect(this._socketPath, why)));
+      this.handshake = null;
+      return;
+    }
+    if (prev === 'open') {
+      this.wasLost = true;
+      this.log(`hub connection lost (${this._socketPath})`);
+      this.failPending(new CodedError(BusErrorCode.GENERAL, BusErrorText.hubGone(this._socketPath)));
+      this.registry.cancelAll();
+      this.gone.next();
+    }
+    this.gone.complete();
+  }
+
+  private failPending(err: CodedError): void {
+    for (const p of [...this.pending.values()]) p.fail(err);
+    this.pending.clear();
+  }
+
+  private send(frame: ClientToHub): void {
+    this.write(encodeFrame(frame));
+  }
+
+  private write(text: string): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.log(`-> ${text.slice(0, -1)}`);
+    this.socket.write(text);
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+}

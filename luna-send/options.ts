@@ -1,0 +1,137 @@
+// luna-send's command line (getopt-style, SPEC §3): argv → options, or a clear error. Pure; nothing is run here.
+// What the options do is cli.ts's business; how replies look is output.ts's.
+import { parseQueryPath } from './output';
+
+export interface LunaSendOptions {
+  /** -n N: exit after N replies (cancelling the call). */
+  count?: number;
+  /** -i: print replies until stdin closes or SIGINT/SIGTERM. */
+  interactive: boolean;
+  /** -f: pretty-print with a 4-space indent. */
+  pretty: boolean;
+  /** -l: prefix each reply with its index (`%2d: `). */
+  lineNumbers: boolean;
+  /** -q PATH (repeatable): print only {"PATH": value, ...}. */
+  queries: string[];
+  /** -w MS: quit after MS milliseconds. */
+  waitMs?: number;
+  /** -t N: call N times sequentially and print the timing. */
+  timing?: number;
+  /** -s: send a signal instead of a call. */
+  signal: boolean;
+  /** -a APPID: call as this app. */
+  appId?: string;
+  /** -m NAME: register under NAME. */
+  name?: string;
+  /** -d: debug log on stderr. */
+  debug: boolean;
+  /** -h / --help. */
+  help: boolean;
+  /** -P was given (deprecated, ignored). */
+  deprecatedPublic: boolean;
+  /** --root DIR: root prefix used to find the hub socket. */
+  root?: string;
+  uri?: string;
+  payload?: string;
+}
+
+export type ParsedArgs = { ok: true; options: LunaSendOptions } | { ok: false; error: string };
+
+const FLAGS = new Set(['h', 'd', 'i', 's', 'l', 'f', 'P']);
+const WITH_ARG = new Set(['n', 't', 'm', 'a', 'q', 'w']);
+
+function integer(opt: string, text: string, min: number): number | string {
+  if (!/^\d+$/.test(text)) return `option -${opt} needs a whole number, got "${text}"`;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) return `option -${opt} needs a number of at least ${min}, got "${text}"`;
+  return n;
+}
+
+/** Parse argv (without node and script). Options may come before or after URI and JSON, as with GNU getopt; "--" ends them. */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const o: LunaSendOptions = {
+    interactive: false, pretty: false, lineNumbers: false, queries: [], signal: false, debug: false, help: false, deprecatedPublic: false,
+  };
+  const positional: string[] = [];
+  let i = 0;
+  const apply = (opt: string, value: string | undefined): string | null => {
+    switch (opt) {
+      case 'h': o.help = true; return null;
+      case 'd': o.debug = true; return null;
+      case 'i': o.interactive = true; return null;
+      case 's': o.signal = true; return null;
+      case 'l': o.lineNumbers = true; return null;
+      case 'f': o.pretty = true; return null;
+      case 'P': o.deprecatedPublic = true; return null;
+      case 'n': { const n = integer(opt, value!, 1); if (typeof n === 'string') return n; o.count = n; return null; }
+      case 't': { const n = integer(opt, value!, 1); if (typeof n === 'string') return n; o.timing = n; return null; }
+      case 'w': { const n = integer(opt, value!, 0); if (typeof n === 'string') return n; o.waitMs = n; return null; }
+      case 'm': if (value === '') return 'option -m needs a service name'; o.name = value; return null;
+      case 'a': if (value === '') return 'option -a needs an app id'; o.appId = value; return null;
+      case 'q': {
+        const why = parseQueryPath(value!).error;
+        if (why) return `option -q: ${why}`;
+        o.queries.push(value!);
+        return null;
+      }
+    }
+    return `unknown option -${opt}`;
+  };
+  while (i < argv.length) {
+    const arg = argv[i++];
+    if (arg === '--') { positional.push(...argv.slice(i)); break; }
+    if (arg === '--help') { o.help = true; continue; }
+    if (arg === '--root' || arg.startsWith('--root=')) {
+      const value = arg === '--root' ? argv[i++] : arg.slice('--root='.length);
+      if (!value) return { ok: false, error: 'option --root needs a directory' };
+      o.root = value;
+      continue;
+    }
+    if (arg.startsWith('--')) return { ok: false, error: `unknown option ${arg}` };
+    if (arg.length < 2 || arg[0] !== '-') { positional.push(arg); continue; }
+    // A cluster of short options, e.g. -if or -n1 or -n 1.
+    for (let j = 1; j < arg.length; j++) {
+      const opt = arg[j];
+      if (FLAGS.has(opt)) {
+        const err = apply(opt, undefined);
+        if (err) return { ok: false, error: err };
+      } else if (WITH_ARG.has(opt)) {
+        let value: string | undefined = arg.slice(j + 1);
+        if (value === '') {
+          if (i >= argv.length) return { ok: false, error: `option -${opt} needs a value` };
+          value = argv[i++];
+        }
+        const err = apply(opt, value);
+        if (err) return { ok: false, error: err };
+        break;
+      } else {
+        return { ok: false, error: `unknown option -${opt}` };
+      }
+    }
+  }
+  if (positional.length > 2) return { ok: false, error: `too many arguments: ${positional.slice(2).map((a) => JSON.stringify(a)).join(' ')} (quote the JSON payload)` };
+  [o.uri, o.payload] = positional;
+  return { ok: true, options: o };
+}
+
+export function usage(prog: string, defaultNamePrefix: string): string {
+  return `Usage: ${prog} [options] URI JSON
+Call a bus method (URI luna://<service>/<category>/<method>, palm:// accepted) with a JSON object payload
+and print each reply on its own line.
+  -h         this help
+  -i         interactive: print replies until stdin closes or SIGINT/SIGTERM
+  -n N       exit after N replies, cancelling the call
+  -f         pretty-print replies with a 4-space indent
+  -l         prefix each reply with its index
+  -q PATH    print only {"PATH": value} (repeatable; paths like a.b[2].c)
+  -w MS      quit after MS milliseconds
+  -t N       call N times, one after another, then print the timing
+  -s         send a signal (URI names its category and method) instead of calling
+  -a APPID   call as the app APPID (privileged callers only)
+  -m NAME    register on the bus as NAME (default ${defaultNamePrefix}-<pid>)
+  -d         debug log of bus frames on stderr
+  -P         deprecated (public bus); ignored
+  --root DIR root prefix (default $APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
+The hub socket is $LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub.
+`;
+}
