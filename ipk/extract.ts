@@ -1,0 +1,273 @@
+// Safe extraction of an ipk's data.tar.gz into a fresh staging directory (SPEC §4 hostile-input rules), streamed
+// from the member's offset with limits checked while inflating, then a lstat walk and the metadata checks.
+// Not the install itself: moving staging into place is the installer's job.
+import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { Unpack, ReadEntry } from 'tar';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
+import { DEFAULT_LIMITS, EntryRules, ExtractLimits, maskedMode } from './entry-rules';
+import { IpkPackage } from './ipk-reader';
+import {
+  AppInfo,
+  PackageContents,
+  PackageInfo,
+  ServicesJson,
+  checkConsistency,
+  parseJson,
+  validateAppInfo,
+  validatePackageInfo,
+  validateServicesJson,
+} from './metadata';
+
+export type ProgressCallback = (percent: number, bytesDone: number, bytesTotal: number) => void;
+
+export interface ExtractOptions {
+  limits?: Partial<ExtractLimits>;
+  /** Called with a whole percentage 0..100, never decreasing; 100 only once everything was accepted. */
+  onProgress?: ProgressCallback;
+}
+
+export interface ExtractResult {
+  stagingDir: string;
+  files: number;
+  bytes: number;
+  appIds: string[];
+  appInfos: AppInfo[];
+  packageInfo?: PackageInfo;
+  services: Array<{ id: string; servicesJson: ServicesJson; dir: string }>;
+}
+
+const MAX_JSON_BYTES = 1024 * 1024;
+
+function extractFailed(detail: string): CodedError {
+  return new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, detail);
+}
+function corrupt(detail: string): CodedError {
+  return new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.FAILED_PACKAGEFILE_CORRUPT, detail);
+}
+
+/** Pure: a node-tar error (strict mode) as one of our refusals. */
+export function describeTarError(e: Error & { code?: string; tarCode?: string }): CodedError {
+  const code = e.tarCode ?? e.code;
+  const msg = e.message;
+  if (/Truncated input/i.test(msg)) return corrupt('data.tar.gz: truncated tar archive');
+  if (/Unrecognized archive format/i.test(msg)) return corrupt('data.tar.gz: not a tar archive');
+  if (code === 'TAR_ENTRY_INVALID' || code === 'TAR_BAD_ARCHIVE') return corrupt(`data.tar.gz: bad tar data (${msg})`);
+  return extractFailed(`data.tar.gz: ${msg}`);
+}
+
+/** Pure: a zlib error while inflating data.tar.gz. */
+export function describeGzipError(e: Error & { code?: string }): CodedError {
+  if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message)) return corrupt('data.tar.gz: truncated gzip stream');
+  return corrupt(`data.tar.gz: bad gzip data (${e.message})`);
+}
+
+async function makeFreshDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { mode: 0o755 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw extractFailed(`cannot create staging directory ${dir}: ${(e as Error).message}`);
+    const st = await fsp.lstat(dir);
+    if (!st.isDirectory() || (await fsp.readdir(dir)).length > 0) throw extractFailed(`staging directory ${dir} is not a fresh empty directory`);
+  }
+}
+
+/** Remove a refused staging tree. It is renamed first, so writes still in flight cannot land under the old name. */
+async function discard(dir: string): Promise<void> {
+  const grave = path.join(path.dirname(dir), `.${path.basename(dir)}.refused-${process.pid}-${Date.now()}`);
+  let target = dir;
+  try {
+    await fsp.rename(dir, grave);
+    target = grave;
+  } catch {
+    /* keep the original name */
+  }
+  await fsp.rm(target, { recursive: true, force: true });
+  // tar never creates its cwd, so nothing in flight can bring the old name back; a late file write into the renamed
+  // tree is caught by this second pass.
+  await new Promise((r) => setTimeout(r, 20));
+  await fsp.rm(target, { recursive: true, force: true });
+}
+
+/** Stream data.tar.gz into `staging` under the entry rules and limits. Resolves when every file is written. */
+function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback): Promise<void> {
+  const { offset, size } = pkg.dataMember;
+  const rules = new EntryRules(limits);
+  const src = createReadStream(pkg.path, { start: offset, end: offset + size - 1, highWaterMark: 256 * 1024 });
+  const gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
+  let failure: CodedError | undefined;
+  let compressed = 0;
+  let inflated = 0;
+  let lastPct = 0;
+
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: CodedError) => {
+      if (failure) return;
+      failure = err;
+      src.unpipe();
+      src.destroy();
+      gunzip.unpipe();
+      gunzip.destroy();
+      unpack.abort(err);
+      reject(err);
+    };
+    const unpack = new Unpack({
+      cwd: staging,
+      strict: true,
+      preserveOwner: false,
+      umask: 0o022,
+      maxDepth: limits.maxDepth + 1,
+      filter: (_p: string, entry: ReadEntry | unknown) => {
+        if (failure) return false;
+        const e = entry as ReadEntry;
+        const v = rules.check({ path: e.path, type: e.type, mode: e.mode ?? 0, size: e.size ?? 0 });
+        if (!v.accept) {
+          fail(extractFailed(v.detail));
+          return false;
+        }
+        if (v.kind === 'root') return false;
+        e.mode = v.mode;
+        return true;
+      },
+    });
+    unpack.on('error', (e: Error) => fail(failure ?? describeTarError(e)));
+    unpack.on('close', () => {
+      if (!failure) resolve();
+    });
+    gunzip.on('error', (e: Error) => fail(describeGzipError(e)));
+    src.on('error', (e: Error) => fail(corrupt(`cannot read data.tar.gz: ${e.message}`)));
+    src.on('data', (chunk: string | Buffer) => {
+      compressed += chunk.length;
+      const pct = Math.min(99, Math.floor((compressed / size) * 100));
+      if (onProgress && pct > lastPct) {
+        lastPct = pct;
+        onProgress(pct, compressed, size);
+      }
+    });
+    gunzip.on('data', (chunk: Buffer) => {
+      inflated += chunk.length;
+      if (inflated > limits.maxTotalBytes) fail(extractFailed(`uncompressed size passes ${limits.maxTotalBytes} bytes`));
+      else if (inflated > limits.ratioFloorBytes && inflated > limits.maxRatio * compressed) {
+        fail(extractFailed(`uncompressed size passes ${limits.maxRatio}x ratio to the compressed size`));
+      }
+    });
+    src.pipe(gunzip).pipe(unpack as unknown as NodeJS.WritableStream);
+  });
+}
+
+/** Walk the staging tree with lstat: only directories and single-link regular files; modes normalised. */
+async function walkStaging(root: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  const visit = async (dir: string, rel: string): Promise<void> => {
+    for (const name of await fsp.readdir(dir)) {
+      const abs = path.join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await fsp.lstat(abs);
+      if (st.isDirectory()) {
+        if ((st.mode & 0o7777) !== 0o755) await fsp.chmod(abs, 0o755);
+        await visit(abs, r);
+      } else if (st.isFile()) {
+        if (st.nlink !== 1) throw extractFailed(`"${r}" has ${st.nlink} hard links after extraction`);
+        const want = maskedMode('file', st.mode);
+        if ((st.mode & 0o7777) !== want) await fsp.chmod(abs, want);
+        files++;
+        bytes += st.size;
+      } else {
+        throw extractFailed(`"${r}" is not a regular file or directory after extraction`);
+      }
+    }
+  };
+  await visit(root, '');
+  return { files, bytes };
+}
+
+async function readJsonFile(abs: string, shown: string): Promise<{ ok: true; value: unknown } | { ok: false; problem: string }> {
+  let st;
+  try {
+    st = await fsp.lstat(abs);
+  } catch {
+    return { ok: false, problem: `missing ${shown}` };
+  }
+  if (!st.isFile()) return { ok: false, problem: `${shown} is not a regular file` };
+  if (st.size > MAX_JSON_BYTES) return { ok: false, problem: `${shown} is larger than ${MAX_JSON_BYTES} bytes` };
+  return parseJson(shown, await fsp.readFile(abs, 'utf8'));
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Read and check appinfo.json, packageinfo.json and services.json files in an extracted tree. */
+export async function readPackageContents(staging: string, packageName: string): Promise<PackageContents> {
+  const palm = path.join(staging, 'usr/palm');
+  const contents: PackageContents = { packageName, apps: [], services: [] };
+  const must = <T>(r: { ok: true; value: T } | { ok: false; problem: string }): T => {
+    if (!r.ok) throw extractFailed(r.problem);
+    return r.value;
+  };
+  for (const dir of await subdirs(path.join(palm, 'applications'))) {
+    const shown = `usr/palm/applications/${dir}/appinfo.json`;
+    const raw = must(await readJsonFile(path.join(palm, 'applications', dir, 'appinfo.json'), shown));
+    const v = validateAppInfo(raw);
+    if (!v.ok) throw extractFailed(v.problem);
+    contents.apps.push({ dir, appInfo: v.value });
+  }
+  const pkgDirs = await subdirs(path.join(palm, 'packages'));
+  if (pkgDirs.length > 1) throw extractFailed(`more than one usr/palm/packages directory (${pkgDirs.join(', ')})`);
+  for (const dir of pkgDirs) {
+    const shown = `usr/palm/packages/${dir}/packageinfo.json`;
+    const v = validatePackageInfo(must(await readJsonFile(path.join(palm, 'packages', dir, 'packageinfo.json'), shown)));
+    if (!v.ok) throw extractFailed(v.problem);
+    contents.packageInfo = { dir, value: v.value };
+  }
+  for (const dir of await subdirs(path.join(palm, 'services'))) {
+    const shown = `usr/palm/services/${dir}/services.json`;
+    const v = validateServicesJson(must(await readJsonFile(path.join(palm, 'services', dir, 'services.json'), shown)));
+    if (!v.ok) throw extractFailed(v.problem);
+    contents.services.push({ dir, servicesJson: v.value });
+  }
+  if (contents.apps.length === 0) throw extractFailed(`missing usr/palm/applications/${packageName}/appinfo.json`);
+  const problem = checkConsistency(contents);
+  if (problem) throw extractFailed(problem);
+  return contents;
+}
+
+/**
+ * Extract the package's data.tar.gz into `stagingDir` (created here; it must not exist or be empty), refusing
+ * the whole package on any hostile entry or limit. On refusal staging is removed and a CodedError(-5) is thrown.
+ */
+export async function extractData(pkg: IpkPackage, stagingDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+  const limits: ExtractLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const staging = path.resolve(stagingDir);
+  const declared = pkg.control.installedSize;
+  if (declared !== undefined && declared > limits.maxTotalBytes) {
+    throw extractFailed(`Installed-Size ${declared} passes the ${limits.maxTotalBytes}-byte limit`);
+  }
+  await makeFreshDir(staging);
+  opts.onProgress?.(0, 0, pkg.dataMember.size);
+  try {
+    await unpackStream(pkg, staging, limits, opts.onProgress);
+    const { files, bytes } = await walkStaging(staging);
+    const contents = await readPackageContents(staging, pkg.control.packageName);
+    opts.onProgress?.(100, pkg.dataMember.size, pkg.dataMember.size);
+    return {
+      stagingDir: staging,
+      files,
+      bytes,
+      appIds: contents.apps.map((a) => a.dir),
+      appInfos: contents.apps.map((a) => a.appInfo),
+      packageInfo: contents.packageInfo?.value,
+      services: contents.services.map((s) => ({ id: s.dir, servicesJson: s.servicesJson, dir: path.join(staging, 'usr/palm/services', s.dir) })),
+    };
+  } catch (e) {
+    await discard(staging);
+    if (e instanceof CodedError) throw e;
+    throw extractFailed((e as Error).message);
+  }
+}
