@@ -8,6 +8,9 @@ export interface ParsedUri { service: string; category: string; method: string }
 
 const SCHEMES = ['luna://', 'palm://'];
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Service name components also allow "-" after the first character (as D-Bus names do): luna-send registers
+ *  as com.webos.lunasend-<pid> (SPEC §3), and that name must be valid wherever names are checked. */
+const SERVICE_COMPONENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** Category path segments are looser than method names in real webOS (e.g. "/com/palm/x", "/1.0", "/dev-tools"). */
 const CATEGORY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -15,13 +18,13 @@ function invalid(uri: string, why: string): CodedError {
   return new CodedError(BusErrorCode.GENERAL, BusErrorText.invalidUri(uri, why));
 }
 
-/** Why `name` is not a valid service name, or null when it is (at least one '.', components [A-Za-z_][A-Za-z0-9_]*). */
+/** Why `name` is not a valid service name, or null when it is (at least one '.', components [A-Za-z_][A-Za-z0-9_-]*). */
 export function serviceNameProblem(name: string): string | null {
   if (name === '') return 'the service name is empty';
   if (!name.includes('.')) return `service name "${name}" must contain at least one "."`;
   for (const part of name.split('.')) {
-    if (!IDENTIFIER.test(part)) {
-      return `service name "${name}" has an invalid component "${part}" (each must match [A-Za-z_][A-Za-z0-9_]*)`;
+    if (!SERVICE_COMPONENT.test(part)) {
+      return `service name "${name}" has an invalid component "${part}" (each must match [A-Za-z_][A-Za-z0-9_-]*)`;
     }
   }
   return null;

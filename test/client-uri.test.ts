@@ -20,6 +20,8 @@ describe('parseUri', () => {
     ['luna://com.webos.service.bus/signal/addmatch', 'com.webos.service.bus', '/signal', 'addmatch'],
     ['luna://a_1.B2/_x', 'a_1.B2', '/', '_x'],
     ['luna://com.x.y/1.0/dev-tools/get', 'com.x.y', '/1.0/dev-tools', 'get'],
+    // luna-send's default name (SPEC §3) must be a valid service name.
+    ['luna://com.webos.lunasend-1234/m', 'com.webos.lunasend-1234', '/', 'm'],
   ])('%s', (uri, service, category, method) => {
     expect(parseUri(uri)).toEqual({ service, category, method });
   });
@@ -34,6 +36,7 @@ describe('parseUri', () => {
     ['luna:///m', 'the service name is empty'],
     ['luna://com.1x.y/m', 'invalid component "1x"'],
     ['luna://com..y/m', 'invalid component ""'],
+    ['luna://com.-x.y/m', 'invalid component "-x"'],
     ['luna://com.x.y/cat/1method', 'method name "1method" must match'],
     ['luna://com.x.y/cat/me-thod', 'method name "me-thod" must match'],
     ['luna://com.x.y//m', 'empty segment'],
