@@ -1,0 +1,50 @@
+// The daemon config file <root>/etc/palm/appinstalld.json (SPEC §0): optional; a bad file is a clear start-up error.
+// Reading and checking only; the values are used by the install service and the task queue.
+import fs from 'node:fs';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+
+export interface DaemonConfig {
+  /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
+  requireSignature: boolean;
+  /** Most install/remove tasks running at once; more wait in a queue. */
+  maxConcurrentTasks: number;
+}
+
+export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4 };
+
+/** Checks a parsed config object; unknown keys are refused so that a typo is not silently ignored. */
+export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): DaemonConfig {
+  const bad = (why: string) => new CodedError(ErrorCode.GENERAL, ErrorText.BAD_DAEMON_CONFIG, `${file}: ${why}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('must be a JSON object');
+  const cfg: DaemonConfig = { ...DEFAULT_CONFIG };
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'requireSignature') {
+      if (typeof v !== 'boolean') throw bad('"requireSignature" must be true or false');
+      cfg.requireSignature = v;
+    } else if (k === 'maxConcurrentTasks') {
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 256) throw bad('"maxConcurrentTasks" must be an integer from 1 to 256');
+      cfg.maxConcurrentTasks = v as number;
+    } else {
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks)`);
+    }
+  }
+  return cfg;
+}
+
+/** Reads the config file; absent = defaults. */
+export function loadDaemonConfig(file: string): DaemonConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ...DEFAULT_CONFIG };
+    throw new CodedError(ErrorCode.GENERAL, ErrorText.BAD_DAEMON_CONFIG, `${file}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new CodedError(ErrorCode.GENERAL, ErrorText.BAD_DAEMON_CONFIG, `${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  return parseDaemonConfig(parsed, file);
+}

@@ -1,0 +1,58 @@
+// The named step boundaries of install and remove, and the crash-on-purpose switch for tests:
+// APPINSTALLD_FAULT=<point>[:<n>] makes the daemon SIGKILL itself the n-th time (default 1st) it passes <point>.
+
+/** Every boundary at which a crash must leave each app fully old or fully new after restart (tests walk this list). */
+export const FAULT_POINTS = [
+  /** Install: journal written (phase begun), staging directory created, nothing extracted yet. */
+  'install.begun',
+  /** Install: package extracted into staging, not yet fsynced. */
+  'install.extracted',
+  /** Install: staged tree and database files durable, journal phase staged. */
+  'install.staged',
+  /** Install: one live target of the old version moved aside (passed once per target). */
+  'install.moved-aside',
+  /** Install: one new target renamed into place (passed once per target). */
+  'install.placed',
+  /** Install: switch durable, journal phase committed (the new version is the installed one from here). */
+  'install.committed',
+  /** Install: bus files and manifest written, hub not told yet. */
+  'install.bus-files',
+  /** Install: hub told, old version and journal not yet cleaned up. */
+  'install.hub-told',
+  /** Remove: journal written (phase begun). */
+  'remove.begun',
+  /** Remove: bus files and manifest deleted, hub told, app still on disk. */
+  'remove.bus-files',
+  /** Remove: one live target moved aside (passed once per target). */
+  'remove.moved-aside',
+  /** Remove: everything moved aside, journal phase committed (the app is gone from here). */
+  'remove.committed',
+  /** Rollback: one target restored (passed once per target). */
+  'rollback.restored',
+] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+/** Parses APPINSTALLD_FAULT: "<point>" or "<point>:<n>"; unknown point names are an error (a typo would make a test pass vacuously). */
+export function parseFaultSpec(spec: string | undefined): { point: FaultPoint; nth: number } | null {
+  if (!spec) return null;
+  const m = /^([a-z.-]+)(?::(\d+))?$/.exec(spec.trim());
+  if (!m || !(FAULT_POINTS as readonly string[]).includes(m[1])) {
+    throw new Error(`APPINSTALLD_FAULT="${spec}": expected <point>[:<n>] with point one of ${FAULT_POINTS.join(', ')}`);
+  }
+  const nth = m[2] ? Number(m[2]) : 1;
+  if (nth < 1) throw new Error(`APPINSTALLD_FAULT="${spec}": n must be at least 1`);
+  return { point: m[1] as FaultPoint, nth };
+}
+
+const armed = parseFaultSpec(process.env.APPINSTALLD_FAULT);
+const passes = new Map<string, number>();
+
+/** Marks a step boundary; kills the process here if APPINSTALLD_FAULT names it (and this is the n-th pass). */
+export function faultPoint(point: FaultPoint): void {
+  const n = (passes.get(point) ?? 0) + 1;
+  passes.set(point, n);
+  if (armed && armed.point === point && armed.nth === n) {
+    process.stderr.write(`appinstalld: APPINSTALLD_FAULT: killing myself at ${point} (pass ${n})\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}

@@ -1,0 +1,229 @@
+// The install as a table of steps (SPEC §5 stages 35 … 30): parse, update check, close app, verify, prepare,
+// unpack into staging, switch into place, bus files + commit, finish. Each work and undo is safe to run twice;
+// the pipeline that runs the table is task-runner.ts, the crash-safe moves are package-switch.ts.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import { openIpk } from '../../ipk/ipk-reader';
+import { extractData } from '../../ipk/extract';
+import { verifySignature } from '../../ipk/signature';
+import { formatControl } from '../../ipk/control';
+import type { Step } from './task-runner';
+import type { TaskContext } from './task-context';
+import { appRootOf } from './task-context';
+import { classifyVersion } from './version-compare';
+import { isPrivilegedPackageId } from './request-validation';
+import { dbFiles, readPackage } from './package-db';
+import { exists, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
+import { writeJournal, type JournalTarget } from './journal';
+import { commit, finish, rollback, stagingRoot, switchIn } from './package-switch';
+import { installPackageBusFiles, manifestPath, removePackageBusFiles } from './bus-file-sync';
+import { faultPoint } from './fault-points';
+
+const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
+
+function ipkOf(ctx: TaskContext) {
+  if (!ctx.ipk || !ctx.packageId) throw new Error('internal: package not parsed');
+  return { ipk: ctx.ipk, packageId: ctx.packageId };
+}
+function journalOf(ctx: TaskContext) {
+  if (!ctx.journal) throw new Error('internal: no journal');
+  return ctx.journal;
+}
+
+/** Bus files to match what is on disk now for the task's package (after a rollback: the old version's, or none). */
+export async function resyncPackageBusFiles(ctx: TaskContext, packageId: string): Promise<void> {
+  const { env, appRoot, busTree, req } = ctx;
+  const pkg = await readPackage(appRoot.base, packageId, req.developer);
+  if (pkg) await installPackageBusFiles(pkg, busTree, env.root, env.hub);
+  else await removePackageBusFiles(packageId, busTree, env.root, env.hub);
+}
+
+/** The top of an extracted tree may hold only usr/palm/{applications,packages,services}. */
+async function checkTreeShape(dir: string): Promise<void> {
+  const only = async (p: string, allowed: string[]) => {
+    for (const n of await fs.readdir(path.join(dir, p)).catch(() => [] as string[])) {
+      if (!allowed.includes(n)) throw failed(ErrorText.EXTRACT_FAILED, `"${path.posix.join(p, n)}" is outside usr/palm/{applications,packages,services}`);
+    }
+  };
+  await only('.', ['usr']);
+  await only('usr', ['palm']);
+  await only('usr/palm', ['applications', 'packages', 'services']);
+}
+
+async function subdirs(p: string): Promise<string[]> {
+  return (await fs.readdir(p, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+}
+
+export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
+  {
+    name: 'parse',
+    statusValues: { before: ['PARSE_NEEDED'], after: ['PARSE_COMPLETE'] },
+    async work(ctx) {
+      const ipk = await openIpk(String(ctx.req.payload.ipkUrl));
+      const packageId = ipk.control.packageName;
+      ctx.ipk = ipk;
+      ctx.packageId = packageId;
+      if (!ctx.req.developer && ctx.req.id !== packageId) {
+        throw failed(ErrorText.APPID_WRONG, `request id "${ctx.req.id}" differs from the package "${packageId}"`);
+      }
+      if (ctx.req.developer && isPrivilegedPackageId(packageId)) {
+        throw new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE, packageId);
+      }
+      if (!ctx.env.locks.acquire(packageId, ctx.req.taskId)) throw failed(ErrorText.DUPLICATE_COMMAND, `${ErrorText.PACKAGE_BUSY} (${packageId})`);
+      return { packageId };
+    },
+  },
+  {
+    name: 'check-update',
+    statusValues: { before: ['UPDATE_CHECK_NEEDED', 'UPDATE_CHECK_REQUESTED'], after: ['UPDATE_CHECK_COMPLETE'] },
+    async work(ctx) {
+      const { ipk, packageId } = ipkOf(ctx);
+      const other = await readPackage(appRootOf(ctx.env.layout, !ctx.req.developer).base, packageId, !ctx.req.developer);
+      if (other) throw failed(ErrorText.INSTALLED_ELSEWHERE, `${packageId} ${other.version} is installed under ${other.base}`);
+      ctx.before = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
+      const change = classifyVersion(ctx.before?.version, ipk.control.version);
+      if (change === 'downgrade' && ctx.req.payload.allowDowngrade !== true) {
+        throw failed(ErrorText.DOWNGRADE_REFUSED, `installed ${ctx.before?.version}, package ${ipk.control.version}`);
+      }
+      return { update: ctx.before !== null };
+    },
+  },
+  {
+    name: 'close-app',
+    statusValues: { before: ['CLOSE_APP_NEEDED', 'CLOSE_APP_REQUESTED'], after: ['CLOSE_APP_COMPLETE'] },
+    async work(ctx) {
+      const { packageId } = ipkOf(ctx);
+      if ((await ctx.env.appManager.closeApp(packageId)) === 'locked') throw failed(ErrorText.APP_LOCKED, packageId);
+    },
+  },
+  {
+    name: 'verify',
+    statusValues: { before: ['VERIFY_NEEDED', 'VERIFY_REQUESTED'], after: ['VERIFY_COMPLETE'] },
+    async work(ctx) {
+      const { ipk } = ipkOf(ctx);
+      const verdict = await verifySignature(ipk, ctx.env.layout.trustBundle);
+      ctx.signature = verdict.result;
+      if (verdict.result === 'invalid') throw failed(ErrorText.FAILED_VERIFY, verdict.detail ?? 'the signature does not match the data');
+      if (verdict.result !== 'trusted' && ctx.env.config.requireSignature && !ctx.req.developer) {
+        throw failed(ErrorText.FAILED_VERIFY, `${ErrorText.SIGNATURE_REQUIRED}; the package is ${verdict.result}${verdict.detail ? ` (${verdict.detail})` : ''}`);
+      }
+      return { signature: verdict.result };
+    },
+  },
+  {
+    name: 'prepare',
+    statusValues: { before: ['INSTALL_NEEDED', 'INSTALL_REQUESTED'], after: [] },
+    async work(ctx) {
+      const { ipk, packageId } = ipkOf(ctx);
+      const { env, appRoot, req } = ctx;
+      await mkdirDurable(appRoot.base);
+      const needed = ipk.control.installedSize ?? ipk.dataMember.size;
+      const st = await fs.statfs(appRoot.base);
+      const free = Number(st.bavail) * Number(st.bsize);
+      if (free < needed) throw new CodedError(ErrorCode.NO_SPACE, ErrorText.NO_SPACE, `${needed} bytes needed, ${free} free under ${appRoot.base}`);
+      ctx.journal = {
+        taskId: req.taskId, op: 'install', phase: 'begun', packageId, appRoot: appRoot.base, developer: req.developer,
+        staging: path.join(stagingRoot(appRoot.base), req.taskId), targets: [],
+      };
+      await writeJournal(env.layout.installerState, ctx.journal);
+      await mkdirDurable(ctx.journal.staging);
+      faultPoint('install.begun');
+    },
+    /** Puts the app root and the bus files back as they were before the task (nothing after commit can fail). */
+    async undo(ctx) {
+      if (!ctx.journal || ctx.journal.phase === 'committed' || !ctx.packageId) return;
+      await rollback(ctx.env.layout.installerState, ctx.journal);
+      ctx.journal = undefined;
+      await resyncPackageBusFiles(ctx, ctx.packageId);
+    },
+  },
+  {
+    name: 'unpack',
+    statusValues: { before: ['INSTALL_START', 'INSTALL_UNPACKING'], after: [] },
+    async work(ctx, progress) {
+      const { ipk, packageId } = ipkOf(ctx);
+      const rec = journalOf(ctx);
+      const newDir = path.join(rec.staging, 'new');
+      const result = await extractData(ipk, newDir, { onProgress: (percent) => progress({ progress: Math.min(99, percent) }) });
+      faultPoint('install.extracted');
+      await checkTreeShape(newDir);
+      const apps = await subdirs(path.join(newDir, 'usr/palm/applications'));
+      const services = await subdirs(path.join(newDir, 'usr/palm/services'));
+      if (!result.packageInfo) {
+        // ares-package always writes one; synthesize it for packages that lack it, so the database is uniform.
+        await writeFileDurable(path.join(newDir, 'usr/palm/packages', packageId, 'packageinfo.json'),
+          JSON.stringify({ id: packageId, version: ipk.control.version, app: apps[0], ...(services.length ? { services } : {}) }, null, 4) + '\n');
+      }
+      const db = dbFiles(packageId);
+      const newRels = [
+        ...apps.map((a) => `usr/palm/applications/${a}`),
+        ...services.map((s) => `usr/palm/services/${s}`),
+        `usr/palm/packages/${packageId}`,
+        db.list,
+        db.control, // last: the database names the new version only once everything else is in place
+      ];
+      await writeFileDurable(path.join(newDir, db.list), newRels.join('\n') + '\n');
+      await writeFileDurable(path.join(newDir, db.control), formatControl(Object.entries(ipk.control.raw)));
+      const oldRels = ctx.before?.targets ?? [];
+      for (const rel of newRels) {
+        if (!oldRels.includes(rel) && (await exists(path.join(ctx.appRoot.base, rel)))) {
+          throw failed(ErrorText.FAILED_IPKG_INSTALL, `${rel} already exists and belongs to another package`);
+        }
+      }
+      const targets: JournalTarget[] = [
+        ...oldRels.filter((r) => !newRels.includes(r)).map((rel) => ({ rel, existedBefore: true, inNew: false })),
+        ...newRels.map((rel) => ({ rel, existedBefore: oldRels.includes(rel), inNew: true })),
+      ];
+      await syncTree(newDir);
+      ctx.journal = { ...rec, phase: 'staged', targets };
+      await writeJournal(ctx.env.layout.installerState, ctx.journal);
+      faultPoint('install.staged');
+      progress({ progress: 100 });
+    },
+  },
+  {
+    name: 'switch',
+    statusValues: { before: [], after: ['INSTALL_COMPLETE'] },
+    async work(ctx) {
+      await switchIn(journalOf(ctx));
+    },
+  },
+  {
+    name: 'bus-files',
+    statusValues: { before: ['ROLES_NEEDED', 'ROLES_REQUESTED'], after: ['ROLES_COMPLETE'] },
+    async work(ctx) {
+      const { packageId } = ipkOf(ctx);
+      const { env, busTree } = ctx;
+      const pkg = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
+      if (!pkg) throw failed(ErrorText.FAILED_IPKG_INSTALL, `${packageId} is not in the package database after the switch`);
+      await installPackageBusFiles(pkg, busTree, env.root, null);
+      faultPoint('install.bus-files');
+      ctx.journal = await commit(env.layout.installerState, journalOf(ctx));
+      faultPoint('install.committed');
+      // Committed: from here nothing fails the install; a hub that cannot be told catches up at its next reload.
+      if (env.hub) {
+        const mp = manifestPath(busTree, packageId);
+        try {
+          if (ctx.before) await env.hub.removeManifest(mp, env.root).catch(() => undefined);
+          await env.hub.addManifest(mp, env.root);
+        } catch (e) {
+          env.log(`install ${packageId}: hub did not take ${mp}: ${(e as Error).message}`);
+        }
+      }
+      faultPoint('install.hub-told');
+    },
+  },
+  {
+    name: 'finish',
+    statusValues: { before: [], after: ['INSTALLED'] },
+    async work(ctx) {
+      try {
+        await finish(ctx.env.layout.installerState, journalOf(ctx));
+      } catch (e) {
+        ctx.env.log(`install ${ctx.packageId}: cleanup left for recovery: ${(e as Error).message}`);
+      }
+      return { progress: 100 };
+    },
+  },
+];

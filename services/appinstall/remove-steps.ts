@@ -1,0 +1,98 @@
+// The remove as a table of steps (SPEC §5 stages 32 … 31): close app, prepare (journal), bus files, move the
+// package aside + commit, delete data. Each work and undo is safe to run twice; task-runner.ts runs the table.
+import path from 'node:path';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import type { Step } from './task-runner';
+import type { TaskContext } from './task-context';
+import { appDataRel, dbFiles, readPackage } from './package-db';
+import { exists } from './durable-fs';
+import { writeJournal } from './journal';
+import { commit, finish, moveAside, rollback, stagingRoot } from './package-switch';
+import { removePackageBusFiles } from './bus-file-sync';
+import { resyncPackageBusFiles } from './install-steps';
+import { faultPoint } from './fault-points';
+
+const failed = (text: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, text, detail);
+
+function packageIdOf(ctx: TaskContext): string {
+  if (!ctx.packageId) throw new Error('internal: no package id');
+  return ctx.packageId;
+}
+
+export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
+  {
+    name: 'close-app',
+    statusValues: { before: ['CLOSE_APP_NEEDED', 'CLOSE_APP_REQUESTED'], after: ['CLOSE_APP_COMPLETE'] },
+    async work(ctx) {
+      const packageId = packageIdOf(ctx);
+      const pkg = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
+      for (const app of pkg?.apps ?? [{ id: packageId }]) {
+        if ((await ctx.env.appManager.closeApp(app.id)) === 'locked') throw failed(ErrorText.APP_LOCKED, app.id);
+      }
+    },
+  },
+  {
+    name: 'prepare',
+    statusValues: { before: ['REMOVE_START', 'REMOVING'], after: [] },
+    async work(ctx) {
+      const packageId = packageIdOf(ctx);
+      const pkg = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
+      if (!pkg) throw failed(ErrorText.NO_SUCH_ID, packageId);
+      ctx.before = pkg;
+      const db = dbFiles(packageId);
+      // Database files first: the package leaves the database before its files do.
+      const rels = [db.control, db.list, ...pkg.targets.filter((r) => r !== db.control && r !== db.list)];
+      for (const app of pkg.apps) if (await exists(path.join(pkg.base, appDataRel(app.id)))) rels.push(appDataRel(app.id));
+      ctx.journal = {
+        taskId: ctx.req.taskId, op: 'remove', phase: 'begun', packageId, appRoot: ctx.appRoot.base, developer: ctx.req.developer,
+        staging: path.join(stagingRoot(ctx.appRoot.base), ctx.req.taskId),
+        targets: rels.map((rel) => ({ rel, existedBefore: true, inNew: false })),
+      };
+      await writeJournal(ctx.env.layout.installerState, ctx.journal);
+      faultPoint('remove.begun');
+    },
+    /** Brings back whatever was moved aside and the bus files (a remove that failed leaves the app installed). */
+    async undo(ctx) {
+      if (!ctx.journal || ctx.journal.phase === 'committed' || !ctx.packageId) return;
+      await rollback(ctx.env.layout.installerState, ctx.journal);
+      ctx.journal = undefined;
+      await resyncPackageBusFiles(ctx, ctx.packageId);
+    },
+  },
+  {
+    name: 'bus-files',
+    statusValues: { before: ['REMOVE_SERVICES_NEEDED'], after: ['REMOVE_SERVICES_COMPLETE'] },
+    async work(ctx) {
+      await removePackageBusFiles(packageIdOf(ctx), ctx.busTree, ctx.env.root, ctx.env.hub);
+      faultPoint('remove.bus-files');
+    },
+  },
+  {
+    name: 'remove-ipk',
+    statusValues: { before: ['REMOVE_IPK_NEEDED', 'REMOVE_IPK_REQUESTED'], after: ['REMOVE_IPK_COMPLETE'] },
+    async work(ctx) {
+      if (!ctx.journal) throw new Error('internal: no journal');
+      await moveAside(ctx.journal);
+      ctx.journal = await commit(ctx.env.layout.installerState, ctx.journal);
+      faultPoint('remove.committed');
+    },
+  },
+  {
+    name: 'remove-data',
+    statusValues: { before: ['REMOVE_DATA_NEEDED', 'REMOVE_DATA'], after: ['REMOVE_DATA_COMPLETE'] },
+    async work(ctx) {
+      try {
+        if (ctx.journal) await finish(ctx.env.layout.installerState, ctx.journal);
+      } catch (e) {
+        ctx.env.log(`remove ${ctx.packageId}: cleanup left for recovery: ${(e as Error).message}`);
+      }
+    },
+  },
+  {
+    name: 'done',
+    statusValues: { before: [], after: ['REMOVED'] },
+    async work() {
+      return { progress: 100 };
+    },
+  },
+];

@@ -1,0 +1,60 @@
+// Checks of an install/remove request beyond its JSON schema (SPEC §5: `id is empty`, `ipkUrl is empty`,
+// `invalid ipkUrl`), and the method schemas themselves. The one I/O here is a stat of the ipk path.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+
+/** Schemas of the five methods (extra keys allowed: webOS callers send more). */
+export const installSchema = {
+  type: 'object',
+  required: ['id', 'ipkUrl'],
+  properties: {
+    id: { type: 'string' },
+    ipkUrl: { type: 'string' },
+    subscribe: { type: 'boolean' },
+    allowDowngrade: { type: 'boolean' },
+  },
+} as const;
+
+export const removeSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string' }, subscribe: { type: 'boolean' } },
+} as const;
+
+export const statusSchema = {
+  type: 'object',
+  properties: { subscribe: { type: 'boolean' } },
+} as const;
+
+/** A package id or app id as webOS allows them (SPEC §4): used to keep ids out of paths they do not belong in. */
+export const PACKAGE_ID_PATTERN = /^[a-z0-9.+-]+$/;
+
+export function checkId(id: string): void {
+  if (id.trim() === '') throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.ID_EMPTY);
+}
+
+/** Pure part of the ipkUrl check: not empty, absolute, ends in .ipk. */
+export function checkIpkUrlShape(ipkUrl: string): void {
+  if (ipkUrl.trim() === '') throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.IPKURL_EMPTY);
+  if (!path.isAbsolute(ipkUrl) || !ipkUrl.endsWith('.ipk') || ipkUrl.includes('\0')) {
+    throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not an absolute path ending in .ipk`);
+  }
+}
+
+/** The whole ipkUrl check: the shape, then an existing regular file (symlinks followed). */
+export function checkIpkUrl(ipkUrl: string): void {
+  checkIpkUrlShape(ipkUrl);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(ipkUrl);
+  } catch (e) {
+    throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl}: ${(e as NodeJS.ErrnoException).code ?? 'cannot stat'}`);
+  }
+  if (!st.isFile()) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not a regular file`);
+}
+
+/** webOS privileged package ids: refused on /dev/install and /dev/remove (-15 / -19). */
+export function isPrivilegedPackageId(id: string): boolean {
+  return /^(com\.palm\.|com\.webos\.|com\.lge\.)/.test(id);
+}

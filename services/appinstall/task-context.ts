@@ -1,0 +1,67 @@
+// What a running install or remove task can reach: the paths of its root, the daemon config, the hub and the
+// application manager (as narrow interfaces), and the task's own request. Types and small lookups only.
+import type { Layout } from '../../ipc/paths';
+import type { Payload } from '../../ipc/protocol';
+import type { DaemonConfig } from './daemon-config';
+import type { HubManifests } from './bus-file-sync';
+import type { BusTree } from './bus-files';
+import type { AppRootLayout, InstalledPackage } from './package-db';
+import type { JournalRecord } from './journal';
+import type { IpkPackage } from '../../ipk/ipk-reader';
+
+/** The application manager as the installer needs it (a bus call in production). */
+export interface AppManagerLink {
+  /** Closes the app if it runs; 'locked' when lockApp holds it (install and remove of it are then refused). */
+  closeApp(appId: string): Promise<'closed' | 'not-running' | 'locked'>;
+}
+
+/** Package ids being worked on, so two tasks never touch one package at once. */
+export interface PackageLocks {
+  /** Takes the package for the task; false when another task holds it. */
+  acquire(packageId: string, taskId: string): boolean;
+  release(packageId: string, taskId: string): void;
+}
+
+export interface InstallEnv {
+  root: string;
+  layout: Layout;
+  config: DaemonConfig;
+  hub: HubManifests | null;
+  appManager: AppManagerLink;
+  locks: PackageLocks;
+  log(line: string): void;
+}
+
+export interface TaskRequest {
+  taskId: string;
+  op: 'install' | 'remove';
+  /** The request id (event id). */
+  id: string;
+  /** /dev/* (developer root, -dev bus files, verified:false). */
+  developer: boolean;
+  payload: Payload;
+  client: string;
+}
+
+export interface TaskContext {
+  env: InstallEnv;
+  req: TaskRequest;
+  appRoot: AppRootLayout;
+  busTree: BusTree;
+  /** The package id, once known (install: after parsing; remove: at once). */
+  packageId?: string;
+  ipk?: IpkPackage;
+  /** The installed version before this task (null: not installed). */
+  before?: InstalledPackage | null;
+  journal?: JournalRecord;
+  /** The signature verdict, once verified (details.signature). */
+  signature?: string;
+}
+
+export function appRootOf(layout: Layout, developer: boolean): AppRootLayout {
+  return developer ? layout.developerApps : layout.verifiedApps;
+}
+
+export function busTreeOf(layout: Layout, developer: boolean): BusTree {
+  return developer ? layout.volatileDevBus : layout.volatileBus;
+}

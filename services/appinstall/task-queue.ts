@@ -1,0 +1,142 @@
+// Runs install and remove tasks: one task per request id, one per package, at most N at once (the rest queued
+// in order), each as the step pipeline of its table folded into status events. Who hears the events is the caller's.
+import { Subject, defer } from 'rxjs';
+import { mergeMap, scan, tap, finalize, catchError } from 'rxjs/operators';
+import { EMPTY } from 'rxjs';
+import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
+import { runSteps, type Step } from './task-runner';
+import { foldEvent, initialEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
+import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskContext, type TaskRequest } from './task-context';
+import { INSTALL_STEPS } from './install-steps';
+import { REMOVE_STEPS } from './remove-steps';
+import { isNoSpace } from './durable-fs';
+
+/** Pure: the failure update of a task for any error (CodedError keeps its code; a full disk is -3 on install). */
+export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Details = {}): StageUpdate {
+  const stage: StageName = op === 'install' ? 'INSTALL_FAILED' : 'REMOVE_FAILED';
+  const message = err instanceof Error ? err.message : String(err);
+  let errorCode: number, reason: string;
+  if (err instanceof CodedError && err.code === ErrorCode.NO_SPACE) {
+    errorCode = err.code;
+    reason = err.message;
+  } else if (isNoSpace(err) || /\bE(NOSPC|DQUOT)\b/.test(message)) {
+    // A full disk at any step (also when a lower layer wrapped the errno into its own error).
+    errorCode = op === 'install' ? ErrorCode.NO_SPACE : ErrorCode.REMOVE_FAILED;
+    reason = `${op === 'install' ? ErrorText.NO_SPACE : ErrorText.FAILED_REMOVE}: ${message}`;
+  } else if (err instanceof CodedError) {
+    errorCode = err.code;
+    reason = err.message;
+  } else {
+    errorCode = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
+    reason = `${op === 'install' ? ErrorText.FAILED_IPKG_INSTALL : ErrorText.FAILED_REMOVE}: ${message}`;
+  }
+  return { stage, patch: { ...extra, errorCode, reason } };
+}
+
+export class SimplePackageLocks implements PackageLocks {
+  private readonly held = new Map<string, string>();
+  acquire(packageId: string, taskId: string): boolean {
+    const owner = this.held.get(packageId);
+    if (owner !== undefined && owner !== taskId) return false;
+    this.held.set(packageId, taskId);
+    return true;
+  }
+  release(packageId: string, taskId: string): void {
+    if (this.held.get(packageId) === taskId) this.held.delete(packageId);
+  }
+  isHeld(packageId: string): boolean {
+    return this.held.has(packageId);
+  }
+}
+
+interface QueuedTask {
+  req: TaskRequest;
+  ctx: TaskContext;
+  current: StatusEvent;
+  started: boolean;
+  done: Promise<StatusEvent>;
+  resolve(ev: StatusEvent): void;
+}
+
+let taskCounter = 0;
+
+export class TaskQueue {
+  private readonly byId = new Map<string, QueuedTask>();
+  private readonly submit$ = new Subject<QueuedTask>();
+  readonly locks = new SimplePackageLocks();
+
+  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: (ev: StatusEvent) => void) {
+    this.submit$.pipe(mergeMap((t) => this.run(t), env.config.maxConcurrentTasks)).subscribe();
+  }
+
+  /** A task is queued or running for this request id. */
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Current events of the running tasks (`/status`). */
+  currentEvents(): StatusEvent[] {
+    return [...this.byId.values()].filter((t) => t.started && t.current.statusValue !== 0).map((t) => t.current);
+  }
+
+  /** Number of queued or running tasks. */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Queues a task. Throws CodedError DUPLICATE_COMMAND when the id (or, for a remove, the package) is busy. */
+  submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op'>, packageId?: string): Promise<StatusEvent> {
+    const code = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
+    if (this.byId.has(r.id)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
+    const taskId = `${Date.now().toString(36)}-${process.pid}-${++taskCounter}`;
+    if (packageId !== undefined && !this.locks.acquire(packageId, taskId)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
+    const req: TaskRequest = { ...r, taskId, op };
+    const appRoot = appRootOf(this.env.layout, req.developer);
+    const ctx: TaskContext = { env: { ...this.env, locks: this.locks }, req, appRoot, busTree: busTreeOf(this.env.layout, req.developer), packageId };
+    const base: Details = { client: req.client, verified: !req.developer };
+    if (op === 'install') base.installBasePath = appRoot.base;
+    if (packageId) base.packageId = packageId;
+    let resolve!: (ev: StatusEvent) => void;
+    const done = new Promise<StatusEvent>((res) => (resolve = res));
+    const t: QueuedTask = { req, ctx, current: initialEvent(req.id, req.payload, base), started: false, done, resolve };
+    this.byId.set(req.id, t);
+    this.submit$.next(t);
+    return done;
+  }
+
+  /** Resolves when no task is queued or running. */
+  async idle(): Promise<void> {
+    while (this.byId.size > 0) await Promise.race([...this.byId.values()].map((t) => t.done));
+  }
+
+  private run(t: QueuedTask) {
+    const steps: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
+    return defer(() => {
+      t.started = true;
+      return runSteps(steps, t.ctx, {
+        failure: (err) => failureUpdate(t.req.op, err, {
+          ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
+          ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
+        }),
+        undoFailed: (step, err) => this.env.log(`${t.req.op} ${t.req.id}: undo of ${step} failed (recovery will finish it): ${(err as Error).message}`),
+      });
+    }).pipe(
+      scan((prev: StatusEvent, u: StageUpdate) => foldEvent(prev, u), t.current),
+      tap((ev) => {
+        t.current = ev;
+        this.publish(ev);
+      }),
+      catchError((err) => {
+        this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`);
+        return EMPTY;
+      }),
+      finalize(() => {
+        if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
+        this.byId.delete(t.req.id);
+        const s = t.current;
+        this.env.log(`${t.req.op} ${t.req.id}${t.ctx.packageId && t.ctx.packageId !== t.req.id ? ` (${t.ctx.packageId})` : ''}: ${s.details.state}${s.details.reason ? `: ${s.details.reason}` : ''}`);
+        t.resolve(s);
+      }),
+    );
+  }
+}
