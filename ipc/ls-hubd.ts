@@ -33,7 +33,7 @@ const USAGE = `usage: ls-hubd [--root DIR] [--socket PATH] [--verbose]
                [--max-frame-bytes N] [--max-connections N] [--max-outstanding-calls N] [--max-queued-bytes N]
   --root DIR    root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   --socket PATH hub socket (default: LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub)
-  SIGHUP reloads the security files; SIGTERM/SIGINT stop the hub and remove its socket.`;
+  SIGHUP reloads the security files; SIGTERM/SIGINT stop the hub and remove its socket; SIGUSR2 logs counts and memory.`;
 
 const LIMIT_FLAGS: Record<string, keyof HubLimits> = {
   '--max-frame-bytes': 'maxFrameBytes',
@@ -94,6 +94,15 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.on('SIGHUP', () => hub.reload());
+  // Diagnostics: SIGUSR2 logs the hub's counts and memory (after a full GC when node runs with --expose-gc).
+  process.on('SIGUSR2', () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) gc();
+    const s = hub.stats();
+    const m = process.memoryUsage();
+    stderrLog(`stats: connections ${s.connections} services ${s.services} openCalls ${s.openCalls} hubServiceCalls ${s.hubServiceCalls}` +
+      ` rss ${m.rss} heapUsed ${m.heapUsed}${gc ? ' (after gc)' : ''}`);
+  });
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
