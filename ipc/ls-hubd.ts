@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     const s = hub.stats();
     const m = process.memoryUsage();
     stderrLog(`stats: connections ${s.connections} services ${s.services} openCalls ${s.openCalls} hubServiceCalls ${s.hubServiceCalls}` +
-      ` rss ${m.rss} heapUsed ${m.heapUsed}${gc ? ' (after gc)' : ''}`);
+      ` rss ${m.rss} heapUsed ${m.heapUsed} heapTotal ${m.heapTotal} external ${m.external}${gc ? ' (after gc)' : ''}`);
   });
   let stopping = false;
   const stop = (sig: string) => {
