@@ -1,7 +1,7 @@
 // Runs install and remove tasks: one task per request id, one per package, at most N at once (the rest queued
 // in order), each as the step pipeline of its table folded into status events. Who hears the events is the caller's.
 import { Subject, defer } from 'rxjs';
-import { mergeMap, scan, tap, finalize, catchError } from 'rxjs/operators';
+import { mergeMap, scan, tap, finalize, catchError, distinctUntilChanged } from 'rxjs/operators';
 import { EMPTY } from 'rxjs';
 import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
 import { runSteps, type Step } from './task-runner';
@@ -69,9 +69,17 @@ export class TaskQueue {
     this.submit$.pipe(mergeMap((t) => this.run(t), env.config.maxConcurrentTasks)).subscribe();
   }
 
-  /** A task is queued or running for this request id. */
+  private readonly reserved = new Set<string>();
+
+  /** A task is queued or running for this request id (or a request for it is being checked). */
   has(id: string): boolean {
-    return this.byId.has(id);
+    return this.byId.has(id) || this.reserved.has(id);
+  }
+
+  /** Holds the id while a request is checked asynchronously (so a request arriving meanwhile is a duplicate); returns the release. */
+  reserve(id: string): () => void {
+    this.reserved.add(id);
+    return () => this.reserved.delete(id);
   }
 
   /** Current events of the running tasks (`/status`). */
@@ -122,6 +130,8 @@ export class TaskQueue {
       });
     }).pipe(
       scan((prev: StatusEvent, u: StageUpdate) => foldEvent(prev, u), t.current),
+      // A progress report that changes nothing is not pushed.
+      distinctUntilChanged((a, b) => a.statusValue === b.statusValue && JSON.stringify(a.details) === JSON.stringify(b.details)),
       tap((ev) => {
         t.current = ev;
         this.publish(ev);

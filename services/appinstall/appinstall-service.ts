@@ -1,0 +1,170 @@
+// com.webos.appInstallService on the bus: the five methods declared once (schema, ACG groups, handler), the
+// status subscriptions, and the /dev category following developer mode. The work itself is task-queue.ts's.
+import type { Observable, Subscription } from 'rxjs';
+import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
+import type { Layout } from '../../ipc/paths';
+import type { Payload } from '../../ipc/protocol';
+import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import { checkId, checkIpkUrl, installSchema, isPrivilegedPackageId, removeSchema, statusSchema } from './request-validation';
+import { TaskQueue } from './task-queue';
+import type { DaemonConfig } from './daemon-config';
+import type { HubManifests } from './bus-file-sync';
+import type { AppManagerLink } from './task-context';
+import { appRootOf } from './task-context';
+import { findPackage } from './package-db';
+import type { StatusEvent } from './status-events';
+import { APPMANAGER_SERVICE } from '../appmanager/appmanager-service';
+
+export const APPINSTALL_SERVICE = 'com.webos.appInstallService';
+const HUB = 'luna://com.webos.service.bus';
+
+/** ACG groups of the methods (SPEC §2); the api-permissions shipped in the default policy must say the same. */
+export const METHOD_GROUPS = {
+  management: ['applicationinstall.management'],
+  devmode: ['applicationinstall.devmode', 'arescli.interface'],
+} as const;
+
+/** The hub's manifest methods over the bus. */
+export function hubManifestsOverBus(client: LunaClient): HubManifests {
+  const call = async (method: string, path: string, prefix: string) => {
+    const r = await client.callOne(`${HUB}/${method}`, { path, prefix });
+    if (r.returnValue !== true) throw new Error(`${method} ${path}: ${String(r.errorText ?? JSON.stringify(r))}`);
+  };
+  return {
+    addManifest: (p, prefix) => call('addOneManifest', p, prefix),
+    removeManifest: (p, prefix) => call('removeOneManifest', p, prefix),
+  };
+}
+
+/** com.webos.applicationManager/closeByAppId over the bus; an unreachable manager means nothing runs. */
+export function appManagerOverBus(client: LunaClient, log: (l: string) => void): AppManagerLink {
+  return {
+    async closeApp(appId) {
+      const r = await client.callOne(`luna://${APPMANAGER_SERVICE}/closeByAppId`, { id: appId });
+      if (r.returnValue === true) return r.closed === true ? 'closed' : 'not-running';
+      if (r.errorCode === AppManagerErrorCode.APP_LOCKED) return 'locked';
+      log(`closeByAppId ${appId}: ${String(r.errorText)} (taken as not running)`);
+      return 'not-running';
+    },
+  };
+}
+
+export interface AppInstallOptions {
+  root: string;
+  layout: Layout;
+  config: DaemonConfig;
+  log(line: string): void;
+}
+
+/** Who asked: the caller's app id, else its service name, else its unique bus id. */
+function clientOf(msg: Message): string {
+  return msg.appId ?? msg.sender ?? msg.senderId;
+}
+
+export class AppInstallService {
+  readonly queue: TaskQueue;
+  private devSub?: Subscription;
+  private devOpen = false;
+
+  constructor(private readonly client: LunaClient, private readonly opts: AppInstallOptions) {
+    this.queue = new TaskQueue(
+      {
+        root: opts.root,
+        layout: opts.layout,
+        config: opts.config,
+        hub: hubManifestsOverBus(client),
+        appManager: appManagerOverBus(client, opts.log),
+        log: opts.log,
+      },
+      (ev) => this.publish(ev),
+    );
+  }
+
+  private publish(ev: StatusEvent): void {
+    const payload = ev as unknown as Payload;
+    this.client.subscriptions.reply(`status_${ev.id}`, payload);
+    this.client.subscriptions.reply('status', payload);
+  }
+
+  private install(developer: boolean): MethodSpec {
+    return {
+      schema: installSchema,
+      groups: [...(developer ? METHOD_GROUPS.devmode : METHOD_GROUPS.management)],
+      errorExtra: { subscribed: false },
+      handler: (msg) => {
+        const id = String(msg.payload.id);
+        checkId(id);
+        checkIpkUrl(String(msg.payload.ipkUrl));
+        if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
+        if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
+        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg) }).catch(() => undefined);
+        return { returnValue: true, subscribed: msg.isSubscription };
+      },
+    };
+  }
+
+  private remove(developer: boolean): MethodSpec {
+    return {
+      schema: removeSchema,
+      groups: [...(developer ? METHOD_GROUPS.devmode : METHOD_GROUPS.management)],
+      errorExtra: { subscribed: false },
+      handler: async (msg) => {
+        const id = String(msg.payload.id);
+        checkId(id);
+        if (this.queue.has(id)) throw new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.DUPLICATE_COMMAND);
+        const release = this.queue.reserve(id); // the lookup below is asynchronous: requests meanwhile are duplicates
+        try {
+          const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
+          if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_SUCH_ID);
+          if (developer && isPrivilegedPackageId(pkg.packageId)) {
+            throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
+          }
+          // Subscribed before the task starts (its first stages are emitted at once); taken back if submit refuses
+          // with DUPLICATE_COMMAND (-7) because the package is busy.
+          if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
+          try {
+            void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg) }, pkg.packageId).catch(() => undefined);
+          } catch (e) {
+            if (msg.isSubscription) this.client.subscriptions.remove(`status_${id}`, msg);
+            throw e;
+          }
+        } finally {
+          release();
+        }
+        return { returnValue: true, subscribed: msg.isSubscription };
+      },
+    };
+  }
+
+  /** Declares / and (when developer mode is on) /dev, following developer mode from then on. */
+  open(devMode$: Observable<boolean>): void {
+    this.client.registerCategory('/', {
+      install: this.install(false),
+      remove: this.remove(false),
+      status: {
+        schema: statusSchema,
+        groups: [...METHOD_GROUPS.management],
+        errorExtra: { subscribed: false },
+        handler: (msg) => {
+          if (msg.isSubscription) this.client.subscriptions.add('status', msg);
+          return { returnValue: true, subscribed: msg.isSubscription, status: { apps: this.queue.currentEvents() } };
+        },
+      },
+    });
+    this.devSub = devMode$.subscribe((on) => this.setDevCategory(on));
+  }
+
+  private setDevCategory(on: boolean): void {
+    if (on === this.devOpen) return;
+    this.devOpen = on;
+    if (on) this.client.registerCategory('/dev', { install: this.install(true), remove: this.remove(true) });
+    else this.client.unregisterCategory('/dev');
+    this.opts.log(`developer mode ${on ? 'on: /dev methods open' : 'off: /dev methods closed'}`);
+  }
+
+  /** Stops following developer mode and waits for running tasks (a clean stop leaves no journal behind). */
+  async stop(): Promise<void> {
+    this.devSub?.unsubscribe();
+    await this.queue.idle();
+  }
+}

@@ -1,0 +1,66 @@
+// The three services of the install daemon (appInstallService, devmode, applicationManager) on an existing hub:
+// config check, one bus connection each, recovery before any method opens, clean stop. Used by main.ts and appinstalld.ts.
+import { LunaClient } from '../ipc/client';
+import { layout as layoutOf } from '../ipc/paths';
+import { loadDaemonConfig } from './appinstall/daemon-config';
+import { recover } from './appinstall/recovery';
+import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
+import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
+import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
+
+export interface ServicesOptions {
+  root: string;
+  socketPath?: string;
+  log(line: string): void;
+  /** Called when the hub connection is lost (the daemon cannot work without it). */
+  onHubGone?(): void;
+}
+
+export interface RunningServices {
+  install: AppInstallService;
+  devmode: DevModeService;
+  appManager: AppManagerService;
+  /** Waits for running tasks, then closes the bus connections. */
+  stop(): Promise<void>;
+}
+
+export async function startServices(opts: ServicesOptions): Promise<RunningServices> {
+  const layout = layoutOf(opts.root);
+  const config = loadDaemonConfig(layout.daemonConfig); // a bad file is a start-up error, before anything connects
+  const connect = (name: string) => LunaClient.connect({ root: opts.root, socketPath: opts.socketPath, name });
+  const clients: LunaClient[] = [];
+  try {
+    clients.push(await connect(APPMANAGER_SERVICE), await connect(DEVMODE_SERVICE), await connect(APPINSTALL_SERVICE));
+  } catch (e) {
+    await Promise.all(clients.map((c) => c.close()));
+    throw e;
+  }
+  const [amClient, devClient, installClient] = clients;
+  const log = opts.log;
+  for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
+  const appManager = new AppManagerService(amClient, layout, log);
+  const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
+  const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });
+  appManager.open();
+  devmode.open();
+  install.open(devmode.enabled$);
+  log(`services open (root ${opts.root}; developer mode ${devmode.enabled ? 'on' : 'off'}; at most ${config.maxConcurrentTasks} tasks at once; signatures ${config.requireSignature ? 'required' : 'optional'} on /install)`);
+  let gone = false;
+  for (const c of clients) {
+    c.hubGone$.subscribe(() => {
+      if (gone) return;
+      gone = true;
+      log('lost the hub connection');
+      opts.onHubGone?.();
+    });
+  }
+  return {
+    install,
+    devmode,
+    appManager,
+    async stop() {
+      await install.stop();
+      await Promise.all(clients.map((c) => c.close()));
+    },
+  };
+}
