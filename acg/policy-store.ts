@@ -92,7 +92,7 @@ export class PolicyStore {
       done.add(key);
       const r = readSecurityFile(item.kind, item.file);
       if (!r.ok) { this.log(`acg: ${r.error}; file skipped`); continue; }
-      loaded.push({ file: item.file, origin: this.originOf(item.file, item.manifest), parsed: r.parsed });
+      loaded.push({ file: item.file, origin: this.originOf(item.file, item.manifest), parsed: r.parsed, unit: item.manifest });
     }
 
     this.current = compileSecurityData(loaded, {

@@ -37,7 +37,8 @@ export const EMPTY_SECURITY_DATA: SecurityData = {
   roles: [], clientPermissions: [], apiPermissions: [], groupTrust: [], services: [], containers: [], devmodeGroups: [],
 };
 
-export interface LoadedFile { file: string; origin: Origin; parsed: ParsedFile }
+/** One parsed file; `unit` is what installed it together with its siblings (its manifest, else its tree's loose files). */
+export interface LoadedFile { file: string; origin: Origin; parsed: ParsedFile; unit?: string }
 export interface CompileOptions {
   /** The root prefix (device `/`): exeName paths are also looked for under it. */
   root: string;
@@ -52,33 +53,58 @@ const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWit
 /**
  * Compile parsed files into the active data. Rules for installed (volatile) files, so that a package can never
  * widen access beyond itself:
- * - a developer-install role is at most `devmode` with trust `dev`;
+ * - a developer-install role is at most `regular` with trust `dev` (privileged becomes devmode);
  * - an installed role is matched by kernel identity only through an exact exeName inside an app root (else only by appId/name);
- * - installed client permissions apply to exact names only (no `*` keys), and developer ones grant only devmode-certificate groups;
- * - installed API permissions may only describe services with an exact name that no static file describes.
+ * - a service name belongs to the first unit (manifest) that declares it (service file Name, exact allowedNames, appId),
+ *   static files first, then verified, then developer installs; installed API permissions may only describe
+ *   services of their own unit;
+ * - installed client permissions apply to exact names only (no `*` keys); developer ones grant only the devmode
+ *   certificate's groups and the groups their own unit's API permissions define.
  */
 export function compileSecurityData(files: LoadedFile[], opts: CompileOptions): SecurityData {
   const log = opts.log ?? (() => {});
   const data: SecurityData = { ...EMPTY_SECURITY_DATA, roles: [], clientPermissions: [], apiPermissions: [], groupTrust: [], services: [], containers: [], devmodeGroups: [...opts.devmodeGroups] };
   const order: Origin[] = ['static', 'verified', 'developer'];
   const sorted = [...files].sort((a, b) => order.indexOf(a.origin) - order.indexOf(b.origin));
+  const unitOf = (f: LoadedFile) => f.unit ?? `loose:${f.origin}`;
 
-  // Services described by static files: installed API permissions may not touch them.
-  const staticServices = new Set<string>();
+  // Who owns each service name; the static tree owns every name its files mention.
+  const owner = new Map<string, string>();
+  const own = (name: string, unit: string) => { if (!isGlob(name) && !owner.has(name)) owner.set(name, unit); };
   for (const f of sorted) {
-    if (f.origin !== 'static') continue;
-    if (f.parsed.kind === 'service') f.parsed.value.names.forEach((n) => staticServices.add(n));
-    if (f.parsed.kind === 'apiPermissions') {
-      for (const pats of Object.values(f.parsed.value)) for (const p of pats) staticServices.add(serviceOfPattern(p));
+    const unit = f.origin === 'static' ? 'static' : unitOf(f);
+    if (f.parsed.kind === 'service') f.parsed.value.names.forEach((n) => own(n, unit));
+    if (f.parsed.kind === 'role') {
+      f.parsed.value.allowedNames.forEach((n) => own(n, unit));
+      if (f.parsed.value.appId) own(f.parsed.value.appId, unit);
+    }
+    if (f.origin === 'static' && f.parsed.kind === 'apiPermissions') {
+      for (const pats of Object.values(f.parsed.value)) for (const p of pats) own(serviceOfPattern(p), unit);
+    }
+  }
+  // Groups each unit's accepted API permissions define (a developer package may hand its own groups to its apps).
+  const unitGroups = new Map<string, Set<string>>();
+  const accepted = (f: LoadedFile, pattern: string) => {
+    if (f.origin === 'static') return true;
+    return owner.get(serviceOfPattern(pattern)) === unitOf(f);
+  };
+  for (const f of sorted) {
+    if (f.parsed.kind !== 'apiPermissions') continue;
+    for (const [group, pats] of Object.entries(f.parsed.value)) {
+      if (pats.some((p) => accepted(f, p))) {
+        if (!unitGroups.has(unitOf(f))) unitGroups.set(unitOf(f), new Set());
+        unitGroups.get(unitOf(f))!.add(group);
+      }
     }
   }
 
-  for (const { file, origin, parsed } of sorted) {
+  for (const f of sorted) {
+    const { file, origin, parsed } = f;
     switch (parsed.kind) {
       case 'role': {
         const r = { ...parsed.value };
         if (origin === 'developer') {
-          if (r.type === 'privileged' || r.type === 'regular') r.type = 'devmode';
+          if (r.type === 'privileged') r.type = 'devmode';
           r.trustLevel = 'dev';
         }
         const exePatterns = r.exeName === undefined ? [] : exePatternsFor(r.exeName, opts.root);
@@ -93,18 +119,16 @@ export function compileSecurityData(files: LoadedFile[], opts: CompileOptions): 
       case 'clientPermissions':
         for (const [pattern, groups0] of Object.entries(parsed.value)) {
           if (origin !== 'static' && isGlob(pattern)) { log(`acg: ${file}: pattern key ${JSON.stringify(pattern)} ignored: installed client permissions name exact callers`); continue; }
-          const groups = origin === 'developer' ? groups0.filter((g) => opts.devmodeGroups.includes(g)) : groups0;
-          if (groups.length < groups0.length) log(`acg: ${file}: groups outside the devmode certificate ignored for ${pattern}: ${groups0.filter((g) => !groups.includes(g)).join(', ')}`);
+          const mine = unitGroups.get(unitOf(f));
+          const groups = origin === 'developer' ? groups0.filter((g) => opts.devmodeGroups.includes(g) || mine?.has(g)) : groups0;
+          if (groups.length < groups0.length) log(`acg: ${file}: groups neither in the devmode certificate nor the package's own ignored for ${pattern}: ${groups0.filter((g) => !groups.includes(g)).join(', ')}`);
           data.clientPermissions.push({ pattern, groups, source: file, origin });
         }
         break;
       case 'apiPermissions':
         for (const [group, patterns] of Object.entries(parsed.value)) {
           for (const pattern of patterns) {
-            if (origin !== 'static') {
-              const svc = serviceOfPattern(pattern);
-              if (isGlob(svc) || staticServices.has(svc)) { log(`acg: ${file}: ${JSON.stringify(pattern)} ignored: an installed file may describe only its own services`); continue; }
-            }
+            if (!accepted(f, pattern)) { log(`acg: ${file}: ${JSON.stringify(pattern)} ignored: an installed file may describe only its own package's services`); continue; }
             data.apiPermissions.push({ group, pattern, source: file, origin });
           }
         }

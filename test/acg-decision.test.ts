@@ -244,7 +244,12 @@ describe('ACG pieces', () => {
   test('developer-install files cannot widen access', () => {
     const data = dataFrom([
       ...FILES,
-      { kind: 'role', origin: 'developer', text: '{"appId":"com.evil","type":"privileged","trustLevel":"oem","allowedNames":["*"]}' },
+      { kind: 'role', origin: 'developer', text: '{"appId":"com.evil","type":"privileged","trustLevel":"oem","allowedNames":["com.evil","*"]}' },
+      // claims a name a verified package owns: the claim does not count
+      { kind: 'role', origin: 'verified', unit: 'bank', text: '{"appId":"com.bank","allowedNames":["com.bank"]}' },
+      { kind: 'apiPermissions', origin: 'verified', unit: 'bank', text: '{"bank.own":["com.bank/pay"]}' },
+      { kind: 'role', origin: 'developer', text: '{"appId":"com.bank.fake","allowedNames":["com.bank"]}' },
+      { kind: 'apiPermissions', origin: 'developer', text: '{"arescli.interface":["com.bank/pay"]}' },
       { kind: 'role', origin: 'developer', text: '{"exeName":"*","uid":1000,"type":"privileged","trustLevel":"oem","allowedNames":["*"]}' },
       { kind: 'clientPermissions', origin: 'developer', text: '{"*":["applicationinstall.management"],"com.evil":["applicationinstall.management","arescli.interface"]}' },
       { kind: 'apiPermissions', origin: 'developer', text: '{"public":["com.webos.appInstallService/install","*/*"],"arescli.interface":["com.evil/ok"]}' },
@@ -254,5 +259,7 @@ describe('ACG pieces', () => {
     expect(decideCall(data, ctx(ROOT_NODE, null, 'com.evil'), INSTALL)).toEqual({ errorCode: -1, errorText: denied(INSTALL) });
     expect(decideCall(data, ctx(ROOT_NODE, null, 'com.evil'), t('com.evil/ok'))).toBeNull();
     expect(decideCall(data, ctx(USER_NODE), t('com.evil/ok'))).toBeNull();
+    expect(decideCall(data, ctx(USER_NODE), t('com.bank/pay'))).toEqual({ errorCode: -1, errorText: denied(t('com.bank/pay')) });
+    expect(decideCall(data, ctx(ROOT_NODE, null, 'com.bank'), t('com.bank/pay'))).toEqual({ errorCode: -1, errorText: denied(t('com.bank/pay')) });
   });
 });

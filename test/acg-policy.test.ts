@@ -187,3 +187,41 @@ describe('manifests at runtime', () => {
     expect(p.checkCall(asApp, t('com.webos.service.bus', '/signal', 'registerServerStatus'))).toBeNull();
   });
 });
+
+describe('the installer\'s own bus files (services/appinstall/bus-files.ts) once the hub is told', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { packageBusFiles } = require('../services/appinstall/bus-files') as typeof import('../services/appinstall/bus-files');
+  const install = (developer: boolean) => {
+    const l = layout(root);
+    const tree = developer ? l.volatileDevBus : l.volatileBus;
+    const apps = developer ? l.developerApps : l.verifiedApps;
+    const pkg = {
+      packageId: 'com.example.app', version: '1.0.0', developer, base: apps.base, control: {}, packageInfo: {}, targets: [],
+      apps: [{ id: 'com.example.app', dir: path.join(apps.applications, 'com.example.app'), appInfo: { requiredPermissions: ['applicationinstall.management', 'public'] } }],
+      services: [{ id: 'com.example.app.service', dir: path.join(apps.services, 'com.example.app.service'), servicesJson: {} }],
+    };
+    const files = packageBusFiles(pkg, tree, root);
+    for (const f of [...files.files, files.manifest]) put(path.relative(root, f.path), f.content);
+    return { manifest: files.manifest.path, prefix: root };
+  };
+  const SVC = t('com.example.app.service', '/', 'hello');
+  const asApp = { peer: ROOT, name: null, appId: 'com.example.app' };
+
+  test.each([false, true])('developer install: %s — the app may call its own service, nothing more', (developer) => {
+    const p = createPolicy(layout(root), (l) => logs.push(l));
+    const { manifest, prefix } = install(developer);
+    expect(p.checkCall(asApp, SVC)).toEqual(denied('hello', '/'));
+    expect(p.addManifest(manifest, prefix)).toBeNull();
+    expect(p.isKnownService('com.example.app.service')).toBe(true);
+    expect(p.checkCall(asApp, SVC)).toBeNull();
+    expect(p.isCallAllowedByName('com.example.app', SVC)).toBe(true);
+    // requiredPermissions cannot lift an app to an oem method (trust dev)
+    expect(p.checkCall(asApp, INSTALL)).toEqual(denied('install', '/'));
+    expect(p.isCallAllowedByName('com.example.app', INSTALL)).toBe(false);
+    // a stranger holds none of the app's groups
+    expect(p.checkCall({ peer: USER, name: null }, SVC)).toEqual(denied('hello', '/'));
+    expect(p.removeManifest(manifest, prefix)).toBeNull();
+    expect(p.checkCall(asApp, SVC)).toEqual(denied('hello', '/'));
+    expect(p.isKnownService('com.example.app.service')).toBe(false);
+  });
+});

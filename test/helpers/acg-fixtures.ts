@@ -4,12 +4,12 @@ import { compileSecurityData, type Origin, type SecurityData } from '../../acg/s
 import { parseSecurityFile, type FileKind } from '../../acg/security-files';
 import type { PeerIdentity } from '../../ipc/protocol';
 
-export interface FixtureFile { kind: FileKind; text: string; origin?: Origin; file?: string }
+export interface FixtureFile { kind: FileKind; text: string; origin?: Origin; file?: string; unit?: string }
 
 /** Compile file texts (static tree unless said) into the data the decisions read. */
 export function dataFrom(files: FixtureFile[], devmodeGroups: string[] = ['arescli.interface', 'public'], root = '/'): SecurityData {
   return compileSecurityData(
-    files.map((f, i) => ({ file: f.file ?? `/fixture/${i}`, origin: f.origin ?? 'static', parsed: parseSecurityFile(f.kind, f.text) })),
+    files.map((f, i) => ({ file: f.file ?? `/fixture/${i}`, origin: f.origin ?? 'static', parsed: parseSecurityFile(f.kind, f.text), unit: f.unit })),
     { root, appRoots: ['/media/cryptofs/apps', '/media/developer/apps'], devmodeGroups },
   );
 }
