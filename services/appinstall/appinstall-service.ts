@@ -111,6 +111,9 @@ export class AppInstallService {
       handler: async (msg) => {
         const id = String(msg.payload.id);
         checkId(id);
+        if (developer && isPrivilegedPackageId(id)) {
+          throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
+        }
         if (this.queue.has(id)) throw new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.DUPLICATE_COMMAND);
         const release = this.queue.reserve(id); // the lookup below is asynchronous: requests meanwhile are duplicates
         try {
