@@ -91,11 +91,15 @@ const deniedReply = (m: string, c: string) => ({ returnValue: false, errorCode: 
     };
     put('api-permissions.d/com.example.acgtest.api.json', { 'acgtest.read': ['com.example.acgtest/echo'] });
     put('groups.d/com.example.acgtest.group.json', { allowedNames: ['com.example.acgtest'], 'acgtest.read': ['dev'] });
+    fs.mkdirSync(path.join(base, 'services.d'), { recursive: true });
+    fs.writeFileSync(path.join(base, 'services.d/com.example.acgtest.service'), '[D-BUS Service]\nName=com.example.acgtest\nExec=/usr/bin/acgtest\nType=static\n');
+    const serviceFiles = ['/var/luna-service2/services.d/com.example.acgtest.service'];
     const manifest = path.join(base, 'manifests.d/com.example.acgtest.json');
     put('manifests.d/com.example.acgtest.json', {
       id: 'com.example.acgtest', version: '1.0.0',
       apiPermissionFiles: ['/var/luna-service2/api-permissions.d/com.example.acgtest.api.json'],
       groupsFiles: ['/var/luna-service2/groups.d/com.example.acgtest.group.json'],
+      serviceFiles,
     });
     // the group is held by the caller's name: give it to luna-send-pub's name pattern in the static tree
     const cp = path.join(hub.root, 'usr/share/luna-service2/client-permissions.d/acgtest.perm.json');
@@ -112,7 +116,7 @@ const deniedReply = (m: string, c: string) => ({ returnValue: false, errorCode: 
     // put the method in the public group instead: add a second manifest version
     put('api-permissions.d/com.example.acgtest.v2.api.json', { public: ['com.example.acgtest/echo'] });
     const manifest2 = path.join(base, 'manifests.d/com.example.acgtest.v2.json');
-    put('manifests.d/com.example.acgtest.v2.json', { id: 'com.example.acgtest', version: '2.0.0', apiPermissionFiles: ['/var/luna-service2/api-permissions.d/com.example.acgtest.v2.api.json'] });
+    put('manifests.d/com.example.acgtest.v2.json', { id: 'com.example.acgtest', version: '2.0.0', apiPermissionFiles: ['/var/luna-service2/api-permissions.d/com.example.acgtest.v2.api.json'], serviceFiles });
     expect(reply((await send(['-n', '1', 'luna://com.webos.service.bus/addOneManifest', JSON.stringify({ path: manifest2, prefix: '' })])).stdout)).toEqual({ returnValue: true });
     expect(reply((await send(['-n', '1', ECHO, '{"z":3}'], { nobody: true, pub: true })).stdout)).toEqual({ returnValue: true, z: 3 });
     expect(reply((await send(['-n', '1', 'luna://com.webos.service.bus/removeOneManifest', JSON.stringify({ path: manifest2, prefix: '' })])).stdout)).toEqual({ returnValue: true });
