@@ -92,7 +92,7 @@ export interface SendResult {
  * Runs luna-send (or luna-send-pub) against the daemon's root. With `until`, reads with -i semantics and stops the
  * process (closing stdin) once a line satisfies it; otherwise waits for the process to end. Bounded by limitMs.
  */
-export function lunaSend(root: string, args: string[], opts: { pub?: boolean; uid?: number; until?: (line: Json) => boolean; limitMs?: number } = {}): Promise<SendResult> {
+export function lunaSend(root: string, args: string[], opts: { pub?: boolean; uid?: number; until?: (line: Json) => boolean; onLine?: (line: Json) => void; limitMs?: number } = {}): Promise<SendResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, APPINSTALLD_ROOT: root };
   delete env.LUNA_HUB_SOCKET;
   const spawnOpts = opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {};
@@ -122,6 +122,7 @@ export function lunaSend(root: string, args: string[], opts: { pub?: boolean; ui
           line = { unparsable: text };
         }
         lines.push(line);
+        opts.onLine?.(line);
         if (opts.until?.(line)) {
           proc.stdin?.end();
           proc.kill('SIGTERM');
