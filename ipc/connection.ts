@@ -64,6 +64,12 @@ export class Connection {
     this.enqueue(encodeReply(token, payload, last));
   }
 
+  /** Queue an already encoded frame (e.g. from encodeIncomingCall). */
+  sendEncoded(frame: string): void {
+    if (this.isClosed) return;
+    this.enqueue(frame);
+  }
+
   /**
    * Close once, with a reason for the log. `flush` sends what is queued first (e.g. a `refused` frame) and
    * ends the socket gracefully; otherwise the socket is destroyed at once.

@@ -112,6 +112,20 @@ export function encodeReply(token: number, payload: unknown, last: boolean | und
   return '{"t":"reply","token":' + token + ',"payload":' + JSON.stringify(payload) + (last ? ',"last":true}\n' : '}\n');
 }
 
+/**
+ * A `call` frame delivered to a service, built without an intermediate object. `peerJson` is the caller's
+ * PeerIdentity already serialised (it never changes for a connection). Same fields as IncomingCallMsg.
+ */
+export function encodeIncomingCall(
+  token: number, sender: string | null, senderId: string, appId: string | undefined,
+  category: string, method: string, payload: unknown, peerJson: string,
+): string {
+  return '{"t":"call","token":' + token + ',"sender":' + JSON.stringify(sender) + ',"senderId":' + JSON.stringify(senderId) +
+    (appId === undefined ? '' : ',"appId":' + JSON.stringify(appId)) +
+    ',"category":' + JSON.stringify(category) + ',"method":' + JSON.stringify(method) +
+    ',"payload":' + JSON.stringify(payload) + ',"peer":' + peerJson + '}\n';
+}
+
 // ---- message shape checks (the hub trusts nothing a peer sends) ----
 
 function isObject(v: unknown): v is Record<string, unknown> {

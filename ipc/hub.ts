@@ -6,13 +6,13 @@ import path from 'node:path';
 import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
 import type { Policy, CallerContext } from '../acg/policy';
 import { Connection } from './connection';
-import { encodeFrame } from './framing';
+import { encodeFrame, encodeIncomingCall } from './framing';
 import { HubService, HubServiceCall, hubServiceHasMethod } from './hub-service';
 import { peerIdentity } from './peer-credentials';
 import { checkSocketPath } from './paths';
 import { DEFAULT_LIMITS, HUB_SERVICE, HubLimits, Payload, PeerIdentity } from './protocol';
 import type { CallMsg, ClientToHub, HelloMsg, MethodsMsg, ServiceReplyMsg, SignalMsg } from './protocol';
-import { categoryProblem, methodNameProblem, parseUri, serviceNameProblem } from './uri';
+import { categoryProblem, methodNameProblem, parseUri, serviceNameProblem, type ParsedUri } from './uri';
 
 export interface HubOptions {
   socketPath: string;
@@ -41,7 +41,12 @@ interface Peer {
   /** Next hub token for calls to this peer; tokens below it were issued (late replies to them are dropped). */
   nextHubToken: number;
   label: string;
+  /** The peer identity as JSON, serialised once for every call this peer makes. */
+  peerJson: string;
 }
+
+/** Most distinct URIs remembered by the parse cache before it starts over. */
+const URI_CACHE_SIZE = 4096;
 
 /** One open call: from the caller's token to the service's hub token (or the hub's own service). */
 class Call implements HubServiceCall {
@@ -80,6 +85,8 @@ export class Hub {
   private readonly services = new Map<string, Peer>();
   private readonly hubService: HubService;
   private nextConnId = 1;
+  /** Parsed URIs (or why they are bad): callers use few distinct URIs, parsing each once saves the hot path. */
+  private readonly uriCache = new Map<string, ParsedUri | CodedError>();
 
   constructor(opts: HubOptions) {
     checkSocketPath(opts.socketPath);
@@ -203,6 +210,7 @@ export class Hub {
       incoming: new Map(),
       nextHubToken: 1,
       label: `:1.${id} (${describePeer(identity)})`,
+      peerJson: JSON.stringify(identity),
     };
     peer.conn = new Connection({
       id,
@@ -290,16 +298,24 @@ export class Hub {
     peer.conn.sendReply(token, payload, true);
   }
 
+  private parse(uri: string): ParsedUri | CodedError {
+    let r = this.uriCache.get(uri);
+    if (r) return r;
+    try {
+      r = parseUri(uri);
+    } catch (e) {
+      r = e instanceof CodedError ? e : new CodedError(BusErrorCode.GENERAL, (e as Error).message);
+    }
+    if (this.uriCache.size >= URI_CACHE_SIZE) this.uriCache.clear();
+    this.uriCache.set(uri, r);
+    return r;
+  }
+
   private onCall(peer: Peer, msg: CallMsg): void {
     const token = msg.token;
     if (peer.outgoing.has(token)) return this.violation(peer, `call token ${token} is already in use`);
-    let target;
-    try {
-      target = parseUri(msg.uri);
-    } catch (e) {
-      const err = e as CodedError;
-      return this.busError(peer, token, errorReply(err.code ?? BusErrorCode.GENERAL, err.text ?? err.message));
-    }
+    const target = this.parse(msg.uri);
+    if (target instanceof CodedError) return this.busError(peer, token, errorReply(target.code, target.text));
     const limit = this.limits.maxOutstandingCallsPerConnection;
     if (peer.outgoing.size >= limit) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCalls(limit)));
@@ -334,18 +350,7 @@ export class Hub {
     const call = new Call(peer, token, svc, hubToken);
     peer.outgoing.set(token, call);
     svc.incoming.set(hubToken, call);
-    const out: Record<string, unknown> = {
-      t: 'call',
-      token: hubToken,
-      sender: peer.name,
-      senderId: peer.uniqueId,
-      category,
-      method,
-      payload: msg.payload,
-      peer: peer.conn.peer,
-    };
-    if (msg.appId !== undefined) out.appId = msg.appId;
-    svc.conn.send(out as never);
+    svc.conn.sendEncoded(encodeIncomingCall(hubToken, peer.name, peer.uniqueId, msg.appId, category, method, msg.payload, peer.peerJson));
   }
 
   private onReply(svc: Peer, msg: ServiceReplyMsg): void {
@@ -380,11 +385,9 @@ export class Hub {
   }
 
   private onSignal(peer: Peer, msg: SignalMsg): void {
-    let target;
-    try {
-      target = parseUri(msg.uri);
-    } catch (e) {
-      this.log(`signal from ${peer.label} dropped: ${(e as CodedError).text ?? (e as Error).message}`);
+    const target = this.parse(msg.uri);
+    if (target instanceof CodedError) {
+      this.log(`signal from ${peer.label} dropped: ${target.text}`);
       return;
     }
     this.hubService.signal(target.category, target.method, msg.payload);

@@ -1,5 +1,5 @@
 // The NDJSON decoder and the message shape checks, without sockets.
-import { FrameDecoder, FrameError, encodeFrame, encodeReply, parseClientFrame, parseHubFrame } from '../ipc/framing';
+import { FrameDecoder, FrameError, encodeFrame, encodeIncomingCall, encodeReply, parseClientFrame, parseHubFrame } from '../ipc/framing';
 
 function decoder(max = 64, parse: (l: string) => unknown = parseClientFrame) {
   const frames: unknown[] = [];
@@ -162,5 +162,16 @@ describe('parseHubFrame and encoders', () => {
     expect(encodeReply(7, p, true)).toBe(encodeFrame({ t: 'reply', token: 7, payload: p, last: true }));
     expect(encodeReply(7, p, false)).toBe(encodeFrame({ t: 'reply', token: 7, payload: p }));
     expect(encodeReply(7, p, undefined)).toBe(encodeFrame({ t: 'reply', token: 7, payload: p }));
+  });
+
+  it('encodeIncomingCall writes the same bytes as encodeFrame', () => {
+    const peer = { pid: 5, uid: 0, gid: 0, exe: '/usr/bin/node' };
+    const payload = { x: ['é', null], subscribe: true };
+    expect(encodeIncomingCall(3, 'a.b', ':1.2', 'com.app', '/c', 'm', payload, JSON.stringify(peer))).toBe(
+      encodeFrame({ t: 'call', token: 3, sender: 'a.b', senderId: ':1.2', appId: 'com.app', category: '/c', method: 'm', payload, peer }),
+    );
+    expect(encodeIncomingCall(3, null, ':1.2', undefined, '/', 'm', {}, JSON.stringify(peer))).toBe(
+      encodeFrame({ t: 'call', token: 3, sender: null, senderId: ':1.2', category: '/', method: 'm', payload: {}, peer }),
+    );
   });
 });
