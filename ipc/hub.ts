@@ -45,8 +45,9 @@ interface Peer {
   peerJson: string;
 }
 
-/** Most distinct URIs remembered by the parse cache before it starts over. */
+/** Most distinct URIs remembered by the parse cache before it starts over, and the longest one it keeps. */
 const URI_CACHE_SIZE = 4096;
+const URI_CACHE_MAX_LENGTH = 512;
 
 /** One open call: from the caller's token to the service's hub token (or the hub's own service). */
 class Call implements HubServiceCall {
@@ -306,8 +307,10 @@ export class Hub {
     } catch (e) {
       r = e instanceof CodedError ? e : new CodedError(BusErrorCode.GENERAL, (e as Error).message);
     }
-    if (this.uriCache.size >= URI_CACHE_SIZE) this.uriCache.clear();
-    this.uriCache.set(uri, r);
+    if (uri.length <= URI_CACHE_MAX_LENGTH) {
+      if (this.uriCache.size >= URI_CACHE_SIZE) this.uriCache.clear();
+      this.uriCache.set(uri, r);
+    }
     return r;
   }
 
