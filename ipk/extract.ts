@@ -1,10 +1,10 @@
-// Safe extraction of an ipk's data.tar.gz into a fresh staging directory (SPEC §4 hostile-input rules), streamed
-// from the member's offset with limits checked while inflating, then a lstat walk and the metadata checks.
+// Safe extraction of an ipk's data.tar.gz into a fresh staging directory (SPEC §4 hostile-input rules): streamed from
+// the member's offset, limits checked while inflating, tar's strict Parser + our entry rules, then a lstat walk and metadata checks.
 // Not the install itself: moving staging into place is the installer's job.
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp, constants as fsConstants, open as fsOpen, write as fsWrite, close as fsClose } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { Unpack, ReadEntry } from 'tar';
+import { Parser, ReadEntry } from 'tar';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 import { DEFAULT_LIMITS, EntryRules, ExtractLimits, maskedMode } from './entry-rules';
 import { IpkPackage } from './ipk-reader';
@@ -90,12 +90,100 @@ async function discard(dir: string): Promise<void> {
   await fsp.rm(target, { recursive: true, force: true });
 }
 
-/** Stream data.tar.gz into `staging` under the entry rules and limits. Resolves when every file is written. */
+/**
+ * Writes accepted entries below `root`: directories with mkdir (never recursive, so a removed staging directory is
+ * never recreated), files with O_CREAT|O_EXCL|O_NOFOLLOW and the masked mode, one entry at a time with backpressure.
+ */
+class StagingWriter {
+  private readonly made = new Set<string>(['']);
+  private pending = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly root: string, private readonly onError: (e: CodedError) => void) {}
+
+  private async ensureDir(rel: string): Promise<void> {
+    if (this.made.has(rel)) return;
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    await this.ensureDir(parent);
+    if (this.made.has(rel)) return;
+    try {
+      await fsp.mkdir(path.join(this.root, rel), { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (!(await fsp.lstat(path.join(this.root, rel))).isDirectory()) throw new Error(`"${rel}" exists and is not a directory`);
+    }
+    this.made.add(rel);
+  }
+
+  /** Take one accepted entry: it is paused until its directory or file is ready, then drained into the file. */
+  write(entry: ReadEntry, rel: string, kind: 'file' | 'dir', mode: number): void {
+    this.pending++;
+    entry.pause();
+    const fail = (e: unknown) => {
+      this.onError(e instanceof CodedError ? e : extractFailed(`cannot write "${rel}": ${(e as Error).message}`));
+      entry.resume();
+      this.done();
+    };
+    if (kind === 'dir') {
+      this.ensureDir(rel).then(() => {
+        entry.resume();
+        this.done();
+      }, fail);
+      return;
+    }
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+    this.ensureDir(parent)
+      .then(() => new Promise<number>((res, rej) => fsOpen(path.join(this.root, rel), flags, mode, (e, fd) => (e ? rej(e) : res(fd)))))
+      .then((fd) => {
+        let inflight = 0;
+        let ended = false;
+        let failed = false;
+        const finish = () => fsClose(fd, (e) => (e ? fail(e) : this.done()));
+        entry.on('data', (chunk: Buffer) => {
+          if (failed) return;
+          inflight++;
+          entry.pause();
+          fsWrite(fd, chunk, 0, chunk.length, null, (e) => {
+            inflight--;
+            if (e) {
+              failed = true;
+              fsClose(fd, () => undefined);
+              return fail(e);
+            }
+            if (ended && inflight === 0) finish();
+            else entry.resume();
+          });
+        });
+        entry.on('end', () => {
+          ended = true;
+          if (inflight === 0 && !failed) finish();
+        });
+        entry.resume();
+      }, fail);
+  }
+
+  private done(): void {
+    this.pending--;
+    if (this.pending === 0 && this.idle) this.idle();
+  }
+
+  /** Resolves once every entry taken so far is written and closed. */
+  settled(): Promise<void> {
+    return this.pending === 0 ? Promise.resolve() : new Promise((r) => (this.idle = r));
+  }
+}
+
+/**
+ * Stream data.tar.gz into `staging`: the member's bytes → our gunzip (size and ratio limits counted here, so a bomb
+ * stops early) → tar's Parser in strict mode, whose filter applies the entry rules → StagingWriter.
+ */
 function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback): Promise<void> {
   const { offset, size } = pkg.dataMember;
   const rules = new EntryRules(limits);
-  const src = createReadStream(pkg.path, { start: offset, end: offset + size - 1, highWaterMark: 256 * 1024 });
-  const gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
+  const verdicts = new WeakMap<object, { rel: string; kind: 'file' | 'dir'; mode: number }>();
+  const src = createReadStream(pkg.path, { start: offset, end: offset + size - 1, highWaterMark: 1024 * 1024 });
+  const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let failure: CodedError | undefined;
   let compressed = 0;
   let inflated = 0;
@@ -109,15 +197,12 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
       src.destroy();
       gunzip.unpipe();
       gunzip.destroy();
-      unpack.abort(err);
+      parser.abort(err);
       reject(err);
     };
-    const unpack = new Unpack({
-      cwd: staging,
+    const writer = new StagingWriter(staging, fail);
+    const parser = new Parser({
       strict: true,
-      preserveOwner: false,
-      umask: 0o022,
-      maxDepth: limits.maxDepth + 1,
       filter: (_p: string, entry: ReadEntry | unknown) => {
         if (failure) return false;
         const e = entry as ReadEntry;
@@ -128,12 +213,20 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
         }
         if (v.kind === 'root') return false;
         e.mode = v.mode;
+        verdicts.set(e, v);
         return true;
       },
     });
-    unpack.on('error', (e: Error) => fail(failure ?? describeTarError(e)));
-    unpack.on('close', () => {
-      if (!failure) resolve();
+    parser.on('entry', (e: ReadEntry) => {
+      const v = verdicts.get(e);
+      if (failure || !v) return void e.resume();
+      writer.write(e, v.rel, v.kind, v.mode);
+    });
+    parser.on('error', (e: Error) => fail(failure ?? describeTarError(e)));
+    parser.on('end', () => {
+      void writer.settled().then(() => {
+        if (!failure) resolve();
+      });
     });
     gunzip.on('error', (e: Error) => fail(describeGzipError(e)));
     src.on('error', (e: Error) => fail(corrupt(`cannot read data.tar.gz: ${e.message}`)));
@@ -152,7 +245,7 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
         fail(extractFailed(`uncompressed size passes ${limits.maxRatio}x ratio to the compressed size`));
       }
     });
-    src.pipe(gunzip).pipe(unpack as unknown as NodeJS.WritableStream);
+    src.pipe(gunzip).pipe(parser as unknown as NodeJS.WritableStream);
   });
 }
 
