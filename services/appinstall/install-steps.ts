@@ -14,13 +14,23 @@ import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
 import { isPrivilegedPackageId } from './request-validation';
 import { dbFiles, readPackage } from './package-db';
-import { exists, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
+import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
 import { commit, finish, rollback, stagingRoot, switchIn } from './package-switch';
 import { installPackageBusFiles, manifestPath, removePackageBusFiles } from './bus-file-sync';
 import { faultPoint } from './fault-points';
 
 const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
+
+/** An I/O failure of the installer itself (not of the package, not a full disk) as the general error -1 with `text`. */
+async function generalOnIo<T>(text: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof CodedError || isNoSpace(e)) throw e;
+    throw new CodedError(ErrorCode.GENERAL, text, (e as Error).message);
+  }
+}
 
 function ipkOf(ctx: TaskContext) {
   if (!ctx.ipk || !ctx.packageId) throw new Error('internal: package not parsed');
@@ -114,7 +124,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   {
     name: 'prepare',
     statusValues: { before: ['INSTALL_NEEDED', 'INSTALL_REQUESTED'], after: [] },
-    async work(ctx) {
+    work: (ctx) => generalOnIo(ErrorText.EXTRACT_IPK_GENERAL, async () => {
       const { ipk, packageId } = ipkOf(ctx);
       const { env, appRoot, req } = ctx;
       await mkdirDurable(appRoot.base);
@@ -129,7 +139,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       await writeJournal(env.layout.installerState, ctx.journal);
       await mkdirDurable(ctx.journal.staging);
       faultPoint('install.begun');
-    },
+    }),
     /** Puts the app root and the bus files back as they were before the task (nothing after commit can fail). */
     async undo(ctx) {
       if (!ctx.journal || ctx.journal.phase === 'committed' || !ctx.packageId) return;
@@ -141,7 +151,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   {
     name: 'unpack',
     statusValues: { before: ['INSTALL_START', 'INSTALL_UNPACKING'], after: [] },
-    async work(ctx, progress) {
+    work: (ctx, progress) => generalOnIo(ErrorText.EXTRACT_IPK_GENERAL, async () => {
       const { ipk, packageId } = ipkOf(ctx);
       const rec = journalOf(ctx);
       const newDir = path.join(rec.staging, 'new');
@@ -180,7 +190,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       await writeJournal(ctx.env.layout.installerState, ctx.journal);
       faultPoint('install.staged');
       progress({ progress: 100 });
-    },
+    }),
   },
   {
     name: 'switch',
@@ -197,7 +207,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       const { env, busTree } = ctx;
       const pkg = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
       if (!pkg) throw failed(ErrorText.FAILED_IPKG_INSTALL, `${packageId} is not in the package database after the switch`);
-      await installPackageBusFiles(pkg, busTree, env.root, null);
+      await generalOnIo(ErrorText.INSTALL_SERVICE_GENERAL, () => installPackageBusFiles(pkg, busTree, env.root, null));
       faultPoint('install.bus-files');
       ctx.journal = await commit(env.layout.installerState, journalOf(ctx));
       faultPoint('install.committed');

@@ -12,7 +12,8 @@ import { removePackageBusFiles } from './bus-file-sync';
 import { resyncPackageBusFiles } from './install-steps';
 import { faultPoint } from './fault-points';
 
-const failed = (text: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, text, detail);
+/** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (SPEC §5). */
+const failed = (cause: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.FAILED_REMOVE, detail ? `${cause}: ${detail}` : cause);
 
 function packageIdOf(ctx: TaskContext): string {
   if (!ctx.packageId) throw new Error('internal: no package id');

@@ -30,6 +30,11 @@ export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Det
     errorCode = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
     reason = `${op === 'install' ? ErrorText.FAILED_IPKG_INSTALL : ErrorText.FAILED_REMOVE}: ${message}`;
   }
+  if (op === 'remove' && errorCode !== ErrorCode.REMOVE_FAILED && errorCode !== ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE) {
+    // every remove failure is a -7 (its own code and text kept in the reason)
+    errorCode = ErrorCode.REMOVE_FAILED;
+    if (!reason.startsWith(ErrorText.FAILED_REMOVE)) reason = `${ErrorText.FAILED_REMOVE}: ${reason}`;
+  }
   return { stage, patch: { ...extra, errorCode, reason } };
 }
 
