@@ -389,10 +389,8 @@ export class Hub {
 
   private onSignal(peer: Peer, msg: SignalMsg): void {
     const target = this.parse(msg.uri);
-    if (target instanceof CodedError) {
-      this.log(`signal from ${peer.label} dropped: ${target.text}`);
-      return;
-    }
+    // No reply path to report it on, and one log line per bad signal would let a peer flood the log.
+    if (target instanceof CodedError) return this.violation(peer, `signal: ${target.text}`);
     this.hubService.signal(target.category, target.method, msg.payload);
   }
 

@@ -81,7 +81,8 @@ function generate(r: ReturnType<typeof rng>): Hostile {
   }
   if (roll < 63) return { kind: 'call before hello', bytes: `{"t":"call","token":1,"uri":"luna://${ECHO}/echo","payload":{}}\n`, hello: false, expect: 'closed' };
   if (roll < 66) return { kind: 'second hello', bytes: '{"t":"hello","name":null}\n', hello: true, expect: 'closed' };
-  if (roll < 70) return { kind: 'reply never asked for', bytes: `{"t":"reply","token":${1 + r.int(1e9)},"payload":{}}\n`, hello: true, expect: 'closed' };
+  if (roll < 68) return { kind: 'reply never asked for', bytes: `{"t":"reply","token":${1 + r.int(1e9)},"payload":{}}\n`, hello: true, expect: 'closed' };
+  if (roll < 70) return { kind: 'signal with a bad URI', bytes: `{"t":"signal","uri":${JSON.stringify(r.pick(['bad uri', 'luna://x', 'luna://a.b/', '']))},"payload":{}}\n`, hello: true, expect: 'closed' };
   if (roll < 73) return { kind: 'bad method names', bytes: `{"t":"methods","category":"${r.pick(['/', 'x', '//'])}","methods":["${r.pick(['a-b', '', '1x', 'a b'])}"]}\n`, hello: true, expect: 'closed' };
   if (roll < 75) {
     const depth = 50000 + r.int(100000);
@@ -94,7 +95,7 @@ function generate(r: ReturnType<typeof rng>): Hostile {
     () => `{"t":"call","token":${r.int(1e6)},"uri":${JSON.stringify(r.pick(['', 'luna://', 'luna://x/y', 'palm://a.b', 'luna://a.b//c', 'luna://a.b/c/', 'x'.repeat(5000)]))},"payload":{}}`,
     () => `{"t":"call","token":${r.int(1e6)},"uri":"luna://${HUB_SERVICE}/${r.pick(['isCallAllowed', 'addOneManifest', 'nothing', 'signal/addmatch', 'signal/registerServerStatus'])}","payload":${weirdPayload()}}`,
     () => `{"t":"cancel","token":${r.int(1e6)}}`,
-    () => `{"t":"signal","uri":${JSON.stringify(r.pick(['luna://a.b/c/d', 'bad uri', 'luna://x']))},"payload":${weirdPayload()}}`,
+    () => `{"t":"signal","uri":"luna://a.b/c${r.pick(['', '/d', '/d/e'])}","payload":${weirdPayload()}}`,
     () => `{"t":"methods","category":"/c${r.int(10)}","methods":["m${r.int(10)}"]}`,
     () => `{"t":"call","token":${r.int(1e6)},"uri":"luna://${ECHO}/echo","payload":{},"appId":"com.app.${r.int(100)}","extra":[1,{"x":null}]}`,
   ];

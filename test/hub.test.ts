@@ -284,6 +284,7 @@ describe('protocol violations close only that connection', () => {
     ['a reply for a token never given', [{ t: 'hello', name: 'com.test.liar' }, { t: 'reply', token: 99, payload: {} }], 'reply for token 99'],
     ['a bad method name', [{ t: 'hello', name: 'com.test.bad' }, { t: 'methods', category: '/', methods: ['no-dash'] }], 'method name "no-dash"'],
     ['an unknown type', [{ t: 'hello' }, { t: 'bogus' }], 'unknown message type "bogus"'],
+    ['a signal with a bad URI (no reply path to report it on)', [{ t: 'hello' }, { t: 'signal', uri: 'nope', payload: {} }], 'signal: Invalid URI "nope"'],
     ['a wrong field type', [{ t: 'hello' }, { t: 'call', token: '1', uri: 'luna://a.b/c', payload: {} }], 'field "token" must be'],
     ['a non-object payload', [{ t: 'hello' }, { t: 'call', token: 1, uri: 'luna://a.b/c', payload: [] }], 'field "payload" must be a JSON object'],
   ])('%s', async (_name, frames, reason) => {
