@@ -44,14 +44,21 @@ export function installDefaultPolicy(l: Layout, log: (line: string) => void = ()
   return written;
 }
 
+export interface CreatePolicyOptions {
+  /** The uid the hub runs as (default: this process's). When not 0 it gets root's privileged role: it owns the bus. */
+  ownerUid?: number;
+}
+
 /** The policy for one root: default files installed where absent, every security file loaded. */
-export function createPolicy(l: Layout, log: (line: string) => void = () => {}): Policy & { readonly store: PolicyStore } {
+export function createPolicy(l: Layout, log: (line: string) => void = () => {}, opts: CreatePolicyOptions = {}): Policy & { readonly store: PolicyStore } {
   try {
     installDefaultPolicy(l, log);
   } catch (e) {
     log(`acg: cannot install the default policy into ${l.staticBus.base}: ${(e as Error).message}`);
   }
-  const store = new PolicyStore(l, log);
+  const ownerUid = opts.ownerUid ?? process.getuid?.();
+  if (ownerUid !== undefined && ownerUid !== 0) log(`acg: the hub runs as uid ${ownerUid}: that uid gets the privileged role root has`);
+  const store = new PolicyStore(l, log, ownerUid);
   store.reload();
   return {
     store,

@@ -41,7 +41,7 @@ export class PolicyStore {
   private readonly removed = new Map<string, string[]>();
   private readonly trees: { tree: Tree; origin: Origin }[];
 
-  constructor(private readonly l: Layout, private readonly log: (line: string) => void = () => {}) {
+  constructor(private readonly l: Layout, private readonly log: (line: string) => void = () => {}, private readonly ownerUid?: number) {
     this.trees = [
       { tree: l.staticBus, origin: 'static' },
       { tree: l.volatileBus, origin: 'verified' },
@@ -99,6 +99,7 @@ export class PolicyStore {
       root: this.l.root,
       appRoots: [this.l.verifiedApps.base, this.l.developerApps.base],
       devmodeGroups: this.readDevmodeGroups(),
+      ownerUid: this.ownerUid,
       log: this.log,
     });
   }

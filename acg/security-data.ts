@@ -45,6 +45,11 @@ export interface CompileOptions {
   /** App roots: a role from an install may match a kernel exe only when it names an executable inside one. */
   appRoots: string[];
   devmodeGroups: string[];
+  /**
+   * The uid the hub runs as, when not root: that user owns the bus (its socket and every file), so its processes get
+   * the same privileged role root has. Without it a hub started by an ordinary user could not run its own services.
+   */
+  ownerUid?: number;
   log?: (line: string) => void;
 }
 
@@ -145,6 +150,12 @@ export function compileSecurityData(files: LoadedFile[], opts: CompileOptions): 
         data.containers.push(...parsed.value.exeNames.flatMap((e) => exePatternsFor(e, opts.root)));
         break;
     }
+  }
+  if (opts.ownerUid !== undefined && opts.ownerUid !== 0) {
+    data.roles.push({
+      exeName: '*', uid: opts.ownerUid, type: 'privileged', trustLevel: 'oem', allowedNames: ['*'], permissions: [],
+      source: `(the hub's own uid ${opts.ownerUid})`, origin: 'static', exePatterns: ['*'], kernelMatch: true,
+    });
   }
   return data;
 }

@@ -225,3 +225,14 @@ describe('the installer\'s own bus files (services/appinstall/bus-files.ts) once
     expect(p.isKnownService('com.example.app.service')).toBe(false);
   });
 });
+
+test('a hub run by an ordinary user: that uid owns the bus (privileged), other uids stay devmode', () => {
+  const p = createPolicy(layout(root), (l) => logs.push(l), { ownerUid: 1000 });
+  const owner = peer(1000, process.execPath);
+  expect(logs).toContain('acg: the hub runs as uid 1000: that uid gets the privileged role root has');
+  expect(p.checkRegister(owner, 'com.webos.appInstallService')).toBeNull();
+  expect(p.checkCall({ peer: owner, name: 'com.webos.appInstallService' }, t('com.webos.applicationManager', '/', 'closeByAppId'))).toBeNull();
+  expect(p.checkCall({ peer: USER, name: null }, INSTALL)).toEqual(denied('install', '/'));
+  expect(p.checkRegister(USER, 'com.webos.appInstallService')).not.toBeNull();
+  expect(p.checkCall({ peer: ROOT, name: null }, INSTALL)).toBeNull();
+});
