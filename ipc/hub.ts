@@ -34,6 +34,8 @@ interface Peer {
   welcomed: boolean;
   /** Declared methods by category. */
   categories: Map<string, Set<string>>;
+  /** Methods in `categories`, over all categories. */
+  methodCount: number;
   /** Calls this peer made, by its own token. */
   outgoing: Map<number, Call>;
   /** Calls delivered to this peer as a service, by hub token. */
@@ -48,6 +50,8 @@ interface Peer {
 /** Most distinct URIs remembered by the parse cache before it starts over, and the longest one it keeps. */
 const URI_CACHE_SIZE = 4096;
 const URI_CACHE_MAX_LENGTH = 512;
+/** Most methods one connection may declare over all its categories (bounds what a peer can make the hub hold). */
+export const MAX_METHODS_PER_CONNECTION = 10000;
 
 /** One open call: from the caller's token to the service's hub token (or the hub's own service). */
 class Call implements HubServiceCall {
@@ -207,6 +211,7 @@ export class Hub {
       name: null,
       welcomed: false,
       categories: new Map(),
+      methodCount: 0,
       outgoing: new Map(),
       incoming: new Map(),
       nextHubToken: 1,
@@ -290,8 +295,14 @@ export class Hub {
       const mwhy = methodNameProblem(m);
       if (mwhy) return this.violation(peer, `"methods": ${mwhy}`);
     }
-    if (msg.methods.length === 0) peer.categories.delete(msg.category);
-    else peer.categories.set(msg.category, new Set(msg.methods));
+    const methods = new Set(msg.methods);
+    const total = peer.methodCount - (peer.categories.get(msg.category)?.size ?? 0) + methods.size;
+    if (total > MAX_METHODS_PER_CONNECTION) {
+      return this.violation(peer, `"methods": more than ${MAX_METHODS_PER_CONNECTION} methods declared on one connection`);
+    }
+    peer.methodCount = total;
+    if (methods.size === 0) peer.categories.delete(msg.category);
+    else peer.categories.set(msg.category, methods);
   }
 
   /** Answer a call at the hub with an error (the call never opens). */

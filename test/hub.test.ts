@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { Hub } from '../ipc/hub';
+import { Hub, MAX_METHODS_PER_CONNECTION } from '../ipc/hub';
 import { HUB_SERVICE } from '../ipc/protocol';
 import { BusErrorCode, BusErrorText } from '../status-codes';
 import { RawPeer } from './helpers/hub-raw-peer';
@@ -188,6 +188,18 @@ describe('calls', () => {
     expect(bad).toMatchObject({ returnValue: false, errorCode: BusErrorCode.GENERAL, errorText: expect.stringContaining('Invalid URI "http://x/y"') });
     expect(await c.callOne(`luna://${HUB_SERVICE}/nothing`, {})).toEqual(busErr(BusErrorText.unknownMethod('nothing', '/')));
     expect(hub.stats().openCalls).toBe(0);
+  });
+
+  it('one connection may declare at most MAX_METHODS_PER_CONNECTION methods', async () => {
+    const s = await service('com.test.svc', {});
+    const names = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+    s.send({ t: 'methods', category: '/a', methods: names(MAX_METHODS_PER_CONNECTION - 1, 'm') });
+    s.send({ t: 'methods', category: '/a', methods: names(MAX_METHODS_PER_CONNECTION - 1, 'n') }); // replaces: still fine
+    s.send({ t: 'methods', category: '/b', methods: ['x'] });
+    await roundTrip(s);
+    s.send({ t: 'methods', category: '/c', methods: ['y'] });
+    await s.closedP;
+    expect(logs.some((l) => l.includes(`more than ${MAX_METHODS_PER_CONNECTION} methods declared on one connection`))).toBe(true);
   });
 
   it('a method table can be replaced and removed', async () => {
