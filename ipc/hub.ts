@@ -50,6 +50,8 @@ interface Peer {
 /** Most distinct URIs remembered by the parse cache before it starts over, and the longest one it keeps. */
 const URI_CACHE_SIZE = 4096;
 const URI_CACHE_MAX_LENGTH = 512;
+/** Longest log line; the rest is cut. */
+const MAX_LOG_LINE = 400;
 /** Most methods one connection may declare over all its categories (bounds what a peer can make the hub hold). */
 export const MAX_METHODS_PER_CONNECTION = 10000;
 
@@ -98,7 +100,9 @@ export class Hub {
     this.socketPath = opts.socketPath;
     this.policy = opts.policy;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.log = opts.log ?? defaultLog;
+    const log = opts.log ?? defaultLog;
+    // Log lines quote what peers sent (names, URIs): keep each line short whatever a peer sends.
+    this.log = (line) => log(line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} chars)` : line);
     this.verbose = opts.verbose ?? false;
     this.hubService = new HubService({ policy: this.policy, isServiceConnected: (n) => this.services.has(n) });
   }
