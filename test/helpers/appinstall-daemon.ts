@@ -166,7 +166,7 @@ export function remove(root: string, id: string, opts: { dev?: boolean; pub?: bo
 /** One call, first reply. */
 export async function call(root: string, uri: string, payload: Json, opts: { pub?: boolean; uid?: number } = {}): Promise<Json> {
   const r = await lunaSend(root, ['-n', '1', uri, JSON.stringify(payload)], opts);
-  if (r.lines.length === 0) throw new Error(`no reply from ${uri}; stderr: ${r.stderr}`);
+  if (r.lines.length === 0) throw new Error(`no reply from ${uri} (luna-send exit ${r.code}); stdout: ${r.stdout}; stderr: ${r.stderr}`);
   return r.lines[0];
 }
 
