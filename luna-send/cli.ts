@@ -95,7 +95,7 @@ export async function main(variant: Variant, argv: readonly string[]): Promise<n
       return 0;
     }
     if (o.timing !== undefined) return await runTiming(client, o, o.uri, payload, prog);
-    return await runCall(client, o, o.uri, payload, prog);
+    return await runCall(client, o, o.uri, payload, prog, log);
   } finally {
     await client.close();
   }
@@ -126,16 +126,17 @@ async function runTiming(client: LunaClient, o: LunaSendOptions, uri: string, pa
 }
 
 /** A call whose replies are printed until: N replies (-n), the call ends, stdin closes, a signal, or -w expires. */
-function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: Payload, prog: string): Promise<number> {
+function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: Payload, prog: string, log?: (line: string) => void): Promise<number> {
   return new Promise<number>((resolve) => {
     const fmt = { pretty: o.pretty, lineNumbers: o.lineNumbers, queries: o.queries };
     const cleanups: (() => void)[] = [];
     let finished = false;
     let index = 0;
     let subscription: { unsubscribe(): void } | undefined;
-    const finish = (code: number) => {
+    const finish = (code: number, why: string) => {
       if (finished) return;
       finished = true;
+      log?.(`done: ${why}`);
       subscription?.unsubscribe(); // sends the cancel when the call is still open
       for (const fn of cleanups) fn();
       resolve(code);
@@ -144,17 +145,17 @@ function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: P
       next: (reply) => {
         if (finished) return;
         out(formatReply(reply, index++, fmt));
-        if (o.count !== undefined && index >= o.count) finish(0);
+        if (o.count !== undefined && index >= o.count) finish(0, `${index} replies (-n)`);
       },
-      complete: () => finish(0),
+      complete: () => finish(0, 'the call ended (last reply)'),
       error: (e) => {
         errLine(`${prog}: ${textOf(e)}`);
-        finish(1);
+        finish(1, 'error');
       },
     });
     if (finished) subscription.unsubscribe();
 
-    const onSignal = () => finish(0);
+    const onSignal = (sig: NodeJS.Signals) => finish(0, sig);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     cleanups.push(() => {
@@ -162,14 +163,15 @@ function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: P
       process.removeListener('SIGTERM', onSignal);
     });
     if (o.waitMs !== undefined) {
-      const timer = setTimeout(() => finish(0), o.waitMs);
+      const timer = setTimeout(() => finish(0, `${o.waitMs} ms passed (-w)`), o.waitMs);
       cleanups.push(() => clearTimeout(timer));
     }
     if ((o.interactive || o.count !== undefined) && stdinCanClose()) {
-      const onEnd = () => finish(0);
+      const onEnd = () => finish(0, 'stdin closed');
+      const onError = (e: Error) => finish(0, `stdin: ${e.message}`);
       process.stdin.on('end', onEnd);
       process.stdin.on('close', onEnd);
-      process.stdin.on('error', onEnd);
+      process.stdin.on('error', onError);
       process.stdin.on('data', () => { /* input is not used; only its end matters */ });
       cleanups.push(() => {
         process.stdin.removeListener('end', onEnd);

@@ -22,7 +22,17 @@ async function main() {
   let cancels = 0;
   let nextCounter = 1;
 
-  client.registerCategory('/', {
+  const calls = {};
+  /** Count every call that reaches a handler (so tests can see what the service saw). */
+  const counted = (methods) => {
+    for (const [name, spec] of Object.entries(methods)) {
+      const inner = spec.handler;
+      spec.handler = (m) => { calls[name] = (calls[name] ?? 0) + 1; return inner(m); };
+    }
+    return methods;
+  };
+
+  client.registerCategory('/', counted({
     /** Returns the payload back with returnValue:true. */
     echo: { handler: (m) => ({ returnValue: true, ...m.payload }) },
     /** Who called: name, unique id, app id, kernel uid. */
@@ -64,7 +74,7 @@ async function main() {
     /** {value}: push {value} to every watcher; replies how many got it. */
     notify: { handler: (m) => ({ returnValue: true, delivered: subs.reply('watchers', { value: m.payload.value ?? null }) }) },
     /** Counts the service sees. */
-    stats: { handler: () => ({ returnValue: true, watchers: subs.count('watchers'), counters: subs.count('counters'), cancels, openCalls: client.openIncomingCalls }) },
+    stats: { handler: () => ({ returnValue: true, watchers: subs.count('watchers'), counters: subs.count('counters'), cancels, openCalls: client.openIncomingCalls, calls }) },
     /** {ms}: replies after ms. */
     slow: { handler: (m) => new Promise((r) => setTimeout(() => r({ returnValue: true, waited: m.payload.ms ?? 0 }), m.payload.ms ?? 0)) },
     /** {code?, text?}: a thrown CodedError. */
@@ -78,7 +88,7 @@ async function main() {
     emit: { handler: (m) => { client.sendSignal(m.payload.uri, m.payload.payload ?? {}); return { returnValue: true }; } },
     /** {category}: stop declaring a category. */
     unregister: { handler: (m) => { client.unregisterCategory(m.payload.category); return { returnValue: true }; } },
-  });
+  }));
   client.registerCategory('/dev', {
     ping: { handler: (m) => ({ returnValue: true, category: m.category, method: m.method }) },
   });
