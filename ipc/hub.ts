@@ -104,7 +104,7 @@ export class Hub {
     // Log lines quote what peers sent (names, URIs): keep each line short whatever a peer sends.
     this.log = (line) => log(line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} chars)` : line);
     this.verbose = opts.verbose ?? false;
-    this.hubService = new HubService({ policy: this.policy, isServiceConnected: (n) => this.services.has(n) });
+    this.hubService = new HubService({ policy: this.policy, isServiceConnected: (n) => n === HUB_SERVICE || this.services.has(n) });
   }
 
   /** Listen on the socket: creates parent dirs, clears a stale socket file, refuses if a live hub answers. */

@@ -366,6 +366,8 @@ describe(`the hub's own service ${HUB_SERVICE}`, () => {
     expect(await w.callOne(`luna://${HUB_SERVICE}/isCallAllowed`, { uri: 'luna://a.b/c', requester: 'a.b' })).toMatchObject({ allowed: true });
     expect(w.frames.filter((f) => f.token === t)).toEqual([]);
     expect(hub.stats().hubServiceCalls).toBe(0);
+    // the hub itself is always up
+    expect(await w.callOne(`luna://${HUB_SERVICE}/signal/registerServerStatus`, { serviceName: HUB_SERVICE })).toEqual({ serviceName: HUB_SERVICE, connected: true });
   });
 
   it('addmatch delivers matching signals by category and method', async () => {
