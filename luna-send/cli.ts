@@ -125,12 +125,13 @@ async function runTiming(client: LunaClient, o: LunaSendOptions, uri: string, pa
   return 0;
 }
 
-/** A call whose replies are printed until: N replies (-n), the call ends, stdin closes, a signal, or -w expires. */
+/** A call whose replies are printed until: N replies (-n), the call ends, stdin closes (-i), a signal, or -w expires. */
 function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: Payload, prog: string, log?: (line: string) => void): Promise<number> {
   return new Promise<number>((resolve) => {
     const fmt = { pretty: o.pretty, lineNumbers: o.lineNumbers, queries: o.queries };
     const cleanups: (() => void)[] = [];
     let finished = false;
+    let stdinClosed = false;
     let index = 0;
     let subscription: { unsubscribe(): void } | undefined;
     const finish = (code: number, why: string) => {
@@ -146,6 +147,7 @@ function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: P
         if (finished) return;
         out(formatReply(reply, index++, fmt));
         if (o.count !== undefined && index >= o.count) finish(0, `${index} replies (-n)`);
+        else if (stdinClosed) finish(0, 'stdin closed (before the first reply)');
       },
       complete: () => finish(0, 'the call ended (last reply)'),
       error: (e) => {
@@ -166,9 +168,14 @@ function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: P
       const timer = setTimeout(() => finish(0, `${o.waitMs} ms passed (-w)`), o.waitMs);
       cleanups.push(() => clearTimeout(timer));
     }
-    if ((o.interactive || o.count !== undefined) && stdinCanClose()) {
-      const onEnd = () => finish(0, 'stdin closed');
-      const onError = (e: Error) => finish(0, `stdin: ${e.message}`);
+    // -i ends when stdin closes. A stdin closed from the start (execFileSync without input, `echo | luna-send -i`)
+    // still lets the call return be printed: the end then takes effect after the first reply.
+    if (o.interactive && stdinCanClose()) {
+      const onEnd = () => {
+        if (index > 0) finish(0, 'stdin closed');
+        else stdinClosed = true;
+      };
+      const onError = (e: Error) => (index > 0 ? finish(0, `stdin: ${e.message}`) : (stdinClosed = true));
       process.stdin.on('end', onEnd);
       process.stdin.on('close', onEnd);
       process.stdin.on('error', onError);

@@ -119,7 +119,7 @@ export function usage(prog: string, defaultNamePrefix: string): string {
 Call a bus method (URI luna://<service>/<category>/<method>, palm:// accepted) with a JSON object payload
 and print each reply on its own line.
   -h         this help
-  -i         interactive: print replies until stdin closes or SIGINT/SIGTERM
+  -i         interactive: print replies until stdin closes (after the first reply) or SIGINT/SIGTERM
   -n N       exit after N replies, cancelling the call
   -f         pretty-print replies with a 4-space indent
   -l         prefix each reply with its index

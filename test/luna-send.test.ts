@@ -1,9 +1,10 @@
 // luna-send and luna-send-pub as real processes against a real hub (ls-hubd) and the real test service:
 // every option of SPEC §3 with its exact output format and exit code.
+import { spawnSync } from 'node:child_process';
 import { MISSING_MODE_WARNING } from '../luna-send/cli';
 import { BusErrorText } from '../status-codes';
 import {
-  killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess,
+  DIST, killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess,
 } from './helpers/client-bus';
 
 const T = 'luna://com.example.test';
@@ -165,6 +166,15 @@ describe('modes', () => {
     expect(after.watchers).toBe(before.watchers);
   });
 
+  test('a stdin closed from the start (execFileSync without input): -n is not affected; -i still prints the call return', async () => {
+    const n = start(['-n', '2', `${T}/counter`, '{"count":5,"intervalMs":5,"subscribe":true}']);
+    n.proc.stdin!.end();
+    expect(await n.done).toMatchObject({ code: 0, stdout: '{"returnValue":true,"subscribed":true,"n":0}\n{"n":1}\n' });
+    const i = start(['-i', `${T}/watch`, '{"subscribe":true}']);
+    i.proc.stdin!.end();
+    expect(await i.done).toMatchObject({ code: 0, stdout: '{"returnValue":true,"subscribed":true}\n' });
+  });
+
   test.each(['SIGINT', 'SIGTERM'] as const)('-i ends on %s with exit 0', async (sig) => {
     const run = start(['-i', `${T}/watch`, '{"subscribe":true}']);
     await run.lines(1);
@@ -234,6 +244,16 @@ describe('identity', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(BusErrorText.nameTaken('com.example.test'));
     expect(r.stderr).toContain(hub.socketPath);
+  });
+});
+
+describe('start-up cost', () => {
+  test('luna-send and the client library never load ajv (only services with schemas do)', () => {
+    const script = `require(${JSON.stringify(`${DIST}/luna-send/cli.js`)}); require(${JSON.stringify(`${DIST}/ipc/client.js`)});
+      process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('/node_modules/ajv/'))));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
   });
 });
 
