@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../../ipc/paths';
+import { parseControlText } from '../../ipk/control';
 
 export type AppRootKind = 'verified' | 'developer';
 export type AppRootLayout = Layout['verifiedApps'];
@@ -42,29 +43,6 @@ export function appDataRel(appId: string): string {
   return `var/palm/data/${appId}`;
 }
 
-/** Parses RFC822-style control text ("Field: value", continuation lines start with a space). */
-export function parseControlText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let last: string | null = null;
-  for (const line of text.split('\n')) {
-    if (/^[ \t]/.test(line) && last) out[last] += '\n' + line.trim();
-    else {
-      const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
-      if (m) {
-        last = m[1];
-        out[last] = m[2].trim();
-      }
-    }
-  }
-  return out;
-}
-
-/** Control fields back to text, Package first (opkg order). */
-export function formatControlText(fields: Record<string, string>): string {
-  const keys = Object.keys(fields).sort((a, b) => (a === 'Package' ? -1 : b === 'Package' ? 1 : a === 'Version' ? -1 : b === 'Version' ? 1 : 0));
-  return keys.map((k) => `${k}: ${String(fields[k]).replace(/\n/g, '\n ')}`).join('\n') + '\n';
-}
-
 async function readJson(p: string): Promise<Record<string, unknown> | null> {
   try {
     const v = JSON.parse(await fs.readFile(p, 'utf8'));
@@ -83,7 +61,12 @@ export async function readPackage(base: string, packageId: string, developer: bo
   } catch {
     return null;
   }
-  const control = parseControlText(controlText);
+  let control: Record<string, string>;
+  try {
+    control = parseControlText(controlText);
+  } catch {
+    return null; // we only ever write well-formed control files; anything else is not one of ours
+  }
   let targets: string[] = [];
   try {
     targets = (await fs.readFile(path.join(base, db.list), 'utf8')).split('\n').filter((l) => l.trim() !== '');

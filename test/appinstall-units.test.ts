@@ -1,0 +1,184 @@
+// The pure core of the install service, without sockets or daemons: version order, request checks, sticky details,
+// the step-table runner (order, progress, undo in reverse), failure mapping, bus-file generation, config and fault specs.
+import { firstValueFrom } from 'rxjs';
+import { toArray } from 'rxjs/operators';
+import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
+import { compareVersions, classifyVersion } from '../services/appinstall/version-compare';
+import { checkId, checkIpkUrlShape, isPrivilegedPackageId } from '../services/appinstall/request-validation';
+import { foldEvent, initialEvent, requestFields } from '../services/appinstall/status-events';
+import { runSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
+import { failureUpdate } from '../services/appinstall/task-queue';
+import { packageBusFiles, manifestEntries, serviceGroup } from '../services/appinstall/bus-files';
+import { parseDaemonConfig, DEFAULT_CONFIG } from '../services/appinstall/daemon-config';
+import { parseFaultSpec, FAULT_POINTS } from '../services/appinstall/fault-points';
+import { INSTALL_STEPS } from '../services/appinstall/install-steps';
+import { REMOVE_STEPS } from '../services/appinstall/remove-steps';
+import type { InstalledPackage } from '../services/appinstall/package-db';
+
+describe('version order', () => {
+  test.each([
+    ['1.0.0', '1.0.0', 0], ['1.0', '1.0.0', 0], ['1.0.1', '1.0.0', 1], ['1.10.0', '1.9.0', 1], ['2', '1.9.9', 1],
+    ['1.0.0', '1.0.0.1', -1], ['1.0.0-beta', '1.0.0', -1], ['1.0.0', '1.0.0-beta', 1], ['0.0.9', '0.0.10', -1],
+  ])('%s vs %s → %d', (a, b, want) => {
+    expect(Math.sign(compareVersions(a as string, b as string))).toBe(want);
+  });
+  test('classify', () => {
+    expect(classifyVersion(undefined, '1.0.0')).toBe('fresh');
+    expect(classifyVersion('1.0.0', '1.0.1')).toBe('upgrade');
+    expect(classifyVersion('1.0.0', '1.0.0')).toBe('reinstall');
+    expect(classifyVersion('1.2.0', '1.0.0')).toBe('downgrade');
+  });
+});
+
+describe('request checks', () => {
+  const codeText = (f: () => void) => {
+    try {
+      f();
+      return null;
+    } catch (e) {
+      return [(e as CodedError).code, (e as CodedError).text];
+    }
+  };
+  test('ids and ipkUrls', () => {
+    expect(codeText(() => checkId(''))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.ID_EMPTY]);
+    expect(codeText(() => checkId('  '))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.ID_EMPTY]);
+    expect(codeText(() => checkId('com.x'))).toBeNull();
+    expect(codeText(() => checkIpkUrlShape(''))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.IPKURL_EMPTY]);
+    expect(codeText(() => checkIpkUrlShape('a.ipk'))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL]);
+    expect(codeText(() => checkIpkUrlShape('/a.tar'))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL]);
+    expect(codeText(() => checkIpkUrlShape('/media/developer/temp/a.ipk'))).toBeNull();
+  });
+  test('privileged ids', () => {
+    for (const id of ['com.palm.x', 'com.webos.app.y', 'com.lge.z']) expect(isPrivilegedPackageId(id)).toBe(true);
+    for (const id of ['com.example.x', 'com.webosx.y', 'org.lge.z']) expect(isPrivilegedPackageId(id)).toBe(false);
+  });
+});
+
+describe('status events', () => {
+  test('details: request fields minus id and subscribe, sticky until overwritten, progress never back', () => {
+    expect(requestFields({ id: 'a', subscribe: true, ipkUrl: '/x.ipk', extra: 1 })).toEqual({ ipkUrl: '/x.ipk', extra: 1 });
+    let ev = initialEvent('a', { id: 'a', subscribe: true, ipkUrl: '/x.ipk' }, { client: 'c', verified: true });
+    ev = foldEvent(ev, { stage: 'PARSE_NEEDED' });
+    ev = foldEvent(ev, { stage: 'PARSE_COMPLETE', patch: { packageId: 'p' } });
+    ev = foldEvent(ev, { stage: 'INSTALL_UNPACKING', patch: { progress: 40 } });
+    ev = foldEvent(ev, { stage: 'INSTALL_UNPACKING', patch: { progress: 20 } });
+    expect(ev).toEqual({
+      id: 'a', statusValue: Stage.INSTALL_UNPACKING.statusValue,
+      details: { ipkUrl: '/x.ipk', client: 'c', verified: true, packageId: 'p', progress: 40, state: Stage.INSTALL_UNPACKING.state },
+    });
+  });
+});
+
+describe('step-table runner', () => {
+  type Ctx = { log: string[]; failAt?: string };
+  const step = (name: string, before: Step<Ctx>['statusValues']['before'], after: Step<Ctx>['statusValues']['after'], extra: Partial<Step<Ctx>> = {}): Step<Ctx> => ({
+    name,
+    statusValues: { before, after },
+    async work(ctx, progress) {
+      ctx.log.push(`do ${name}`);
+      if (name === 'unpack') for (const p of [10, 60]) progress({ progress: p });
+      if (ctx.failAt === name) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'boom');
+      return name === 'parse' ? { packageId: 'p' } : undefined;
+    },
+    async undo(ctx) {
+      ctx.log.push(`undo ${name}`);
+    },
+    ...extra,
+  });
+  const table = [
+    step('parse', ['PARSE_NEEDED'], ['PARSE_COMPLETE']),
+    step('prepare', ['INSTALL_NEEDED', 'INSTALL_REQUESTED'], []),
+    step('unpack', ['INSTALL_START', 'INSTALL_UNPACKING'], []),
+    step('finish', [], ['INSTALLED'], { undo: undefined }),
+  ];
+  const hooks = { failure: (e: unknown) => failureUpdate('install', e), undoFailed: () => undefined };
+
+  test('runs in order, emits before/after stages, progress re-emits the current stage', async () => {
+    const ctx: Ctx = { log: [] };
+    const out = await firstValueFrom(runSteps(table, ctx, hooks).pipe(toArray()));
+    expect(out.map((u) => `${u.stage}${u.patch ? JSON.stringify(u.patch) : ''}`)).toEqual([
+      'PARSE_NEEDED', 'PARSE_COMPLETE{"packageId":"p"}', 'INSTALL_NEEDED', 'INSTALL_REQUESTED', 'INSTALL_START', 'INSTALL_UNPACKING',
+      'INSTALL_UNPACKING{"progress":10}', 'INSTALL_UNPACKING{"progress":60}', 'INSTALLED',
+    ]);
+    expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'do finish']);
+  });
+
+  test('a failure runs the undos of every started step in reverse, then emits the failure stage', async () => {
+    const ctx: Ctx = { log: [], failAt: 'unpack' };
+    const out = await firstValueFrom(runSteps(table, ctx, hooks).pipe(toArray()));
+    expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'undo unpack', 'undo prepare', 'undo parse']);
+    expect(out[out.length - 1]).toEqual({ stage: 'INSTALL_FAILED', patch: { errorCode: ErrorCode.INSTALL_FAILED, reason: `${ErrorText.EXTRACT_FAILED}: boom` } });
+  });
+
+  test('the real tables are well-formed', () => {
+    expect(() => checkStepTable(INSTALL_STEPS)).not.toThrow();
+    expect(() => checkStepTable(REMOVE_STEPS)).not.toThrow();
+  });
+
+  test('a table with a repeated step name is refused', () => {
+    expect(() => checkStepTable([table[0], table[0]])).toThrow(/duplicate step "parse"/);
+  });
+});
+
+describe('failure mapping', () => {
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  test('a full disk is -3 on install and -7 on remove; coded errors keep their code; others are FAILED_*', () => {
+    expect(failureUpdate('install', enospc).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE, reason: expect.stringMatching(new RegExp(`^${ErrorText.NO_SPACE}: `)) });
+    expect(failureUpdate('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'ENOSPC: no space left on device')).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE });
+    expect(failureUpdate('remove', enospc)).toMatchObject({ stage: 'REMOVE_FAILED', patch: { errorCode: ErrorCode.REMOVE_FAILED } });
+    expect(failureUpdate('install', new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE)).patch).toEqual({ errorCode: -15, reason: ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE });
+    expect(failureUpdate('install', new Error('weird')).patch).toEqual({ errorCode: ErrorCode.INSTALL_FAILED, reason: `${ErrorText.FAILED_IPKG_INSTALL}: weird` });
+    expect(failureUpdate('remove', new CodedError(ErrorCode.GENERAL, 'x')).patch).toEqual({ errorCode: ErrorCode.REMOVE_FAILED, reason: `${ErrorText.FAILED_REMOVE}: x` });
+  });
+});
+
+describe('bus files', () => {
+  const tree = (base: string) => ({
+    base, rolesD: `${base}/roles.d`, clientPermissionsD: `${base}/client-permissions.d`, apiPermissionsD: `${base}/api-permissions.d`,
+    groupsD: `${base}/groups.d`, servicesD: `${base}/services.d`, manifestsD: `${base}/manifests.d`,
+  });
+  const pkg: InstalledPackage = {
+    packageId: 'com.ex.app', version: '1.2.3', developer: true, base: '/r/media/developer/apps', control: {}, packageInfo: {}, targets: [],
+    apps: [{ id: 'com.ex.app', dir: '/r/media/developer/apps/usr/palm/applications/com.ex.app', appInfo: { requiredPermissions: ['media.operation'] } }],
+    services: [{ id: 'com.ex.app.svc', dir: '/r/media/developer/apps/usr/palm/services/com.ex.app.svc', servicesJson: { id: 'com.ex.app.svc', services: [{ name: 'com.ex.app.svc' }] } }],
+  };
+  test('every kind of file, in luna-service2 formats, listed by a manifest of device paths', () => {
+    const out = packageBusFiles(pkg, tree('/r/var/luna-service2-dev'), '/r');
+    const byName = Object.fromEntries(out.files.map((f) => [f.path.replace('/r/var/luna-service2-dev/', ''), f.content]));
+    expect(Object.keys(byName).sort()).toEqual([
+      'api-permissions.d/com.ex.app.svc.api.json', 'client-permissions.d/com.ex.app.app.json', 'client-permissions.d/com.ex.app.svc.service.json',
+      'groups.d/com.ex.app.svc.group.json', 'roles.d/com.ex.app.app.json', 'roles.d/com.ex.app.svc.service.json', 'services.d/com.ex.app.svc.service',
+    ]);
+    expect(JSON.parse(byName['client-permissions.d/com.ex.app.app.json'])).toEqual({ 'com.ex.app': ['media.operation', serviceGroup('com.ex.app.svc')] });
+    expect(JSON.parse(byName['client-permissions.d/com.ex.app.svc.service.json'])).toEqual({ 'com.ex.app.svc': ['public'] });
+    expect(JSON.parse(byName['api-permissions.d/com.ex.app.svc.api.json'])).toEqual({ 'com.ex.app.svc.api': ['com.ex.app.svc/*', 'com.ex.app.svc/*/*'] });
+    expect(JSON.parse(byName['groups.d/com.ex.app.svc.group.json'])).toEqual({ allowedNames: ['com.ex.app.svc'], 'com.ex.app.svc.api': ['dev'] });
+    expect(JSON.parse(byName['roles.d/com.ex.app.app.json'])).toMatchObject({ appId: 'com.ex.app', type: 'regular', allowedNames: ['com.ex.app', 'com.ex.app-*'] });
+    expect(byName['services.d/com.ex.app.svc.service']).toMatch(/^\[D-BUS Service\]\nName=com\.ex\.app\.svc\nExec=.*\nType=dynamic\n$/);
+    const manifest = JSON.parse(out.manifest.content);
+    expect(out.manifest.path).toBe('/r/var/luna-service2-dev/manifests.d/com.ex.app.json');
+    expect(manifest).toMatchObject({ id: 'com.ex.app', version: '1.2.3' });
+    expect(manifestEntries(manifest).sort()).toEqual(Object.keys(byName).map((k) => `/var/luna-service2-dev/${k}`).sort());
+  });
+  test('an app without requiredPermissions gets ["public"]', () => {
+    const out = packageBusFiles({ ...pkg, services: [], apps: [{ ...pkg.apps[0], appInfo: {} }] }, tree('/r/var/luna-service2'), '/r');
+    expect(JSON.parse(out.files.find((f) => f.path.endsWith('client-permissions.d/com.ex.app.app.json'))!.content)).toEqual({ 'com.ex.app': ['public'] });
+  });
+});
+
+describe('config and fault specs', () => {
+  test('daemon config: defaults, known keys checked, unknown keys refused', () => {
+    expect(parseDaemonConfig({})).toEqual(DEFAULT_CONFIG);
+    expect(parseDaemonConfig({ requireSignature: true, maxConcurrentTasks: 2 })).toEqual({ requireSignature: true, maxConcurrentTasks: 2 });
+    expect(() => parseDaemonConfig({ maxConcurrentTasks: 0 })).toThrow(/maxConcurrentTasks/);
+    expect(() => parseDaemonConfig({ requireSignatures: true })).toThrow(/unknown key "requireSignatures"/);
+    expect(() => parseDaemonConfig([])).toThrow(/JSON object/);
+  });
+  test('APPINSTALLD_FAULT: <point>[:<n>] with a known point only', () => {
+    expect(parseFaultSpec(undefined)).toBeNull();
+    expect(parseFaultSpec('install.placed:3')).toEqual({ point: 'install.placed', nth: 3 });
+    expect(parseFaultSpec('remove.committed')).toEqual({ point: 'remove.committed', nth: 1 });
+    expect(() => parseFaultSpec('install.placd')).toThrow(/point one of/);
+    expect(new Set(FAULT_POINTS).size).toBe(FAULT_POINTS.length);
+  });
+});
