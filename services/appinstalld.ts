@@ -21,17 +21,22 @@ async function main(): Promise<void> {
     process.stdout.write('usage: appinstalld [--root DIR]  (connects to the hub at LUNA_HUB_SOCKET or <root>/var/run/luna-service2/com.palm.hub)\n');
     return;
   }
+  let stopRequested: string | null = null;
+  let stop: (sig: string) => Promise<void> = async (sig) => {
+    stopRequested = sig;
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   const services = await startServices({ root: resolveRoot(args.root), log, onHubGone: () => process.exit(1) });
   let stopping = false;
-  const stop = async (sig: string) => {
+  stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
     log(`${sig}: stopping`);
     await services.stop();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  if (stopRequested) await stop(stopRequested);
 }
 
 main().catch((e) => {

@@ -42,6 +42,13 @@ async function main(): Promise<void> {
     return;
   }
   const root = resolveRoot(args.root);
+  // Signals are handled from the first moment: one arriving during start-up stops right after it.
+  let stopRequested: string | null = null;
+  let stop: (sig: string) => Promise<void> = async (sig) => {
+    stopRequested = sig;
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   const hub = await startHub({ root, log: (l) => process.stderr.write(`ls-hubd: ${l}\n`) });
   let services;
   try {
@@ -51,7 +58,7 @@ async function main(): Promise<void> {
     throw e;
   }
   let stopping = false;
-  const stop = async (sig: string) => {
+  stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
     log(`${sig}: stopping`);
@@ -59,8 +66,7 @@ async function main(): Promise<void> {
     await hub.stop();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  if (stopRequested) await stop(stopRequested);
 }
 
 if (require.main === module) {

@@ -1,0 +1,46 @@
+// Start-up and stop of `npm start` (dist/services/main.js): a bad daemon config is a clear start-up error,
+// bad arguments print the usage, SIGTERM stops cleanly and removes the hub socket.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ErrorText } from '../status-codes';
+import { MAIN, makeRoot, startDaemon, killAllChildren } from './helpers/appinstall-daemon';
+
+const roots: string[] = [];
+afterAll(() => {
+  killAllChildren();
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+});
+
+test('a bad daemon config stops the start with a message naming the file and the key', async () => {
+  const root = makeRoot();
+  roots.push(root);
+  const err = await startDaemon({ root, config: { maxConcurrentTasks: 'many' } }).catch((e: Error) => e);
+  expect(err).toBeInstanceOf(Error);
+  expect((err as Error).message).toContain(ErrorText.BAD_DAEMON_CONFIG);
+  expect((err as Error).message).toContain(path.join(root, 'etc/palm/appinstalld.json'));
+  expect((err as Error).message).toContain('"maxConcurrentTasks"');
+  fs.writeFileSync(path.join(root, 'etc/palm/appinstalld.json'), '{not json');
+  const err2 = await startDaemon({ root }).catch((e: Error) => e);
+  expect((err2 as Error).message).toMatch(/not valid JSON/);
+});
+
+test('bad arguments print the usage and exit 2; -h prints it and exits 0', () => {
+  const bad = spawnSync(process.execPath, [MAIN, '--bogus'], { encoding: 'utf8' });
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/unknown argument "--bogus"[\s\S]*usage:/);
+  const help = spawnSync(process.execPath, [MAIN, '-h'], { encoding: 'utf8' });
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/--root DIR/);
+});
+
+test('SIGTERM stops hub and services cleanly (exit 0, socket removed)', async () => {
+  const d = await startDaemon();
+  roots.push(d.root);
+  const socket = path.join(d.root, 'var/run/luna-service2/com.palm.hub');
+  expect(fs.existsSync(socket)).toBe(true);
+  d.proc.kill('SIGTERM');
+  expect(await d.exited).toEqual({ code: 0, signal: null });
+  expect(fs.existsSync(socket)).toBe(false);
+  expect(d.stderr()).toMatch(/SIGTERM: stopping/);
+});
