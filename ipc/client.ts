@@ -7,11 +7,11 @@ import path from 'node:path';
 import { AsyncSubject } from 'rxjs/internal/AsyncSubject';
 import { Observable } from 'rxjs/internal/Observable';
 import { firstValueFrom } from 'rxjs/internal/firstValueFrom';
-import { BusErrorCode, BusErrorText, CodedError } from '../status-codes';
+import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
 import { FrameDecoder, encodeFrame, parseHubFrame, type FrameError } from './framing';
 import { MethodRegistry, type Message, type MethodSpec } from './method-registry';
 import { checkSocketPath, resolveHubSocket, resolveRoot } from './paths';
-import { DEFAULT_LIMITS, type CallMsg, type ClientToHub, type HubToClient, type Payload, type PeerIdentity } from './protocol';
+import { DEFAULT_LIMITS, type CallMsg, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ServiceReplyMsg } from './protocol';
 import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
 
 export type { Message, MethodSpec } from './method-registry';
@@ -61,8 +61,12 @@ export class LunaClient {
   private readonly maxFrameBytes: number;
   private readonly closed: Promise<void>;
   private handshake: { resolve(c: LunaClient): void; reject(e: CodedError): void } | null = null;
+  private flushScheduled = false;
+  private fanoutDepth = 0;
+  /** Payloads serialised during the current fan-out (cleared after it, so a payload changed later is serialised again). */
+  private readonly payloadJson = new Map<Payload, string>();
 
-  readonly subscriptions: Subscriptions = new Subscriptions();
+  readonly subscriptions: Subscriptions = new Subscriptions({ fanout: (send) => this.fanout(send) });
   /** Emits once when the hub connection ends without close() having been called; completes on close(). */
   readonly hubGone$: Observable<void> = this.gone.asObservable();
 
@@ -98,7 +102,7 @@ export class LunaClient {
 
   private constructor(private readonly socket: net.Socket, private readonly _socketPath: string, private readonly opts: ConnectOptions) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
-    this.registry = new MethodRegistry((frame) => this.send(frame));
+    this.registry = new MethodRegistry((frame) => this.sendReply(frame));
     this.decoder = new FrameDecoder<HubToClient>({
       maxFrameBytes: this.maxFrameBytes,
       parse: parseHubFrame,
@@ -278,10 +282,57 @@ export class LunaClient {
     this.write(encodeFrame(frame));
   }
 
+  /**
+   * A service's reply. One push to many subscribers carries the same payload object: it is serialised once per
+   * tick. A payload that cannot be serialised, or would exceed the frame limit (the hub would drop the whole
+   * connection), becomes an error reply to that one call instead.
+   */
+  private sendReply(frame: ServiceReplyMsg): void {
+    let json = this.fanoutDepth > 0 ? this.payloadJson.get(frame.payload) : undefined;
+    if (json === undefined) {
+      try {
+        json = JSON.stringify(frame.payload);
+      } catch (e) {
+        json = JSON.stringify(errorReply(BusErrorCode.GENERAL, `Reply could not be serialised: ${(e as Error).message}`));
+      }
+      if (this.fanoutDepth > 0) this.payloadJson.set(frame.payload, json);
+    }
+    let text = `{"t":"reply","token":${frame.token},"payload":${json}${frame.last ? ',"last":true' : ''}}\n`;
+    const bytes = Buffer.byteLength(text) - 1;
+    if (bytes > this.maxFrameBytes) {
+      const err = errorReply(BusErrorCode.GENERAL, BusErrorText.frameTooLarge(bytes, this.maxFrameBytes));
+      this.log(`reply to call ${frame.token} too large (${bytes} bytes): sending an error instead`);
+      text = `{"t":"reply","token":${frame.token},"payload":${JSON.stringify(err)}${frame.last ? ',"last":true' : ''}}\n`;
+    }
+    this.write(text);
+  }
+
   private write(text: string): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.log(`-> ${text.slice(0, -1)}`);
+    // Frames written in one tick leave in one writev (a push to many subscribers is many frames).
+    this.scheduleFlush();
     this.socket.write(text);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      this.socket.uncork();
+    });
+  }
+
+  /** One subscription push to all its messages: the payload is serialised once (it cannot change meanwhile). */
+  private fanout<T>(send: () => T): T {
+    this.fanoutDepth++;
+    try {
+      return send();
+    } finally {
+      if (--this.fanoutDepth === 0) this.payloadJson.clear();
+    }
   }
 
   private log(line: string): void {

@@ -17,9 +17,16 @@ function incoming(msg: Message): IncomingMessage {
   return msg;
 }
 
+export interface SubscriptionsOptions {
+  /** Runs each fan-out (one reply() to all its messages), e.g. so the transport serialises the payload once. */
+  fanout?: <T>(send: () => T) => T;
+}
+
 export class Subscriptions implements SubscriptionRegistry, SubscriptionHolder {
   private readonly byKey = new Map<string, Set<IncomingMessage>>();
   private readonly keysOf = new Map<IncomingMessage, Set<string>>();
+
+  constructor(private readonly opts: SubscriptionsOptions = {}) {}
 
   add(key: string, msg: Message): void {
     const m = incoming(msg);
@@ -52,9 +59,12 @@ export class Subscriptions implements SubscriptionRegistry, SubscriptionHolder {
   reply(key: string, payload: Payload): number {
     const set = this.byKey.get(key);
     if (!set) return 0;
-    let n = 0;
-    for (const m of [...set]) if (m.push(payload)) n++;
-    return n;
+    const send = () => {
+      let n = 0;
+      for (const m of [...set]) if (m.push(payload)) n++;
+      return n;
+    };
+    return this.opts.fanout ? this.opts.fanout(send) : send();
   }
 
   count(key: string): number { return this.byKey.get(key)?.size ?? 0; }

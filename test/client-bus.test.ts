@@ -221,6 +221,32 @@ describe('an in-process service', () => {
     expect(got).toEqual([{ returnValue: true }, { yes: 1 }]);
   });
 
+  test('a reply too large for a frame, or not serialisable, becomes an error reply; the connection survives', async () => {
+    const service = await LunaClient.connect({ socketPath: hub.socketPath, name: 'com.example.inproc3', maxFrameBytes: 300 });
+    clients.push(service);
+    const status: Payload = { n: 1 };
+    service.registerCategory('/', {
+      big: { handler: () => ({ returnValue: true, blob: 'x'.repeat(1000) }) },
+      bigint: { handler: () => ({ returnValue: true, v: BigInt(1) }) },
+      small: { handler: () => ({ returnValue: true }) },
+      watch: { handler: (m) => { service.subscriptions.add('s', m); return { returnValue: true }; } },
+    });
+    const caller = await client();
+    const big = await caller.callOne('luna://com.example.inproc3/big', {});
+    expect(big).toMatchObject({ returnValue: false, errorCode: -1 });
+    expect(String(big.errorText)).toMatch(/^Message of \d+ bytes is larger than the 300-byte frame limit$/);
+    expect(await caller.callOne('luna://com.example.inproc3/bigint', {})).toMatchObject({ returnValue: false, errorCode: -1, errorText: expect.stringMatching(/^Reply could not be serialised: /) });
+    expect(await caller.callOne('luna://com.example.inproc3/small', {})).toEqual({ returnValue: true });
+
+    // One payload object pushed, changed, pushed again: each push carries what it held at the time.
+    const got = lastValueFrom(caller.call('luna://com.example.inproc3/watch', { subscribe: true }).pipe(take(3), toArray()));
+    for (let i = 0; i < 100 && service.subscriptions.count('s') === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    service.subscriptions.reply('s', status);
+    status.n = 2;
+    service.subscriptions.reply('s', status);
+    expect(await got).toEqual([{ returnValue: true }, { n: 1 }, { n: 2 }]);
+  });
+
   test('anonymous clients cannot declare methods', async () => {
     const c = await client();
     expect(() => c.registerCategory('/', { m: { handler: () => ({}) } })).toThrow(CodedError);
