@@ -27,7 +27,11 @@ export interface ConnectOptions {
   maxFrameBytes?: number;
   /** Debug log of every frame sent and received (luna-send -d). */
   log?: (line: string) => void;
+  /** Give up when the hub has not answered hello within this time (default DEFAULT_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
 }
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
 
 interface PendingCall {
   reply(payload: Payload, last: boolean): void;
@@ -62,6 +66,8 @@ export class LunaClient {
   private readonly closed: Promise<void>;
   private handshake: { resolve(c: LunaClient): void; reject(e: CodedError): void } | null = null;
   private flushScheduled = false;
+  /** Why the handshake failed when it was this side that gave up. */
+  private handshakeFailure: string | undefined;
   private fanoutDepth = 0;
   /** Payloads serialised during the current fan-out (cleared after it, so a payload changed later is serialised again). */
   private readonly payloadJson = new Map<Payload, string>();
@@ -92,7 +98,16 @@ export class LunaClient {
     return new Promise<LunaClient>((resolve, reject) => {
       const socket = net.createConnection(socketPath);
       const client = new LunaClient(socket, socketPath, opts);
-      client.handshake = { resolve, reject };
+      const limitMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      // Something listening that never answers hello (a hung hub, not a hub) must not hang the caller.
+      const timer = setTimeout(() => {
+        client.handshakeFailure = `no answer from the hub within ${limitMs} ms`;
+        socket.destroy();
+      }, limitMs);
+      client.handshake = {
+        resolve: (c) => { clearTimeout(timer); resolve(c); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
       socket.once('connect', () => {
         const hello: ClientToHub = { t: 'hello', name: opts.name ?? null };
         client.send(hello);
@@ -258,7 +273,7 @@ export class LunaClient {
     this.state = 'closed';
     this.decoder.stop();
     if (this.handshake) {
-      const why = err ? connectFailure(err) : 'the hub closed the connection before answering';
+      const why = this.handshakeFailure ?? (err ? connectFailure(err) : 'the hub closed the connection before answering');
       this.handshake.reject(new CodedError(BusErrorCode.GENERAL, BusErrorText.cannotConnect(this._socketPath, why)));
       this.handshake = null;
       return;

@@ -1,6 +1,7 @@
 // The client library (ipc/client.ts) against a real hub process and the real test service process: calls as
 // Observables, subscriptions across several subscribers, cancels seen by the service, registration errors,
 // reply order, and what happens when a service, a subscriber or the hub goes away.
+import net from 'node:net';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { LunaClient, type Message } from '../ipc/client';
 import type { Payload } from '../ipc/protocol';
@@ -77,6 +78,20 @@ describe('connecting', () => {
     const viaRoot = await rejection(LunaClient.connect({ root: `${hub.root}/r` }));
     expect(viaRoot.text).toContain(`${hub.root}/r/var/run/luna-service2/com.palm.hub`);
   });
+});
+
+test('a socket that accepts but never answers hello: a clear error after connectTimeoutMs', async () => {
+  const sock = `${hub.root}/mute.sock`;
+  const held: net.Socket[] = [];
+  const mute = net.createServer((c) => held.push(c));
+  await new Promise<void>((r) => mute.listen(sock, r));
+  try {
+    const e = await rejection(LunaClient.connect({ socketPath: sock, connectTimeoutMs: 200 }));
+    expect(e.text).toBe(BusErrorText.cannotConnect(sock, 'no answer from the hub within 200 ms'));
+  } finally {
+    held.forEach((c) => c.destroy());
+    await new Promise((r) => mute.close(r));
+  }
 });
 
 describe('calls', () => {
