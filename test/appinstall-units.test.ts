@@ -1,6 +1,12 @@
 // The pure core of the install service, without sockets or daemons: version order, request checks, sticky details,
 // the step-table runner (order, progress, undo in reverse), failure mapping, bus-file generation, config and fault specs.
-import { firstValueFrom } from 'rxjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { firstValueFrom, BehaviorSubject } from 'rxjs';
+import { layout as layoutOf } from '../ipc/paths';
+import { AppInstallService } from '../services/appinstall/appinstall-service';
+import { DevModeService } from '../services/devmode/devmode-service';
+import { AppManagerService } from '../services/appmanager/appmanager-service';
 import { toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
 import { compareVersions, classifyVersion } from '../services/appinstall/version-compare';
@@ -180,5 +186,47 @@ describe('config and fault specs', () => {
     expect(parseFaultSpec('remove.committed')).toEqual({ point: 'remove.committed', nth: 1 });
     expect(() => parseFaultSpec('install.placd')).toThrow(/point one of/);
     expect(new Set(FAULT_POINTS).size).toBe(FAULT_POINTS.length);
+  });
+});
+
+describe('declared ACG groups agree with the shipped api-permissions', () => {
+  // The services declare their methods on a client; this stand-in only records the declarations (no bus involved).
+  function declarations(open: (client: any) => void): Record<string, Record<string, { groups?: string[] }>> {
+    const seen: Record<string, Record<string, { groups?: string[] }>> = {};
+    const client = { registerCategory: (c: string, m: Record<string, { groups?: string[] }>) => (seen[c] = m), unregisterCategory: () => undefined, subscriptions: {} };
+    open(client);
+    return seen;
+  }
+  function apiPermissions(): Record<string, string[]> {
+    const dir = path.join(__dirname, '../acg/default-policy/api-permissions.d');
+    const out: Record<string, string[]> = {};
+    for (const f of fs.readdirSync(dir)) for (const [g, pats] of Object.entries(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, string[]>)) out[g] = [...(out[g] ?? []), ...pats];
+    return out;
+  }
+  const check = (service: string, decl: Record<string, Record<string, { groups?: string[] }>>) => {
+    const api = apiPermissions();
+    const problems: string[] = [];
+    for (const [category, methods] of Object.entries(decl)) {
+      for (const [m, spec] of Object.entries(methods)) {
+        const name = category === '/' ? `${service}/${m}` : `${service}${category}/${m}`;
+        for (const g of spec.groups ?? []) if (!(api[g] ?? []).includes(name)) problems.push(`${name} not in group ${g}`);
+        const holders = Object.entries(api).filter(([, pats]) => pats.includes(name)).map(([g]) => g).sort();
+        if (JSON.stringify(holders) !== JSON.stringify([...(spec.groups ?? [])].sort())) problems.push(`${name}: declared ${spec.groups} but shipped in ${holders}`);
+      }
+    }
+    return problems;
+  };
+  const layout = layoutOf('/nonexistent-root');
+  test('com.webos.appInstallService', () => {
+    const decl = declarations((c) => new AppInstallService(c, { root: '/nonexistent-root', layout, config: DEFAULT_CONFIG, log: () => undefined }).open(new BehaviorSubject(true)));
+    expect(Object.keys(decl).sort()).toEqual(['/', '/dev']);
+    expect(check('com.webos.appInstallService', decl)).toEqual([]);
+  });
+  test('com.webos.service.devmode', () => {
+    expect(check('com.webos.service.devmode', declarations((c) => new DevModeService(c, '/nonexistent-root/flag', () => undefined).open()))).toEqual([]);
+  });
+  test('com.webos.applicationManager (launch is this product\'s bookkeeping addition)', () => {
+    const problems = check('com.webos.applicationManager', declarations((c) => new AppManagerService(c, layout, () => undefined).open()));
+    expect(problems.filter((p) => !p.startsWith('com.webos.applicationManager/launch'))).toEqual([]);
   });
 });

@@ -60,10 +60,10 @@ export class AppManagerService {
 
   open(): void {
     this.client.registerCategory('/', {
-      listApps: { schema: { type: 'object' }, groups: ['applications.query'], handler: async () => ({ returnValue: true, apps: await this.apps(false) }) },
+      listApps: { schema: { type: 'object' }, groups: ['applications.management'], handler: async () => ({ returnValue: true, apps: await this.apps(false) }) },
       getAppInfo: {
         schema: idSchema,
-        groups: ['applications.query'],
+        groups: ['applications.management'],
         handler: async (msg) => {
           const app = await this.app(String(msg.payload.id));
           return { returnValue: true, appId: app.id, appInfo: app };
@@ -71,12 +71,12 @@ export class AppManagerService {
       },
       running: {
         schema: { type: 'object' },
-        groups: ['applications.query'],
+        groups: ['applications.management'],
         handler: () => ({ returnValue: true, running: [...this.running].map(([id, since]) => ({ id, since })) }),
       },
       launch: {
         schema: idSchema,
-        groups: ['applications.launch'],
+        groups: ['applications.management'],
         handler: async (msg) => {
           const app = await this.app(String(msg.payload.id));
           if (!this.running.has(app.id)) this.running.set(app.id, Date.now());
@@ -85,7 +85,7 @@ export class AppManagerService {
       },
       closeByAppId: {
         schema: idSchema,
-        groups: ['applications.operation'],
+        groups: ['applications.management'],
         handler: (msg) => {
           const id = String(msg.payload.id);
           if (this.locked.has(id)) throw new CodedError(AppManagerErrorCode.APP_LOCKED, AppManagerErrorText.APP_LOCKED, id);
@@ -96,7 +96,7 @@ export class AppManagerService {
       },
       lockApp: {
         schema: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 }, lock: { type: 'boolean' } } },
-        groups: ['applications.operation'],
+        groups: ['applications.management'],
         handler: (msg) => {
           const id = String(msg.payload.id);
           const lock = msg.payload.lock !== false;
@@ -107,7 +107,7 @@ export class AppManagerService {
       },
     });
     this.client.registerCategory('/dev', {
-      listApps: { schema: { type: 'object' }, groups: ['applications.query', 'arescli.interface'], handler: async () => ({ returnValue: true, apps: await this.apps(true) }) },
+      listApps: { schema: { type: 'object' }, groups: ['arescli.interface'], handler: async () => ({ returnValue: true, apps: await this.apps(true) }) },
     });
   }
 }

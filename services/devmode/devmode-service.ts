@@ -44,7 +44,7 @@ export class DevModeService {
       },
       getDevMode: {
         schema: { type: 'object' },
-        groups: ['devmode.query'],
+        groups: ['devmode.query', 'public'],
         handler: () => ({ returnValue: true, enabled: this.enabled }),
       },
     });
