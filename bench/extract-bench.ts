@@ -43,14 +43,18 @@ export async function runExtractBench(rounds = 3): Promise<Record<string, number
     const ours: number[] = [];
     const gnu: number[] = [];
     let files = 0;
+    // `sync` before each timed run, so neither side pays for the other's dirty pages.
+    const settle = () => execFileSync('sync');
     for (let r = 0; r < rounds; r++) {
       const staging = path.join(work, `staging-${r}`);
+      settle();
       let t = process.hrtime.bigint();
       const res = await extractData(pkg, staging);
       ours.push(timeMs(t));
       files = res.files;
       const dest = path.join(work, `gnu-${r}`);
       fs.mkdirSync(dest);
+      settle();
       t = process.hrtime.bigint();
       execFileSync('tar', ['-xzf', dataTgz, '-C', dest]);
       gnu.push(timeMs(t));

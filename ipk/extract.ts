@@ -1,7 +1,7 @@
 // Safe extraction of an ipk's data.tar.gz into a fresh staging directory (SPEC §4 hostile-input rules): streamed from
 // the member's offset, limits checked while inflating, tar's strict Parser + our entry rules, then a lstat walk and metadata checks.
 // Not the install itself: moving staging into place is the installer's job.
-import { createReadStream, promises as fsp, constants as fsConstants, open as fsOpen, write as fsWrite, close as fsClose } from 'node:fs';
+import { createReadStream, promises as fsp, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
@@ -90,82 +90,148 @@ async function discard(dir: string): Promise<void> {
   await fsp.rm(target, { recursive: true, force: true });
 }
 
+/** Files written at once, and bytes of entry data held in memory waiting for their file: bounds of StagingWriter. */
+const MAX_OPEN_FILES = 32;
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
 /**
- * Writes accepted entries below `root`: directories with mkdir (never recursive, so a removed staging directory is
- * never recreated), files with O_CREAT|O_EXCL|O_NOFOLLOW and the masked mode, one entry at a time with backpressure.
+ * Writes accepted entries below `root`. Directories: mkdir, never recursive (so a removed staging directory is never
+ * recreated), in archive order. Files: O_CREAT|O_EXCL|O_NOFOLLOW with the masked mode, several at once (that is what
+ * keeps pace with GNU tar), with their data queued in memory under a byte budget and the parser paused beyond it.
  */
 class StagingWriter {
-  private readonly made = new Set<string>(['']);
+  private readonly dirs = new Map<string, Promise<void>>([['', Promise.resolve()]]);
   private pending = 0;
+  private open = 0;
+  private queued = 0;
+  private readonly waitingForSlot: Array<() => void> = [];
+  private readonly waitingForBudget = new Set<ReadEntry>();
   private idle: (() => void) | undefined;
 
   constructor(private readonly root: string, private readonly onError: (e: CodedError) => void) {}
 
-  private async ensureDir(rel: string): Promise<void> {
-    if (this.made.has(rel)) return;
-    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-    await this.ensureDir(parent);
-    if (this.made.has(rel)) return;
-    try {
-      await fsp.mkdir(path.join(this.root, rel), { mode: 0o755 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (!(await fsp.lstat(path.join(this.root, rel))).isDirectory()) throw new Error(`"${rel}" exists and is not a directory`);
+  private ensureDir(rel: string): Promise<void> {
+    let p = this.dirs.get(rel);
+    if (!p) {
+      const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+      p = this.ensureDir(parent).then(async () => {
+        const abs = path.join(this.root, rel);
+        try {
+          await fsp.mkdir(abs, { mode: 0o755 });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          if (!(await fsp.lstat(abs)).isDirectory()) throw new Error('it exists and is not a directory');
+        }
+      });
+      this.dirs.set(rel, p);
     }
-    this.made.add(rel);
+    return p;
   }
 
-  /** Take one accepted entry: it is paused until its directory or file is ready, then drained into the file. */
-  write(entry: ReadEntry, rel: string, kind: 'file' | 'dir', mode: number): void {
-    this.pending++;
-    entry.pause();
-    const fail = (e: unknown) => {
-      this.onError(e instanceof CodedError ? e : extractFailed(`cannot write "${rel}": ${(e as Error).message}`));
-      entry.resume();
-      this.done();
-    };
-    if (kind === 'dir') {
-      this.ensureDir(rel).then(() => {
-        entry.resume();
-        this.done();
-      }, fail);
-      return;
-    }
-    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-    this.ensureDir(parent)
-      .then(() => new Promise<number>((res, rej) => fsOpen(path.join(this.root, rel), flags, mode, (e, fd) => (e ? rej(e) : res(fd)))))
-      .then((fd) => {
-        let inflight = 0;
-        let ended = false;
-        let failed = false;
-        const finish = () => fsClose(fd, (e) => (e ? fail(e) : this.done()));
-        entry.on('data', (chunk: Buffer) => {
-          if (failed) return;
-          inflight++;
-          entry.pause();
-          fsWrite(fd, chunk, 0, chunk.length, null, (e) => {
-            inflight--;
-            if (e) {
-              failed = true;
-              fsClose(fd, () => undefined);
-              return fail(e);
-            }
-            if (ended && inflight === 0) finish();
-            else entry.resume();
-          });
-        });
-        entry.on('end', () => {
-          ended = true;
-          if (inflight === 0 && !failed) finish();
-        });
-        entry.resume();
-      }, fail);
+  private failWith(rel: string, e: unknown): void {
+    this.onError(e instanceof CodedError ? e : extractFailed(`cannot write "${rel}": ${(e as Error).message}`));
   }
 
   private done(): void {
     this.pending--;
     if (this.pending === 0 && this.idle) this.idle();
+  }
+
+  private releaseBudget(n: number): void {
+    this.queued -= n;
+    if (this.queued <= MAX_QUEUED_BYTES && this.waitingForBudget.size) {
+      const waiting = [...this.waitingForBudget];
+      this.waitingForBudget.clear();
+      for (const e of waiting) e.resume();
+    }
+  }
+
+  /** Take one accepted entry from the parser. */
+  write(entry: ReadEntry, rel: string, kind: 'file' | 'dir', mode: number): void {
+    this.pending++;
+    if (kind === 'dir') {
+      entry.pause();
+      this.ensureDir(rel).then(
+        () => {
+          entry.resume();
+          this.done();
+        },
+        (e) => {
+          this.failWith(rel, e);
+          entry.resume();
+          this.done();
+        },
+      );
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let ended = false;
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    entry.on('data', (c: Buffer) => {
+      chunks.push(c);
+      this.queued += c.length;
+      if (this.queued > MAX_QUEUED_BYTES) {
+        entry.pause();
+        this.waitingForBudget.add(entry);
+      }
+      poke();
+    });
+    entry.on('end', () => {
+      ended = true;
+      poke();
+    });
+    const run = async () => {
+      this.open++;
+      entry.resume();
+      const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+      await this.ensureDir(parent);
+      const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+      const fh = await fsp.open(path.join(this.root, rel), flags, mode);
+      try {
+        for (;;) {
+          if (chunks.length) {
+            const batch = chunks.splice(0);
+            const n = batch.reduce((a, b) => a + b.length, 0);
+            await fh.writev(batch);
+            this.releaseBudget(n);
+          } else if (ended) {
+            break;
+          } else {
+            await new Promise<void>((r) => (wake = r));
+          }
+        }
+      } finally {
+        await fh.close();
+      }
+    };
+    const start = () => {
+      run().then(
+        () => this.finishFile(),
+        (e) => {
+          this.failWith(rel, e);
+          this.releaseBudget(chunks.reduce((a, b) => a + b.length, 0));
+          entry.resume();
+          this.finishFile();
+        },
+      );
+    };
+    if (this.open >= MAX_OPEN_FILES) {
+      entry.pause();
+      this.waitingForSlot.push(start);
+    } else {
+      start();
+    }
+  }
+
+  private finishFile(): void {
+    this.open--;
+    this.waitingForSlot.shift()?.();
+    this.done();
   }
 
   /** Resolves once every entry taken so far is written and closed. */
