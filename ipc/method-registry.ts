@@ -4,7 +4,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { BusErrorCode, BusErrorText, CodedError, ErrorCode, errorReply } from '../status-codes';
 import type { IncomingCallMsg, Payload, PeerIdentity, ServiceReplyMsg } from './protocol';
-import { categoryProblem, methodNameProblem } from './uri';
+import { categoryProblem, isPayload, methodNameProblem } from './uri';
 
 /** A method as a service declares it: what it accepts, which ACG groups it is in, and what it does. */
 export interface MethodSpec {
@@ -141,6 +141,8 @@ export class IncomingMessage implements Message {
   }
 
   private send(payload: Payload, last: boolean): void {
+    // A non-object reply would make the hub drop the whole service connection: the caller gets an error instead.
+    if (!isPayload(payload)) payload = errorReply(BusErrorCode.GENERAL, BusErrorText.payloadNotObject);
     const frame: ServiceReplyMsg = { t: 'reply', token: this.token, payload };
     if (last) frame.last = true;
     if (last) this.finish();

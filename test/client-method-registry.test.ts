@@ -91,6 +91,13 @@ describe('errors become replies in one place', () => {
     await registry.handleCall(call('m'));
     expect(sent[0]).toMatchObject({ last: true, payload: { returnValue: false, errorCode: -1, errorText: 'plain failure' } });
   });
+  test('a handler returning something that is not a JSON object: the caller gets an error reply', async () => {
+    const { sent, registry } = setup();
+    registry.register('/', { m: { handler: () => 'text' as unknown as Payload }, a: { handler: () => [1] as unknown as Payload } });
+    await registry.handleCall(call('m'));
+    await registry.handleCall(call('a'));
+    for (const f of sent) expect(f).toMatchObject({ last: true, payload: { returnValue: false, errorCode: -1, errorText: BusErrorText.payloadNotObject } });
+  });
   test('a method not (or no longer) registered gets unknownMethod', async () => {
     const { sent, registry } = setup();
     registry.register('/c', { m: { handler: () => ({ returnValue: true }) } });
