@@ -2,7 +2,7 @@
 // Install, listApps, upgrade / reinstall / downgrade, validation texts, duplicates, locks, remove, a package with a service.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stage, ErrorCode, ErrorText, AppManagerErrorText, type StageName } from '../status-codes';
+import { Stage, ErrorCode, ErrorText, AppManagerErrorCode, AppManagerErrorText, type StageName } from '../status-codes';
 import { LunaClient } from '../ipc/client';
 import { firstValueFrom } from 'rxjs';
 import { filter, takeWhile, toArray } from 'rxjs/operators';
@@ -209,6 +209,41 @@ describe('with a bus client in the test process', () => {
     expect(await c.callOne(`${AM}/closeByAppId`, { id: 'com.example.lock' })).toMatchObject({ returnValue: false, errorText: AppManagerErrorText.APP_LOCKED });
     await c.callOne(`${AM}/lockApp`, { id: 'com.example.lock', lock: false });
     expect(last((await remove(d.root, 'com.example.lock')).lines).statusValue).toBe(Stage.REMOVED.statusValue);
+  });
+
+  test('two requests with different ids for one package never run at once (/dev/install ids are free-form)', async () => {
+    const ipk = await makeIpk(work, 'com.example.samepkg', '1.0.0');
+    await c.callOne('luna://com.webos.service.devmode/setDevMode', { enabled: true });
+    try {
+      const events: Json[] = [];
+      const run = (id: string) => firstValueFrom(c.call(`${AS}/dev/install`, { id, ipkUrl: ipk, subscribe: true }).pipe(
+        filter((p) => {
+          if (typeof p.statusValue === 'number') events.push(p);
+          return p.statusValue === Stage.INSTALLED.statusValue || p.statusValue === Stage.INSTALL_FAILED.statusValue;
+        }),
+      ));
+      const [a, b] = await Promise.all([run('com.ares.defaultName'), run('com.example.other-request')]);
+      const failed = [a, b].filter((f) => f.statusValue === Stage.INSTALL_FAILED.statusValue);
+      if (failed.length === 1) {
+        expect(failed[0].details).toMatchObject({ errorCode: ErrorCode.INSTALL_FAILED, reason: expect.stringContaining(ErrorText.PACKAGE_BUSY) });
+      } else {
+        // both succeeded: then one finished before the other got past parsing
+        expect(failed).toEqual([]);
+        const firstDone = events.findIndex((e) => e.statusValue === Stage.INSTALLED.statusValue);
+        const doneId = events[firstDone].id;
+        const otherParsed = events.findIndex((e) => e.id !== doneId && e.statusValue === Stage.PARSE_COMPLETE.statusValue);
+        expect(otherParsed).toBeGreaterThan(firstDone);
+      }
+    } finally {
+      await c.callOne('luna://com.webos.service.devmode/setDevMode', { enabled: false });
+    }
+  });
+
+  test('applicationManager: unknown ids are clear errors', async () => {
+    expect(await c.callOne(`${AM}/getAppInfo`, { id: 'com.example.nothing' })).toEqual({ returnValue: false, errorCode: AppManagerErrorCode.APP_NOT_FOUND, errorText: AppManagerErrorText.APP_NOT_FOUND });
+    expect(await c.callOne(`${AM}/launch`, { id: 'com.example.nothing' })).toMatchObject({ returnValue: false, errorCode: AppManagerErrorCode.APP_NOT_FOUND });
+    expect(await c.callOne(`${AM}/closeByAppId`, { id: 'com.example.nothing' })).toEqual({ returnValue: true, appId: 'com.example.nothing', closed: false });
+    expect((await c.callOne(`${AM}/getAppInfo`, {})).errorCode).toBe(ErrorCode.INVALID_PARAMETER);
   });
 
   test('a running app is closed by the installer (launch is bookkeeping only: there is no app runtime)', async () => {
