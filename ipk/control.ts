@@ -75,7 +75,9 @@ export function parseControl(text: string): ControlFields {
   return { packageName, version, architecture, installedSize, raw };
 }
 
-/** Pure: a control file as ares-package writes it (field order kept; one trailing newline). */
+/** Pure: a control file as ares-package writes it (field order kept; one trailing newline). Multi-line values become
+ *  continuation lines, an empty line inside a value becomes " ." (as Debian writes it), so parseControlText reads it back. */
 export function formatControl(fields: Array<[string, string]>): string {
-  return fields.map(([k, v]) => `${k}: ${v.replace(/\n/g, '\n ')}`).join('\n') + '\n';
+  const value = (v: string) => v.split('\n').map((line, i) => (i === 0 ? line : ` ${line.trim() === '' ? '.' : line}`)).join('\n');
+  return fields.map(([k, v]) => `${k}: ${value(v)}`).join('\n') + '\n';
 }

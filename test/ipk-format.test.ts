@@ -126,6 +126,9 @@ describe('control', () => {
     const text = formatControl([['Package', 'com.x'], ['Version', '1'], ['Description', 'a\nb']]);
     expect(text).toBe('Package: com.x\nVersion: 1\nDescription: a\n b\n');
     expect(parseControlText(text)).toEqual({ Package: 'com.x', Version: '1', Description: 'a\nb' });
+    const blank = formatControl([['Description', 'first\n\nthird'], ['Installed-Size', '5']]);
+    expect(blank).toBe('Description: first\n .\n third\nInstalled-Size: 5\n');
+    expect(parseControlText(blank)).toEqual({ Description: 'first\n\nthird', 'Installed-Size': '5' });
   });
 });
 
