@@ -22,7 +22,8 @@ export async function recover(layout: Layout, hub: HubManifests | null): Promise
     }
   }
   const known = new Set(records.map((r) => r.staging));
-  for (const root of [layout.verifiedApps, layout.developerApps]) {
+  // An unreadable journal may own a staging directory (with an old version in it): then no staging is swept.
+  for (const root of errors.length ? [] : [layout.verifiedApps, layout.developerApps]) {
     for (const orphan of await orphanStagings(root.base, known)) {
       await removeTreeDurable(orphan);
       done.push(`removed staging leftover ${orphan}`);
