@@ -6,6 +6,7 @@ import { openIpk } from './ipk-reader';
 import { AppInfo, PackageInfo, ServicesJson, parseJson } from './metadata';
 import { SignatureVerdict, verifySignature } from './signature';
 import { ControlFields } from './control';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 
 export interface IpkInfo {
   file: string;
@@ -40,7 +41,7 @@ export async function describeIpk(file: string, bundlePath: string): Promise<Ipk
         });
       },
     });
-    parser.on('error', reject);
+    parser.on('error', (e: Error) => reject(new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.FAILED_PACKAGEFILE_CORRUPT, `data.tar.gz: ${e.message}`)));
     parser.on('close', () => resolve());
     const { offset, size } = pkg.dataMember;
     const src = createReadStream(file, { start: offset, end: offset + size - 1 });
