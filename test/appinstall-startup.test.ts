@@ -44,3 +44,27 @@ test('SIGTERM stops hub and services cleanly (exit 0, socket removed)', async ()
   expect(fs.existsSync(socket)).toBe(false);
   expect(d.stderr()).toMatch(/SIGTERM: stopping/);
 });
+
+test('standalone appinstalld serves on an existing ls-hubd and exits when the hub goes', async () => {
+  const { spawn } = await import('node:child_process');
+  const { REPO, call } = await import('./helpers/appinstall-daemon');
+  const root = makeRoot();
+  roots.push(root);
+  const env = { ...process.env };
+  delete env.APPINSTALLD_ROOT;
+  delete env.LUNA_HUB_SOCKET;
+  const hub = spawn(process.execPath, [path.join(REPO, 'dist/ipc/ls-hubd.js'), '--root', root], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  await new Promise<void>((resolve) => hub.stderr!.on('data', (d) => String(d).includes('listening') && resolve()));
+  const daemon = spawn(process.execPath, [path.join(REPO, 'dist/services/appinstalld.js'), '--root', root], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let err = '';
+  await new Promise<void>((resolve) => daemon.stderr!.on('data', (d) => { err += d; if (err.includes('services open')) resolve(); }));
+  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+  try {
+    expect(await call(root, 'luna://com.webos.service.devmode/getDevMode', {})).toEqual({ returnValue: true, enabled: false });
+    expect(await call(root, 'luna://com.webos.appInstallService/status', {})).toEqual({ returnValue: true, subscribed: false, status: { apps: [] } });
+  } finally {
+    hub.kill('SIGTERM');
+  }
+  expect(await exited).toBe(1);
+  expect(err).toMatch(/lost the hub connection/);
+});
