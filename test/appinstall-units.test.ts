@@ -10,7 +10,7 @@ import { AppManagerService } from '../services/appmanager/appmanager-service';
 import { toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
 import { compareVersions, classifyVersion } from '../services/appinstall/version-compare';
-import { checkId, checkIpkUrlShape, isPrivilegedPackageId } from '../services/appinstall/request-validation';
+import { checkId, checkIpkUrlShape, isPrivilegedPackageId, canRead } from '../services/appinstall/request-validation';
 import { foldEvent, initialEvent, requestFields } from '../services/appinstall/status-events';
 import { runSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
 import { failureUpdate } from '../services/appinstall/task-queue';
@@ -53,6 +53,15 @@ describe('request checks', () => {
     expect(codeText(() => checkIpkUrlShape('a.ipk'))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL]);
     expect(codeText(() => checkIpkUrlShape('/a.tar'))).toEqual([ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL]);
     expect(codeText(() => checkIpkUrlShape('/media/developer/temp/a.ipk'))).toBeNull();
+  });
+  test('readable by the caller', () => {
+    const f = (uid: number, gid: number, mode: number) => ({ uid, gid, mode: 0o100000 | mode });
+    expect(canRead(f(0, 0, 0o600), { uid: 0, gid: 0 })).toBe(true);
+    expect(canRead(f(0, 0, 0o600), { uid: 65534, gid: 65534 })).toBe(false);
+    expect(canRead(f(0, 0, 0o644), { uid: 65534, gid: 65534 })).toBe(true);
+    expect(canRead(f(65534, 0, 0o400), { uid: 65534, gid: 65534 })).toBe(true);
+    expect(canRead(f(65534, 0, 0o044), { uid: 65534, gid: 65534 })).toBe(false);
+    expect(canRead(f(0, 65534, 0o640), { uid: 65534, gid: 65534 })).toBe(true);
   });
   test('privileged ids', () => {
     for (const id of ['com.palm.x', 'com.webos.app.y', 'com.lge.z']) expect(isPrivilegedPackageId(id)).toBe(true);

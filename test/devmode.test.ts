@@ -85,6 +85,14 @@ test('the ares-cli flow as uid 65534 with developer mode on: dev/install then de
   expect(fs.existsSync(path.join(devBus, 'manifests.d/com.example.devapp.json'))).toBe(false);
 });
 
+test('an unprivileged caller cannot make the root daemon read an ipk it cannot read itself', async () => {
+  const secret = upload(await makeIpk(work, 'com.example.secret', '1.0.0'), 'secret.ipk');
+  fs.chmodSync(secret, 0o600);
+  const r = await install(d.root, 'com.ares.defaultName', secret, { dev: true, pub: true, uid: NOBODY });
+  expect(r.lines[0]).toEqual({ returnValue: false, errorCode: ErrorCode.INVALID_PARAMETER, errorText: ErrorText.INVALID_IPKURL, subscribed: false });
+  expect(aresVerdict(r.lines, 'install')).toBe('failure');
+});
+
 test('privileged package ids are refused on /dev/*: -15 install, -19 remove (texts ares-cli matches)', async () => {
   const ipk = upload(await makeIpk(work, 'com.webos.sneaky', '1.0.0'), 'sneaky.ipk');
   const r = await install(d.root, 'com.ares.defaultName', ipk, { dev: true, pub: true, uid: NOBODY });

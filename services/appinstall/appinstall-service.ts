@@ -94,7 +94,7 @@ export class AppInstallService {
       handler: (msg) => {
         const id = String(msg.payload.id);
         checkId(id);
-        checkIpkUrl(String(msg.payload.ipkUrl));
+        checkIpkUrl(String(msg.payload.ipkUrl), msg.peer);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
         if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
         void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg) }).catch(() => undefined);

@@ -42,8 +42,19 @@ export function checkIpkUrlShape(ipkUrl: string): void {
   }
 }
 
-/** The whole ipkUrl check: the shape, then an existing regular file (symlinks followed). */
-export function checkIpkUrl(ipkUrl: string): void {
+/** Pure: may a process of uid/gid read a file with this owner and mode (uid 0 always may)? */
+export function canRead(st: { uid: number; gid: number; mode: number }, who: { uid: number; gid: number }): boolean {
+  if (who.uid === 0) return true;
+  if (st.uid === who.uid) return (st.mode & 0o400) !== 0;
+  if (st.gid === who.gid) return (st.mode & 0o040) !== 0;
+  return (st.mode & 0o004) !== 0;
+}
+
+/**
+ * The whole ipkUrl check: the shape, then an existing regular file (symlinks followed). With `caller`, the file must
+ * also be readable by the caller's kernel identity, so the root daemon never reads on a user's behalf what that user cannot.
+ */
+export function checkIpkUrl(ipkUrl: string, caller?: { uid: number; gid: number }): void {
   checkIpkUrlShape(ipkUrl);
   let st: fs.Stats;
   try {
@@ -52,6 +63,7 @@ export function checkIpkUrl(ipkUrl: string): void {
     throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl}: ${(e as NodeJS.ErrnoException).code ?? 'cannot stat'}`);
   }
   if (!st.isFile()) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not a regular file`);
+  if (caller && !canRead(st, caller)) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not readable by uid ${caller.uid}`);
 }
 
 /** webOS privileged package ids: refused on /dev/install and /dev/remove (-15 / -19). */
