@@ -26,6 +26,8 @@ export interface ExtractOptions {
   limits?: Partial<ExtractLimits>;
   /** Called with a whole percentage 0..100, never decreasing; 100 only once everything was accepted. */
   onProgress?: ProgressCallback;
+  /** Owner given to every extracted file and directory (the archive's owners are never used). Default: the process's. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface ExtractResult {
@@ -316,7 +318,7 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
 }
 
 /** Walk the staging tree with lstat: only directories and single-link regular files; modes normalised. */
-async function walkStaging(root: string): Promise<{ files: number; bytes: number }> {
+async function walkStaging(root: string, owner?: { uid: number; gid: number }): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
   const visit = async (dir: string, rel: string): Promise<void> => {
@@ -324,6 +326,7 @@ async function walkStaging(root: string): Promise<{ files: number; bytes: number
       const abs = path.join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
       const st = await fsp.lstat(abs);
+      if (owner && (st.isDirectory() || st.isFile()) && (st.uid !== owner.uid || st.gid !== owner.gid)) await fsp.lchown(abs, owner.uid, owner.gid);
       if (st.isDirectory()) {
         if ((st.mode & 0o7777) !== 0o755) await fsp.chmod(abs, 0o755);
         await visit(abs, r);
@@ -339,6 +342,7 @@ async function walkStaging(root: string): Promise<{ files: number; bytes: number
     }
   };
   await visit(root, '');
+  if (owner) await fsp.lchown(root, owner.uid, owner.gid);
   return { files, bytes };
 }
 
@@ -412,7 +416,7 @@ export async function extractData(pkg: IpkPackage, stagingDir: string, opts: Ext
   opts.onProgress?.(0, 0, pkg.dataMember.size);
   try {
     await unpackStream(pkg, staging, limits, opts.onProgress);
-    const { files, bytes } = await walkStaging(staging);
+    const { files, bytes } = await walkStaging(staging, opts.owner);
     const contents = await readPackageContents(staging, pkg.control.packageName);
     opts.onProgress?.(100, pkg.dataMember.size, pkg.dataMember.size);
     return {

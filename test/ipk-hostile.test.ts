@@ -102,6 +102,20 @@ test.each([
   for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThan(progress[i - 1]);
 });
 
+test('the owner of extracted files is the installer\'s choice, never the archive\'s', async () => {
+  const file = path.join(work, 'owned.ipk');
+  writeGoodIpk(file);
+  const staging = path.join(work, 'owned-staging');
+  await extractData(await openIpk(file), staging, { owner: { uid: 65534, gid: 65534 } });
+  for (const p of ['', 'usr/palm', 'usr/palm/applications/com.evil.app/index.html']) {
+    const st = fs.lstatSync(path.join(staging, p));
+    expect([st.uid, st.gid]).toEqual([65534, 65534]);
+  }
+  const plain = path.join(work, 'plain-staging');
+  await extractData(await openIpk(file), plain);
+  expect(fs.lstatSync(path.join(plain, 'usr/palm/applications/com.evil.app/index.html')).uid).toBe(process.getuid!());
+});
+
 test('extraction refuses a staging directory that is not fresh', async () => {
   const file = path.join(work, 'fresh.ipk');
   writeGoodIpk(file);

@@ -31,8 +31,9 @@ export function tarHeader(e: { name: string; type: TarType; mode: number; size: 
   const h = Buffer.alloc(512, 0);
   h.write(e.name.slice(0, 100), 0, 'utf8');
   h.write(octal(e.mode & 0o7777, 8), 100, 'latin1');
-  h.write(octal(0, 8), 108, 'latin1');
-  h.write(octal(0, 8), 116, 'latin1');
+  // uid/gid 4242: an owner the extractor must never apply.
+  h.write(octal(4242, 8), 108, 'latin1');
+  h.write(octal(4242, 8), 116, 'latin1');
   h.write(octal(e.size, 12), 124, 'latin1');
   h.write(octal(1700000000, 12), 136, 'latin1');
   h.write('        ', 148, 'latin1');
