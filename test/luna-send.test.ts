@@ -238,6 +238,14 @@ describe('identity', () => {
     expect(JSON.parse(r.stdout)).toEqual({ returnValue: false, errorCode: -1031, errorText: BusErrorText.notPrivilegedAppCall('com.some.app') });
   });
 
+  (process.getuid?.() === 0 ? test : test.skip)('luna-send (not -pub) as an ordinary user: registration refused (-1027), exit 1 naming the socket', async () => {
+    const r = await ls(['-n', '1', `${T}/echo`, '{}'], { spawn: { uid: 65534, gid: 65534 } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^luna-send: cannot register as "com\.webos\.lunasend-\d+" on the bus: Invalid permissions for com\.webos\.lunasend-\d+ \(hub socket /);
+    expect(r.stderr).toContain(hub.socketPath);
+  });
+
   test('a name that cannot be registered: exit 1 with the reason and the socket path', async () => {
     const r = await ls(['-m', 'com.example.test', '-n', '1', `${T}/echo`, '{}']);
     expect(r.code).toBe(1);
