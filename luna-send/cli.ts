@@ -155,7 +155,11 @@ function runCall(client: LunaClient, o: LunaSendOptions, uri: string, payload: P
         finish(1, 'error');
       },
     });
-    if (finished) subscription.unsubscribe();
+    if (finished) {
+      // Ended synchronously (e.g. the connection was already gone): nothing else to wait for.
+      subscription.unsubscribe();
+      return;
+    }
 
     const onSignal = (sig: NodeJS.Signals) => finish(0, sig);
     process.once('SIGINT', onSignal);
