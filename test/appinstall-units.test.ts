@@ -234,8 +234,7 @@ describe('declared ACG groups agree with the shipped api-permissions', () => {
   test('com.webos.service.devmode', () => {
     expect(check('com.webos.service.devmode', declarations((c) => new DevModeService(c, '/nonexistent-root/flag', () => undefined).open()))).toEqual([]);
   });
-  test('com.webos.applicationManager (launch is this product\'s bookkeeping addition)', () => {
-    const problems = check('com.webos.applicationManager', declarations((c) => new AppManagerService(c, layout, () => undefined).open()));
-    expect(problems.filter((p) => !p.startsWith('com.webos.applicationManager/launch'))).toEqual([]);
+  test('com.webos.applicationManager', () => {
+    expect(check('com.webos.applicationManager', declarations((c) => new AppManagerService(c, layout, () => undefined).open()))).toEqual([]);
   });
 });
