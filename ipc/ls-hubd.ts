@@ -85,15 +85,18 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
+  // SIGHUP's default action kills the process: take it over before the hub starts, so a reload
+  // asked for while the policy loads is not fatal (it is moot then: the policy is being read anew).
+  let started: Hub | null = null;
+  process.on('SIGHUP', () => started?.reload());
   let hub: Hub;
   try {
-    hub = await startHub(opts);
+    hub = started = await startHub(opts);
   } catch (e) {
     const text = e instanceof CodedError ? e.text : (e as Error).message;
     process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
     process.exit(1);
   }
-  process.on('SIGHUP', () => hub.reload());
   // Diagnostics: SIGUSR2 logs the hub's counts and memory (after a full GC when node runs with --expose-gc).
   process.on('SIGUSR2', () => {
     const gc = (globalThis as { gc?: () => void }).gc;

@@ -18,6 +18,13 @@ async function* walk(dir) {
   }
 }
 
+// A process running from dist/ while a build runs (tests, a started daemon) must never see a half-written file.
+async function writeAtomically(dest, data, mode = 0o644) {
+  const tmp = `${dest}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, data, { mode });
+  await fs.rename(tmp, dest);
+}
+
 const jobs = [];
 for (const d of SOURCE_DIRS) {
   for await (const file of walk(path.join(root, d))) {
@@ -26,7 +33,7 @@ for (const d of SOURCE_DIRS) {
       jobs.push((async () => {
         const dest = path.join(out, rel);
         await fs.mkdir(path.dirname(dest), { recursive: true });
-        await fs.copyFile(file, dest);
+        await writeAtomically(dest, await fs.readFile(file));
       })());
     } else if (file.endsWith('.ts') && !file.endsWith('.d.ts') && !file.endsWith('.test.ts')) {
       jobs.push((async () => {
@@ -38,7 +45,7 @@ for (const d of SOURCE_DIRS) {
         const dest = path.join(out, rel.replace(/\.ts$/, '.js'));
         await fs.mkdir(path.dirname(dest), { recursive: true });
         const shebang = code.startsWith('#!') ? '' : (/\/(luna-send|luna-send-pub|ipk-cli|ls-hubd|appinstalld|main)\.ts$/.test(file) ? '#!/usr/bin/env node\n' : '');
-        await fs.writeFile(dest, shebang + code, { mode: shebang ? 0o755 : 0o644 });
+        await writeAtomically(dest, shebang + code, shebang ? 0o755 : 0o644);
       })());
     }
   }
