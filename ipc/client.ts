@@ -13,6 +13,7 @@ import { MethodRegistry, type Message, type MethodSpec } from './method-registry
 import { checkSocketPath, resolveHubSocket, resolveRoot } from './paths';
 import { DEFAULT_LIMITS, type CallMsg, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ServiceReplyMsg } from './protocol';
 import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
+import { parseUri } from './uri';
 
 export type { Message, MethodSpec } from './method-registry';
 export type { SubscriptionRegistry } from './subscriptions';
@@ -209,6 +210,7 @@ export class LunaClient {
   /** Send a signal to every matching signal/addmatch call. */
   sendSignal(uri: string, payload: Payload): void {
     if (this.state !== 'open') throw this.notOpenError();
+    parseUri(uri); // a bad signal URI has no reply to carry its error: the hub would drop the connection
     this.send({ t: 'signal', uri, payload });
   }
 

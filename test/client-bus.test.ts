@@ -236,6 +236,13 @@ describe('an in-process service', () => {
     expect(got).toEqual([{ returnValue: true }, { yes: 1 }]);
   });
 
+  test('a signal with a bad URI is refused at the sender and the connection survives', async () => {
+    const sender = await client('com.example.signaller2');
+    expect(() => sender.sendSignal('luna://no-dots/sig', {})).toThrow(/Invalid URI/);
+    await expect(sender.callOne('luna://com.webos.service.bus/signal/registerServerStatus', { serviceName: 'com.example.signaller2' }))
+      .resolves.toMatchObject({ connected: true });
+  });
+
   test('a reply too large for a frame, or not serialisable, becomes an error reply; the connection survives', async () => {
     const service = await LunaClient.connect({ socketPath: hub.socketPath, name: 'com.example.inproc3', maxFrameBytes: 300 });
     clients.push(service);
