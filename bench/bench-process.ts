@@ -2,9 +2,12 @@
 // Bounded in time everywhere; the bench never leaves a child behind (stopAll at exit).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 export interface BenchChild {
   proc: ChildProcess;
+  /** Short name for logs: the script's or program's base name. */
+  label: string;
   /** Everything the child wrote on stderr so far (for error messages). */
   stderr(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
@@ -24,14 +27,19 @@ export function killAllChildren(): void {
  * (a string, or a test on the accumulated text). Rejects if it exits first or after `limitMs`.
  */
 export function startChild(cmd: string, args: string[], ready: string | ((out: string) => boolean), opts: SpawnOptions & { limitMs?: number } = {}): Promise<BenchChild> {
+  // BENCH_CPU_PROF=DIR: every node child writes a V8 CPU profile there when it exits (for finding a missed goal's cause).
+  const profDir = process.env.BENCH_CPU_PROF;
+  if (profDir && cmd === process.execPath) args = ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   running.add(proc);
   let out = '';
   let err = '';
   const exited = new Promise<void>((resolve) => proc.once('exit', () => { running.delete(proc); resolve(); }));
   const isReady = typeof ready === 'string' ? (s: string) => s.includes(ready) : ready;
+  const script = args.find((a) => !a.startsWith('-'));
   const child: BenchChild = {
     proc,
+    label: path.basename(cmd === process.execPath && script ? script : cmd).replace(/\.js$/, ''),
     stderr: () => err,
     async stop(graceMs = 5000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

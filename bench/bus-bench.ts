@@ -23,6 +23,8 @@ export interface BusBenchOptions {
   /** Calls kept outstanding in the pipelined rounds. */
   window: number;
   rounds: number;
+  /** Which sides to run (default all three); e.g. ['hub'] when profiling. */
+  sides?: Array<'hub' | 'raw_net' | 'dbus'>;
   log(line: string): void;
 }
 
@@ -58,19 +60,37 @@ async function pipelined(call: Call, n: number, window: number): Promise<number>
   return n / (Number(nowNs() - t) / 1e9);
 }
 
-async function measure(name: string, side: Side, o: BusBenchOptions): Promise<{ rttUs: number; opsPerS: number }> {
+/** CPU time (user + system, every thread) used so far by this process, then by each of `pids`, in µs. */
+function cpuUs(pids: number[]): number[] {
+  const self = process.cpuUsage();
+  const out = [self.user + self.system];
+  for (const pid of pids) {
+    // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" of the name.
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    out.push(((Number(f[11]) + Number(f[12])) * 1e6) / CLOCK_TICKS);
+  }
+  return out;
+}
+const CLOCK_TICKS = 100;
+
+async function measure(name: string, side: Side, pids: number[], labels: string[], o: BusBenchOptions): Promise<{ rttUs: number; opsPerS: number; cpuUsPerOp: number }> {
   // Warm-up: let the JIT settle on every path (ours, the server's, the daemon's).
   await sequential(side.call, Math.min(1000, o.seqCalls));
   await pipelined(side.call, Math.min(5000, o.pipelinedCalls), o.window);
   const rtts: number[] = [];
   const ops: number[] = [];
+  const cpu = pids.map(() => 0).concat(0);
   for (let r = 0; r < o.rounds; r++) {
     rtts.push(await sequential(side.call, o.seqCalls));
+    const c0 = cpuUs(pids);
     ops.push(await pipelined(side.call, o.pipelinedCalls, o.window));
+    cpuUs(pids).forEach((c, i) => (cpu[i] += c - c0[i]));
   }
-  const res = { rttUs: round(median(rtts), 1), opsPerS: Math.round(median(ops)) };
+  const perOp = cpu.map((c) => c / (o.rounds * o.pipelinedCalls));
+  // CPU per call summed over every process on the path: unlike ops/s, it does not depend on what else the machine runs.
+  const res = { rttUs: round(median(rtts), 1), opsPerS: Math.round(median(ops)), cpuUsPerOp: round(perOp.reduce((a, b) => a + b, 0), 1) };
   o.log(`bus: ${name}: rtt ${res.rttUs} µs (rounds ${rtts.map((x) => round(x, 1)).join(', ')}), ` +
-    `pipelined ${res.opsPerS} ops/s (rounds ${ops.map(Math.round).join(', ')})`);
+    `pipelined ${res.opsPerS} ops/s (rounds ${ops.map(Math.round).join(', ')}), ${res.cpuUsPerOp} µs CPU per call (${perOp.map((c, i) => `${labels[i]} ${round(c, 1)}`).join(' + ')})`);
   return res;
 }
 
@@ -126,9 +146,9 @@ async function rawSide(work: string, children: BenchChild[]): Promise<Side> {
 }
 
 // ---- dbus-daemon + dbus-next ----
-async function dbusSide(work: string, children: BenchChild[], stops: Array<() => Promise<void>>): Promise<Side> {
+async function dbusSide(work: string, children: BenchChild[]): Promise<Side> {
   const session = await startDbusSession(work);
-  stops.push(session.stop);
+  children.push(session.child);
   children.push(await startChild(process.execPath, [path.join(DIST, 'bench/dbus-echo-service.js'), session.address], 'ready'));
   const dbus = require('dbus-next') as typeof DBus;
   const bus = dbus.sessionBus({ busAddress: session.address, authMethods: ['EXTERNAL'] });
@@ -157,27 +177,28 @@ export async function runBusBench(o: BusBenchOptions): Promise<{ figures: Record
   const work = fs.mkdtempSync('/tmp/ai-bus-');
   const figures: Record<string, number> = {};
   const skipped: string[] = [];
-  const run = async (name: string, make: (children: BenchChild[], stops: Array<() => Promise<void>>) => Promise<Side>, key: string) => {
+  const run = async (name: string, make: (children: BenchChild[]) => Promise<Side>, key: string) => {
     const children: BenchChild[] = [];
-    const stops: Array<() => Promise<void>> = [];
     try {
-      const side = await make(children, stops);
-      const r = await measure(name, side, o);
+      const side = await make(children);
+      const r = await measure(name, side, children.map((c) => c.proc.pid!), ['client', ...children.map((c) => c.label)], o);
       figures[`bus.seq.${key}_rtt_us`] = r.rttUs;
       figures[`bus.pipelined.${key}_ops_per_s`] = r.opsPerS;
+      figures[`bus.pipelined.${key}_cpu_us_per_op`] = r.cpuUsPerOp;
       await side.close();
     } finally {
       for (const c of children.reverse()) await c.stop();
-      for (const s of stops) await s();
     }
   };
   try {
-    await run('hub (client -> ls-hubd -> service)', (c) => hubSide(work, c), 'hub');
-    await run('raw node:net (client -> server)', (c) => rawSide(work, c), 'raw_net');
+    const sides = o.sides ?? ['hub', 'raw_net', 'dbus'];
+    if (sides.includes('hub')) await run('hub (client -> ls-hubd -> service)', (c) => hubSide(work, c), 'hub');
+    if (sides.includes('raw_net')) await run('raw node:net (client -> server)', (c) => rawSide(work, c), 'raw_net');
+    if (!sides.includes('dbus')) return { figures, skipped };
     const noDaemon = ensureDebianTools({ [DBUS_DAEMON]: 'dbus-daemon' }, o.log).length > 0;
     const noLib = !canRequire('dbus-next');
     if (noLib) o.log('dbus-next is not installed (a devDependency: run npm ci)');
-    if (!noDaemon && !noLib) await run('D-Bus (dbus-next -> dbus-daemon -> dbus-next)', (c, s) => dbusSide(work, c, s), 'dbus');
+    if (!noDaemon && !noLib) await run('D-Bus (dbus-next -> dbus-daemon -> dbus-next)', (c) => dbusSide(work, c), 'dbus');
     else skipped.push(`bus.seq.dbus_rtt_us and bus.pipelined.dbus_ops_per_s skipped: ${noLib ? 'dbus-next is not installed (npm ci installs it)' : `${DBUS_DAEMON} is not installed and could not be installed`}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

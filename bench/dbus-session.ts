@@ -13,7 +13,8 @@ export const DBUS_IFACE = 'com.bench.Echo';
 
 export interface DbusSession {
   address: string;
-  stop(): Promise<void>;
+  /** The dbus-daemon process (its stop() ends the session). */
+  child: BenchChild;
 }
 
 /** The bus config text for a daemon listening on `socketPath` (pure). */
@@ -43,8 +44,5 @@ export async function startDbusSession(dir: string): Promise<DbusSession> {
   const config = path.join(dir, 'dbus-session.conf');
   fs.writeFileSync(config, dbusConfig(socketPath));
   const child: BenchChild = await startChild(DBUS_DAEMON, [`--config-file=${config}`, '--nofork', '--nopidfile', '--print-address=1'], 'unix:path=');
-  return {
-    address: `unix:path=${socketPath}`,
-    stop: () => child.stop(),
-  };
+  return { address: `unix:path=${socketPath}`, child };
 }

@@ -33,11 +33,14 @@ export const COMPARISONS: Comparison[] = [
   { figure: 'bus.seq.hub_rtt_us', baseline: 'bus.seq.dbus_rtt_us' },
   { figure: 'bus.pipelined.hub_ops_per_s', baseline: 'bus.pipelined.raw_net_ops_per_s', goal: { op: '>=', ratio: 0.5, text: '≥ 50% of raw one-hop net' } },
   { figure: 'bus.pipelined.hub_ops_per_s', baseline: 'bus.pipelined.dbus_ops_per_s', goal: { op: '>=', ratio: 5, text: '≥ 5× D-Bus' } },
+  { figure: 'bus.pipelined.hub_cpu_us_per_op', baseline: 'bus.pipelined.raw_net_cpu_us_per_op' },
+  { figure: 'bus.pipelined.hub_cpu_us_per_op', baseline: 'bus.pipelined.dbus_cpu_us_per_op' },
   { figure: 'install.ms', baseline: 'install.tar_ms', goal: { op: '<=', ratio: 1.5, text: '≤ 1.5× GNU tar' } },
   { figure: 'install.ms', baseline: 'install.dpkg_ms', goal: { op: '<', ratio: 1, text: 'faster than dpkg' } },
   { figure: 'install.ms', baseline: 'install.nosync_ms' },
   { figure: 'extract.ms', baseline: 'extract.tar_ms' },
   { figure: 'rss.after_mb', baseline: 'rss.idle_mb', goal: { op: '<=', ratio: 1.2, text: '≤ 1.2× idle' } },
+  { figure: 'rss.after_mb', baseline: 'rss.warm_mb' },
   { figure: 'rss.idle_mb', baseline: 'rss.node_baseline_mb' },
 ];
 

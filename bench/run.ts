@@ -16,8 +16,8 @@ const RESULTS = path.resolve(__dirname, '../../bench/results');
 const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 
-/** Environment variable the install service reads to skip its fsyncs (for measuring the cost of durability). */
-export const NOSYNC_ENV: NodeJS.ProcessEnv | undefined = undefined;
+/** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
+export const NOSYNC_ENV: NodeJS.ProcessEnv = { APPINSTALLD_UNSAFE_NO_SYNC: '1' };
 
 function log(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -84,7 +84,7 @@ async function main(): Promise<number> {
       });
     } else if (s === 'memory') {
       await timed('memory', async () => {
-        Object.assign(figures, await runMemoryBench({ ...(quick ? { cycles: 40, parallel: 4, settleMs: 1000 } : DEFAULT_MEMORY_OPTIONS), log }));
+        Object.assign(figures, await runMemoryBench({ ...(quick ? { cycles: 40, warmCycles: 8, parallel: 4, settleMs: 1000 } : DEFAULT_MEMORY_OPTIONS), log }));
       });
     }
   }
