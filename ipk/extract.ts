@@ -42,8 +42,9 @@ export interface ExtractResult {
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
-function extractFailed(detail: string): CodedError {
-  return new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, detail);
+/** `cause`: the errno error behind it, if any (a full disk stays recognisable by its code, ENOSPC/EDQUOT). */
+function extractFailed(detail: string, cause?: unknown): CodedError {
+  return new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, detail, cause === undefined ? undefined : { cause });
 }
 function corrupt(detail: string): CodedError {
   return new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.FAILED_PACKAGEFILE_CORRUPT, detail);
@@ -69,7 +70,7 @@ async function makeFreshDir(dir: string): Promise<void> {
   try {
     await fsp.mkdir(dir, { mode: 0o755 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw extractFailed(`cannot create staging directory ${dir}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw extractFailed(`cannot create staging directory ${dir}: ${(e as Error).message}`, e);
     const st = await fsp.lstat(dir);
     if (!st.isDirectory() || (await fsp.readdir(dir)).length > 0) throw extractFailed(`staging directory ${dir} is not a fresh empty directory`);
   }
@@ -131,7 +132,7 @@ class StagingWriter {
   }
 
   private failWith(rel: string, e: unknown): void {
-    this.onError(e instanceof CodedError ? e : extractFailed(`cannot write "${rel}": ${(e as Error).message}`));
+    this.onError(e instanceof CodedError ? e : extractFailed(`cannot write "${rel}": ${(e as Error).message}`, e));
   }
 
   private done(): void {
@@ -431,6 +432,6 @@ export async function extractData(pkg: IpkPackage, stagingDir: string, opts: Ext
   } catch (e) {
     await discard(staging);
     if (e instanceof CodedError) throw e;
-    throw extractFailed((e as Error).message);
+    throw extractFailed((e as Error).message, e);
   }
 }

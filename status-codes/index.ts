@@ -130,8 +130,9 @@ export const BusErrorText = {
 
 /** A product error: a code and a text, thrown where it arises and turned into a reply in one place. */
 export class CodedError extends Error {
-  constructor(public readonly code: number, public readonly text: string, public readonly detail?: string) {
-    super(detail ? `${text}: ${detail}` : text);
+  /** `cause`: the lower-level error this one wraps (e.g. the errno error of a failed write), kept so callers can test its code. */
+  constructor(public readonly code: number, public readonly text: string, public readonly detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${text}: ${detail}` : text, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'CodedError';
   }
 }

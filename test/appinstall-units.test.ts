@@ -139,7 +139,9 @@ describe('failure mapping', () => {
   const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   test('a full disk is -3 on install and -7 on remove; coded errors keep their code; others are FAILED_*', () => {
     expect(failureUpdate('install', enospc).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE, reason: expect.stringMatching(new RegExp(`^${ErrorText.NO_SPACE}: `)) });
-    expect(failureUpdate('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'ENOSPC: no space left on device')).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE });
+    // a full disk wrapped by a lower layer is recognised by the errno code it keeps as `cause`, not by its text
+    expect(failureUpdate('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'cannot write "x"', { cause: enospc })).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE });
+    expect(failureUpdate('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'ENOSPC in a file name')).patch).toMatchObject({ errorCode: ErrorCode.INSTALL_FAILED });
     expect(failureUpdate('remove', enospc)).toMatchObject({ stage: 'REMOVE_FAILED', patch: { errorCode: ErrorCode.REMOVE_FAILED } });
     expect(failureUpdate('install', new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE)).patch).toEqual({ errorCode: -15, reason: ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE });
     expect(failureUpdate('install', new Error('weird')).patch).toEqual({ errorCode: ErrorCode.INSTALL_FAILED, reason: `${ErrorText.FAILED_IPKG_INSTALL}: weird` });

@@ -19,8 +19,8 @@ export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Det
   if (err instanceof CodedError && err.code === ErrorCode.NO_SPACE) {
     errorCode = err.code;
     reason = err.message;
-  } else if (isNoSpace(err) || /\bE(NOSPC|DQUOT)\b/.test(message)) {
-    // A full disk at any step (also when a lower layer wrapped the errno into its own error).
+  } else if (isNoSpace(err)) {
+    // A full disk at any step, by the errno code (also when a lower layer wrapped it: its `cause` keeps it).
     errorCode = op === 'install' ? ErrorCode.NO_SPACE : ErrorCode.REMOVE_FAILED;
     reason = `${op === 'install' ? ErrorText.NO_SPACE : ErrorText.FAILED_REMOVE}: ${message}`;
   } else if (err instanceof CodedError) {
