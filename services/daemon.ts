@@ -4,6 +4,7 @@ import { LunaClient } from '../ipc/client';
 import { layout as layoutOf } from '../ipc/paths';
 import { loadDaemonConfig } from './appinstall/daemon-config';
 import { recover } from './appinstall/recovery';
+import { UNSAFE_NO_SYNC, UNSAFE_NO_SYNC_ENV } from './appinstall/durable-fs';
 import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
 import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
@@ -27,6 +28,9 @@ export interface RunningServices {
 export async function startServices(opts: ServicesOptions): Promise<RunningServices> {
   const layout = layoutOf(opts.root);
   const config = loadDaemonConfig(layout.daemonConfig); // a bad file is a start-up error, before anything connects
+  if (UNSAFE_NO_SYNC) {
+    opts.log(`WARNING: ${UNSAFE_NO_SYNC_ENV}=1: fsync is OFF. A crash or power cut can lose or corrupt installed apps. For benchmarks only, never for real use.`);
+  }
   const connect = (name: string) => LunaClient.connect({ root: opts.root, socketPath: opts.socketPath, name });
   const clients: LunaClient[] = [];
   try {

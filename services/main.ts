@@ -1,14 +1,17 @@
 // `npm start`: the hub and the three install services in one foreground process, logs on stderr.
-// `node dist/services/main.js [--root DIR]`; SIGTERM/SIGINT stop it cleanly (running tasks finish first).
-import { resolveRoot } from '../ipc/paths';
+// `node dist/services/main.js [--root DIR]`; SIGTERM/SIGINT stop it cleanly (running tasks finish first); SIGHUP reloads the bus policy.
+import { resolveRoot, layout as layoutOf } from '../ipc/paths';
 import { startHub } from '../ipc/ls-hubd';
 import { startServices } from './daemon';
 import { CodedError } from '../status-codes';
+import { recover } from './appinstall/recovery';
 
 const USAGE = `usage: appinstalld-main [--root DIR]
   Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode and com.webos.applicationManager.
   --root DIR  root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
-  Environment: LUNA_HUB_SOCKET (hub socket path), APPINSTALLD_FAULT (tests: crash at a step boundary).`;
+  Environment: LUNA_HUB_SOCKET (hub socket path), APPINSTALLD_FAULT (tests: crash at a step boundary),
+  APPINSTALLD_UNSAFE_NO_SYNC=1 (benchmarks only: no fsyncs, NOT crash-safe).
+  Signals: SIGTERM/SIGINT stop, SIGHUP reloads the bus security files.`;
 
 export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
   const out: { root?: string; help?: boolean } = {};
@@ -49,7 +52,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  let reload = () => log('SIGHUP before the hub started: nothing to reload');
+  process.on('SIGHUP', () => reload());
+  // Crash recovery runs before the hub starts as well, so the hub's first scan of the bus trees already sees them
+  // matching the apps on disk (a bus file left by a crash is never loaded). The services' own recovery then finds nothing.
+  for (const line of await recover(layoutOf(root), null)) log(`recovery: ${line}`);
   const hub = await startHub({ root, log: (l) => process.stderr.write(`ls-hubd: ${l}\n`) });
+  reload = () => hub.reload();
   let services;
   try {
     services = await startServices({ root, log, onHubGone: () => process.exit(1) });

@@ -4,7 +4,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { packageBusFiles, manifestEntries, type BusTree, type BusFile } from './bus-files';
 import type { InstalledPackage } from './package-db';
-import { fsyncPath, mkdirDurable, unlinkDurable } from './durable-fs';
+import { faultPoint } from './fault-points';
+import { fsyncPath, mkdirDurable, unlinkDurable, UNSAFE_NO_SYNC } from './durable-fs';
 
 /** The hub's manifest calls; null when there is no hub to tell (it reads the directories when it starts). */
 export interface HubManifests {
@@ -29,7 +30,7 @@ export async function writeFilesAllOrNothing(files: BusFile[]): Promise<void> {
       const fh = await fs.open(tmp, 'w', 0o644);
       try {
         await fh.writeFile(f.content);
-        await fh.sync();
+        if (!UNSAFE_NO_SYNC) await fh.sync();
       } finally {
         await fh.close();
       }
@@ -74,6 +75,7 @@ export async function installPackageBusFiles(pkg: InstalledPackage, tree: BusTre
   if (prev && hub) await hub.removeManifest(want.manifest.path, root).catch(() => undefined);
   await writeFilesAllOrNothing(want.files.filter((f) => changed.includes(f)));
   for (const p of stale) await unlinkDurable(p);
+  faultPoint('bus.files-written');
   if (changed.includes(want.manifest)) await writeFilesAllOrNothing([want.manifest]);
   if (hub) await hub.addManifest(want.manifest.path, root);
 }

@@ -1,12 +1,22 @@
 // File-system operations that survive a crash or power cut: fsync of files and directories, write-new-then-rename,
 // renames followed by fsync of both parents. Nothing here knows about packages or journals.
+// Benchmark-only: APPINSTALLD_UNSAFE_NO_SYNC=1 turns every fsync here into a no-op (NOT crash-safe; the daemon says so loudly).
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 
 let tmpCounter = 0;
 
+/** The environment variable that turns the fsyncs off (to measure what durability costs; never for real use). */
+export const UNSAFE_NO_SYNC_ENV = 'APPINSTALLD_UNSAFE_NO_SYNC';
+/** Read once at load: set to "1" the daemon skips every fsync below (renames and journal order are kept). */
+export const UNSAFE_NO_SYNC = process.env[UNSAFE_NO_SYNC_ENV] === '1';
+
+/** How many files are fsynced at once by syncTree: the file system commits concurrent fsyncs together. */
+const SYNC_PARALLEL = 64;
+
 /** fsync one file or directory. */
 export async function fsyncPath(p: string): Promise<void> {
+  if (UNSAFE_NO_SYNC) return;
   const fh = await fs.open(p, fsc.O_RDONLY);
   try {
     await fh.sync();
@@ -42,7 +52,7 @@ export async function writeFileDurable(file: string, data: string | Buffer, mode
   const fh = await fs.open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (!UNSAFE_NO_SYNC) await fh.sync();
   } catch (e) {
     await fh.close().catch(() => undefined);
     await fs.rm(tmp, { force: true });
@@ -85,21 +95,44 @@ export async function removeTreeDurable(p: string): Promise<void> {
   await fsyncPath(path.dirname(p)).catch(() => undefined);
 }
 
-/** fsync every file and directory of a tree, children before parents (links are not followed). */
+/**
+ * fsync every file and directory of a tree (links are not followed): the files first, up to SYNC_PARALLEL at once
+ * (one by one, each fsync waits for its own journal commit; concurrent ones share commits), then the directories.
+ * When it resolves, every entry of the tree is durable.
+ */
 export async function syncTree(root: string): Promise<void> {
-  const st = await fs.lstat(root);
-  if (st.isDirectory()) {
-    for (const e of await fs.readdir(root, { withFileTypes: true })) {
-      const p = path.join(root, e.name);
-      if (e.isDirectory()) await syncTree(p);
-      else if (e.isFile()) await fsyncPath(p);
+  if (UNSAFE_NO_SYNC) return;
+  const files: string[] = [];
+  const dirs: string[] = [];
+  const walk = async (p: string, isDir: boolean): Promise<void> => {
+    if (!isDir) return void files.push(p);
+    dirs.push(p);
+    for (const e of await fs.readdir(p, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(path.join(p, e.name), true);
+      else if (e.isFile()) files.push(path.join(p, e.name));
     }
-  }
-  if (st.isDirectory() || st.isFile()) await fsyncPath(root);
+  };
+  const st = await fs.lstat(root);
+  if (!st.isDirectory() && !st.isFile()) return;
+  await walk(root, st.isDirectory());
+  await fsyncAll(files);
+  await fsyncAll(dirs);
 }
 
-/** Is this a "disk full" error (ENOSPC, or EDQUOT for a quota)? */
+/** fsync each path, at most SYNC_PARALLEL at once; the first failure rejects (after the running ones end). */
+export async function fsyncAll(paths: string[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) await fsyncPath(paths[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(SYNC_PARALLEL, paths.length) }, worker));
+}
+
+/** Is this a "disk full" error (ENOSPC, or EDQUOT for a quota), itself or as the `cause` of a wrapping error? */
 export function isNoSpace(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
+  for (let err = e, depth = 0; err && typeof err === 'object' && depth < 8; err = (err as { cause?: unknown }).cause, depth++) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
 }

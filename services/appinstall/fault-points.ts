@@ -1,5 +1,6 @@
 // The named step boundaries of install and remove, and the crash-on-purpose switch for tests:
-// APPINSTALLD_FAULT=<point>[:<n>] makes the daemon SIGKILL itself the n-th time (default 1st) it passes <point>.
+// APPINSTALLD_FAULT=<point>[:<n>] makes the daemon SIGKILL itself the n-th time (default 1st) it passes <point>;
+// APPINSTALLD_FAULT_TRACE=1 logs every pass ("fault point <point>:<n>"), so a test can list the boundaries a run crosses.
 
 /** Every boundary at which a crash must leave each app fully old or fully new after restart (tests walk this list). */
 export const FAULT_POINTS = [
@@ -15,10 +16,14 @@ export const FAULT_POINTS = [
   'install.placed',
   /** Install: switch durable, journal phase committed (the new version is the installed one from here). */
   'install.committed',
+  /** Bus files of a package written, its manifest not yet (install, and the rewrite after a rollback). */
+  'bus.files-written',
   /** Install: bus files and manifest written, hub not told yet. */
   'install.bus-files',
   /** Install: hub told, old version and journal not yet cleaned up. */
   'install.hub-told',
+  /** Install: staging (with the old version) deleted, journal not yet. */
+  'install.cleaned',
   /** Remove: journal written (phase begun). */
   'remove.begun',
   /** Remove: bus files and manifest deleted, hub told, app still on disk. */
@@ -27,6 +32,8 @@ export const FAULT_POINTS = [
   'remove.moved-aside',
   /** Remove: everything moved aside, journal phase committed (the app is gone from here). */
   'remove.committed',
+  /** Remove: staging (with the removed files) deleted, journal not yet. */
+  'remove.cleaned',
   /** Rollback: one target restored (passed once per target). */
   'rollback.restored',
 ] as const;
@@ -45,12 +52,14 @@ export function parseFaultSpec(spec: string | undefined): { point: FaultPoint; n
 }
 
 const armed = parseFaultSpec(process.env.APPINSTALLD_FAULT);
+const trace = process.env.APPINSTALLD_FAULT_TRACE === '1';
 const passes = new Map<string, number>();
 
 /** Marks a step boundary; kills the process here if APPINSTALLD_FAULT names it (and this is the n-th pass). */
 export function faultPoint(point: FaultPoint): void {
   const n = (passes.get(point) ?? 0) + 1;
   passes.set(point, n);
+  if (trace) process.stderr.write(`appinstalld: fault point ${point}:${n}\n`);
   if (armed && armed.point === point && armed.nth === n) {
     process.stderr.write(`appinstalld: APPINSTALLD_FAULT: killing myself at ${point} (pass ${n})\n`);
     process.kill(process.pid, 'SIGKILL');

@@ -79,6 +79,7 @@ export async function rollback(installerState: string, rec: JournalRecord): Prom
 /** Finishes a committed task: the old versions kept in staging and the journal go. */
 export async function finish(installerState: string, rec: JournalRecord): Promise<void> {
   await removeTreeDurable(rec.staging);
+  faultPoint(rec.op === 'install' ? 'install.cleaned' : 'remove.cleaned');
   await deleteJournal(installerState, rec.taskId);
 }
 
