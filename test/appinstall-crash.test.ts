@@ -1,159 +1,178 @@
-// Crash safety: the daemon SIGKILLs itself at each named step boundary (APPINSTALLD_FAULT) during an upgrade or a
-// remove; after a restart (recovery before the methods open) the app is fully at its old or fully at its new version,
-// database, files and bus files agreeing, with no staging or journal left.
+// Crash safety at every step boundary: a traced run of a fresh install, an upgrade and a remove lists the boundaries
+// it crosses (APPINSTALLD_FAULT_TRACE); then, for each one, the daemon SIGKILLs itself there (APPINSTALLD_FAULT), is
+// restarted, and the app must be wholly old or wholly new (file lists and contents of the app root and of the bus
+// tree equal to a clean run's), the hub must agree (isCallAllowed), nothing may be left over, and installing again works.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Stage } from '../status-codes';
+import { LunaClient } from '../ipc/client';
 import { FAULT_POINTS } from '../services/appinstall/fault-points';
-import { startDaemon, killAllChildren, install, remove, call, makeIpk, listTree, type Json } from './helpers/appinstall-daemon';
+import { startDaemon, killAllChildren, makeIpk, makeRoot, type Json } from './helpers/appinstall-daemon';
+import { hubAllows, leftovers, runningTasks, runTask, snapshot, waitForMethods, whichState, type Snapshot } from './helpers/crash-tree';
 
 const ID = 'com.example.crash';
 const SVC = `${ID}.service`;
+const SVC_URI = `luna://${SVC}/ping`;
 let work: string;
-let golden: string;
+let v1: string;
 let v2: string;
 const roots: string[] = [];
+/** Golden roots: none installed, 1.0.0 installed. */
+const golden: { empty?: string; v1?: string } = {};
+/** Reference snapshots of clean runs. */
+const ref: Record<'absent' | 'v1' | 'v2', Snapshot> = {} as never;
+/** The boundaries (point:pass) each operation crosses, in order, from a traced clean run. */
+const trace: Record<Op, string[]> = { fresh: [], upgrade: [], remove: [] };
 
-beforeAll(async () => {
-  work = fs.mkdtempSync('/tmp/ai-w-');
-  const v1 = await makeIpk(work, ID, '1.0.0', { services: [SVC] });
-  v2 = await makeIpk(work, ID, '2.0.0');
-  const d = await startDaemon();
-  golden = d.root;
-  const r = await install(golden, ID, v1);
-  expect(r.lines[r.lines.length - 1].statusValue).toBe(Stage.INSTALLED.statusValue);
-  await d.stop();
-}, 60000);
-afterAll(() => {
-  killAllChildren();
-  for (const r of [work, golden, ...roots]) if (r) fs.rmSync(r, { recursive: true, force: true });
-});
+type Op = 'fresh' | 'upgrade' | 'remove';
+const OPS: Record<Op, { from: () => string; old: 'absent' | 'v1'; target: 'absent' | 'v1' | 'v2'; commit: string; run: (c: LunaClient) => Promise<Json[]> }> = {
+  fresh: { from: () => golden.empty!, old: 'absent', target: 'v1', commit: 'install.committed', run: (c) => runTask(c, 'install', { id: ID, ipkUrl: v1 }) },
+  upgrade: { from: () => golden.v1!, old: 'v1', target: 'v2', commit: 'install.committed', run: (c) => runTask(c, 'install', { id: ID, ipkUrl: v2 }) },
+  remove: { from: () => golden.v1!, old: 'v1', target: 'absent', commit: 'remove.committed', run: (c) => runTask(c, 'remove', { id: ID }) },
+};
 
-function copyGolden(): string {
-  const root = fs.mkdtempSync('/tmp/ai-');
-  fs.chmodSync(root, 0o755);
-  execFileSync('cp', ['-a', `${golden}/.`, root]);
+function copyRoot(from: string): string {
+  const root = makeRoot();
+  execFileSync('cp', ['-a', `${from}/.`, root]);
   fs.rmSync(path.join(root, 'var/run'), { recursive: true, force: true });
   roots.push(root);
   return root;
 }
 
-function readJson(p: string): Json | null {
+async function withClient<T>(root: string, env: NodeJS.ProcessEnv, fn: (c: LunaClient, stderr: () => string) => Promise<T>): Promise<T> {
+  const d = await startDaemon({ root, env });
+  const c = await LunaClient.connect({ root });
   try {
-    return JSON.parse(fs.readFileSync(p, 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
-/** What is installed, from every place that says so; throws when they disagree or leftovers exist. */
-function installedVersion(root: string): string | null {
-  const apps = path.join(root, 'media/cryptofs/apps');
-  const bus = path.join(root, 'var/luna-service2');
-  const control = fs.existsSync(path.join(apps, `var/lib/opkg/info/${ID}.control`))
-    ? /Version: (.*)/.exec(fs.readFileSync(path.join(apps, `var/lib/opkg/info/${ID}.control`), 'utf8'))![1] : null;
-  const seen = {
-    control,
-    appinfo: readJson(path.join(apps, `usr/palm/applications/${ID}/appinfo.json`))?.version ?? null,
-    packageinfo: readJson(path.join(apps, `usr/palm/packages/${ID}/packageinfo.json`))?.version ?? null,
-    index: fs.existsSync(path.join(apps, `usr/palm/applications/${ID}/index.html`)) ? /(\d+\.\d+\.\d+)/.exec(fs.readFileSync(path.join(apps, `usr/palm/applications/${ID}/index.html`), 'utf8'))![1] : null,
-    manifest: readJson(path.join(bus, `manifests.d/${ID}.json`))?.version ?? null,
-    list: fs.existsSync(path.join(apps, `var/lib/opkg/info/${ID}.list`)) ? control : null,
-  };
-  const versions = new Set(Object.values(seen));
-  if (versions.size !== 1) throw new Error(`inconsistent after recovery: ${JSON.stringify(seen)}`);
-  const v = [...versions][0];
-  const service = fs.existsSync(path.join(apps, `usr/palm/services/${SVC}/services.json`));
-  const serviceBus = [`roles.d/${SVC}.service.json`, `api-permissions.d/${SVC}.api.json`, `groups.d/${SVC}.group.json`, `services.d/${SVC}.service`].map((f) => fs.existsSync(path.join(bus, f)));
-  const wantService = v === '1.0.0';
-  if (service !== wantService || serviceBus.some((x) => x !== wantService)) throw new Error(`service files disagree with version ${v}: dir ${service}, bus ${serviceBus}`);
-  const appBus = fs.existsSync(path.join(bus, `roles.d/${ID}.app.json`));
-  if (appBus !== (v !== null)) throw new Error(`app role file ${appBus} but version ${v}`);
-  const leftovers = [...listTree(path.join(apps, '.appinstalld-staging')), ...listTree(path.join(root, 'var/lib/appinstalld/journal'))];
-  if (leftovers.length) throw new Error(`leftovers: ${leftovers.join(', ')}`);
-  const stray = listTree(bus).filter((f) => !f.endsWith('/') && !f.includes(ID));
-  if (stray.length) throw new Error(`stray bus files: ${stray.join(', ')}`);
-  return v;
-}
-
-async function crashAt(root: string, fault: string, op: 'install' | 'remove'): Promise<void> {
-  const d = await startDaemon({ root, env: { APPINSTALLD_FAULT: fault } });
-  if (op === 'install') await install(root, ID, v2);
-  else await remove(root, ID);
-  const exit = await d.exited;
-  expect([fault, exit.signal]).toEqual([fault, 'SIGKILL']);
-}
-
-/** Restarts the daemon (recovery runs before its methods open, so once it is open the disk is final). */
-async function restartAndCheck(root: string, askListApps = false): Promise<string | null> {
-  const d = await startDaemon({ root });
-  try {
-    const v = installedVersion(root);
-    if (askListApps) {
-      const list = await call(root, 'luna://com.webos.applicationManager/listApps', {});
-      expect(list.apps.map((a: Json) => `${a.id}@${a.version}`)).toEqual(v ? [`${ID}@${v}`] : []);
-    }
-    return v;
+    await waitForMethods(c);
+    return await fn(c, d.stderr);
   } finally {
+    await c.close();
     await d.stop();
   }
 }
 
-test('the golden root is consistent at 1.0.0', () => {
-  expect(installedVersion(golden)).toBe('1.0.0');
+const finalOf = (lines: Json[]) => lines[lines.length - 1];
+
+beforeAll(async () => {
+  work = fs.mkdtempSync('/tmp/ai-w-');
+  v1 = await makeIpk(work, ID, '1.0.0', { services: [SVC], files: { 'only-in-1.txt': 'one\n', 'changed.txt': 'first\n' } });
+  v2 = await makeIpk(work, ID, '2.0.0', { files: { 'only-in-2.txt': 'two\n', 'changed.txt': 'second\n' } });
+  golden.empty = makeRoot();
+  roots.push(golden.empty);
+  await (await startDaemon({ root: golden.empty })).stop();
+  ref.absent = snapshot(golden.empty);
+  // Clean traced runs: the reference trees and the list of boundaries of each operation.
+  const traced = async (op: Op, root: string) =>
+    withClient(root, { APPINSTALLD_FAULT_TRACE: '1' }, async (c, stderr) => {
+      const lines = await OPS[op].run(c);
+      expect(finalOf(lines).statusValue).toBe(op === 'remove' ? Stage.REMOVED.statusValue : Stage.INSTALLED.statusValue);
+      // boundaries of the task only (a copied root makes start-up recovery rewrite the service files, whose Exec line
+      // names the root: those passes come before "services open" and are counted, so the task's pass numbers stay right)
+      const taskPart = stderr().slice(stderr().indexOf('services open'));
+      trace[op] = [...taskPart.matchAll(/fault point (\S+)/g)].map((m) => m[1]);
+    });
+  golden.v1 = copyRoot(golden.empty);
+  await traced('fresh', golden.v1);
+  ref.v1 = snapshot(golden.v1);
+  const up = copyRoot(golden.v1);
+  await traced('upgrade', up);
+  ref.v2 = snapshot(up);
+  const rm = copyRoot(golden.v1);
+  await traced('remove', rm);
+  expect(whichState(snapshot(rm), { absent: ref.absent })).toBe('absent');
+}, 90000);
+
+afterAll(() => {
+  killAllChildren();
+  for (const r of [work, ...roots]) if (r) fs.rmSync(r, { recursive: true, force: true });
 });
 
-test('every fault point is covered by this walk', () => {
-  const walked = new Set([...INSTALL_CASES.map((c) => c[0]), ...REMOVE_CASES.map((c) => c[0]), 'rollback.restored'].map((f) => f.split(':')[0]));
-  expect([...FAULT_POINTS].filter((p) => !walked.has(p))).toEqual([]);
+test('the reference runs differ where they must (file lists, contents, bus files)', () => {
+  expect(Object.keys(ref.v1.apps)).toContain(`usr/palm/services/${SVC}/services.json`);
+  expect(Object.keys(ref.v1.apps)).toContain(`usr/palm/applications/${ID}/only-in-1.txt`);
+  expect(Object.keys(ref.v2.apps)).not.toContain(`usr/palm/applications/${ID}/only-in-1.txt`);
+  expect(ref.v1.apps[`usr/palm/applications/${ID}/changed.txt`]).not.toBe(ref.v2.apps[`usr/palm/applications/${ID}/changed.txt`]);
+  expect(Object.keys(ref.v1.bus)).toContain(`api-permissions.d/${SVC}.api.json`);
+  expect(Object.keys(ref.v2.bus)).not.toContain(`api-permissions.d/${SVC}.api.json`);
+  expect(ref.absent.bus).toEqual({});
 });
 
-// [fault, version expected after recovery]
-const INSTALL_CASES: Array<[string, string]> = [
-  ['install.begun', '1.0.0'],
-  ['install.extracted', '1.0.0'],
-  ['install.staged', '1.0.0'],
-  ['install.moved-aside:1', '1.0.0'],
-  ['install.moved-aside:3', '1.0.0'],
-  ['install.placed:1', '1.0.0'],
-  ['install.placed:3', '1.0.0'],
-  ['install.bus-files', '1.0.0'],
-  ['install.committed', '2.0.0'],
-  ['install.hub-told', '2.0.0'],
-];
-const REMOVE_CASES: Array<[string, string | null]> = [
-  ['remove.begun', '1.0.0'],
-  ['remove.bus-files', '1.0.0'],
-  ['remove.moved-aside:1', '1.0.0'],
-  ['remove.committed', null],
-];
-
-test.each(INSTALL_CASES)('upgrade killed at %s: after restart the app is fully at %s', async (fault, want) => {
-  const root = copyGolden();
-  await crashAt(root, fault, 'install');
-  expect(await restartAndCheck(root)).toBe(want);
+test('the traced runs cross every fault point (rollback.restored is walked inside recovery below)', () => {
+  const crossed = new Set([...trace.fresh, ...trace.upgrade, ...trace.remove, 'rollback.restored'].map((f) => f.split(':')[0]));
+  expect(FAULT_POINTS.filter((p) => !crossed.has(p))).toEqual([]);
+  for (const op of Object.keys(OPS) as Op[]) expect(trace[op]).toContain(`${OPS[op].commit}:1`);
+  // an upgrade moves several old targets aside and places several new ones: each pass is its own boundary
+  expect(trace.upgrade.filter((f) => f.startsWith('install.moved-aside')).length).toBeGreaterThan(2);
 });
 
-test.each(REMOVE_CASES)('remove killed at %s: after restart the app is %s', async (fault, want) => {
-  const root = copyGolden();
-  await crashAt(root, fault, 'remove');
-  expect(await restartAndCheck(root)).toBe(want);
-});
+/** After a restart: which version is on disk (wholly), with the hub, status and leftovers checked. */
+async function checkAfterRestart(c: LunaClient, root: string, allowed: string[]): Promise<string> {
+  const state = whichState(snapshot(root), Object.fromEntries(allowed.map((k) => [k, ref[k as keyof typeof ref]])));
+  expect(leftovers(root)).toEqual([]);
+  // the hub's state follows the disk: the app may call its service exactly when the version with the service is there
+  expect([state, await hubAllows(c, SVC_URI, ID)]).toEqual([state, state === 'v1']);
+  expect(await runningTasks(c)).toEqual([]);
+  return state;
+}
 
-test('a crash during the recovery\'s own rollback is finished by the next start', async () => {
-  const root = copyGolden();
-  await crashAt(root, 'install.placed:2', 'install');
-  const d = await startDaemon({ root, env: { APPINSTALLD_FAULT: 'rollback.restored:1' } }).catch((e: Error) => e);
-  expect(d).toBeInstanceOf(Error); // killed itself during recovery, before its methods opened
-  expect(await restartAndCheck(root, true)).toBe('1.0.0');
-  // and the daemon still upgrades it afterwards
-  const again = await startDaemon({ root });
+async function crashCase(op: Op, fault: string): Promise<string[]> {
+  const problems: string[] = [];
+  const o = OPS[op];
+  const root = copyRoot(o.from());
   try {
-    const r = await install(root, ID, v2);
-    expect(r.lines[r.lines.length - 1].statusValue).toBe(Stage.INSTALLED.statusValue);
+    const d = await startDaemon({ root, env: { APPINSTALLD_FAULT: fault } });
+    const c = await LunaClient.connect({ root });
+    await waitForMethods(c);
+    await o.run(c).catch(() => undefined); // the hub goes with the daemon: the call ends with an error
+    await c.close().catch(() => undefined);
+    const exit = await d.exited;
+    if (exit.signal !== 'SIGKILL') throw new Error(`daemon did not die at ${fault}: ${JSON.stringify(exit)}\n${d.stderr()}`);
+    const committed = trace[op].indexOf(fault) >= trace[op].indexOf(`${o.commit}:1`);
+    await withClient(root, {}, async (c2) => {
+      const state = await checkAfterRestart(c2, root, [o.old, o.target]);
+      expect([fault, state]).toEqual([fault, committed ? o.target : o.old]);
+      // the next install of the same id works and leaves exactly the clean result
+      const next = o.target === 'v2' ? v2 : v1;
+      const lines = await runTask(c2, 'install', { id: ID, ipkUrl: next });
+      expect(finalOf(lines).statusValue).toBe(Stage.INSTALLED.statusValue);
+      expect(await checkAfterRestart(c2, root, [next === v2 ? 'v2' : 'v1'])).toBe(next === v2 ? 'v2' : 'v1');
+    });
+  } catch (e) {
+    problems.push(`${op} killed at ${fault}: ${(e as Error).message}`);
   } finally {
-    await again.stop();
+    fs.rmSync(root, { recursive: true, force: true });
   }
-  expect(installedVersion(root)).toBe('2.0.0');
+  return problems;
+}
+
+describe.each(['fresh', 'upgrade', 'remove'] as Op[])('%s killed at every boundary', (op) => {
+  test('after restart: wholly old before the commit point, wholly new from it; hub agrees; no leftovers; install works again', async () => {
+    expect(trace[op].length).toBeGreaterThan(4);
+    const problems: string[] = [];
+    // two cases at a time (each is mostly process start-up and waiting for the disk)
+    const queue = [...trace[op]];
+    await Promise.all([0, 1].map(async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) problems.push(...(await crashCase(op, f)));
+    }));
+    expect(problems).toEqual([]);
+  }, 120000);
 });
+
+test("a crash during the recovery's own rollback is finished by the next start", async () => {
+  const root = copyRoot(golden.v1!);
+  const d = await startDaemon({ root, env: { APPINSTALLD_FAULT: 'install.placed:2' } });
+  const c = await LunaClient.connect({ root });
+  await waitForMethods(c);
+  await runTask(c, 'install', { id: ID, ipkUrl: v2 }).catch(() => undefined);
+  await c.close().catch(() => undefined);
+  expect((await d.exited).signal).toBe('SIGKILL');
+  const again = await startDaemon({ root, env: { APPINSTALLD_FAULT: 'rollback.restored:1' } }).catch((e: Error) => e);
+  expect(again).toBeInstanceOf(Error); // killed itself during recovery, before its methods opened
+  await withClient(root, {}, async (c2) => {
+    expect(await checkAfterRestart(c2, root, ['v1'])).toBe('v1');
+    const lines = await runTask(c2, 'install', { id: ID, ipkUrl: v2 });
+    expect(finalOf(lines).statusValue).toBe(Stage.INSTALLED.statusValue);
+    expect(await checkAfterRestart(c2, root, ['v2'])).toBe('v2');
+  });
+}, 60000);
