@@ -45,6 +45,26 @@ test('SIGTERM stops hub and services cleanly (exit 0, socket removed)', async ()
   expect(d.stderr()).toMatch(/SIGTERM: stopping/);
 });
 
+/** Resolves with a reader of everything the process logged, once it logs `pattern`; fails with that log if it exits first or takes too long. */
+function untilLogged(proc: import('node:child_process').ChildProcess, pattern: RegExp, what: string, ms = 30000): Promise<() => string> {
+  let log = '';
+  proc.stderr!.on('data', (d) => (log += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not log ${pattern} within ${ms} ms; it logged:\n${log}`)), ms);
+    const check = () => {
+      if (pattern.test(log)) {
+        clearTimeout(timer);
+        resolve(() => log);
+      }
+    };
+    proc.stderr!.on('data', check);
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}) before logging ${pattern}; it logged:\n${log}`));
+    });
+  });
+}
+
 test('standalone appinstalld serves on an existing ls-hubd and exits when the hub goes', async () => {
   const { spawn } = await import('node:child_process');
   const { REPO, call } = await import('./helpers/appinstall-daemon');
@@ -54,10 +74,9 @@ test('standalone appinstalld serves on an existing ls-hubd and exits when the hu
   delete env.APPINSTALLD_ROOT;
   delete env.LUNA_HUB_SOCKET;
   const hub = spawn(process.execPath, [path.join(REPO, 'dist/ipc/ls-hubd.js'), '--root', root], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  await new Promise<void>((resolve) => hub.stderr!.on('data', (d) => String(d).includes('listening') && resolve()));
+  await untilLogged(hub, /listening on/, 'ls-hubd');
   const daemon = spawn(process.execPath, [path.join(REPO, 'dist/services/appinstalld.js'), '--root', root], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  await new Promise<void>((resolve) => daemon.stderr!.on('data', (d) => { err += d; if (err.includes('services open')) resolve(); }));
+  const err = await untilLogged(daemon, /services open/, 'appinstalld');
   const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
   try {
     expect(await call(root, 'luna://com.webos.service.devmode/getDevMode', {})).toEqual({ returnValue: true, enabled: false });
@@ -66,5 +85,5 @@ test('standalone appinstalld serves on an existing ls-hubd and exits when the hu
     hub.kill('SIGTERM');
   }
   expect(await exited).toBe(1);
-  expect(err).toMatch(/lost the hub connection/);
+  expect(err()).toMatch(/lost the hub connection/);
 });
