@@ -7,7 +7,7 @@ import path from 'node:path';
 import { openIpk } from '../ipk/ipk-reader';
 import { ensureDebianTools } from './baseline-tools';
 import { makeBigPackage, makeTinyPackage, type BenchPackage } from './bench-app';
-import { installOverBus, removeOverBus, startBenchDaemon } from './bench-daemon';
+import { installOverBus, removeOverBus, startBenchDaemon, type BenchDaemon } from './bench-daemon';
 import { median, msSince, nowNs, round } from './stats';
 
 export interface InstallBenchOptions {
@@ -19,7 +19,7 @@ export interface InstallBenchOptions {
   log(line: string): void;
 }
 
-export const DEFAULT_INSTALL_OPTIONS: Omit<InstallBenchOptions, 'log'> = { files: 2000, bytes: 50 * 1024 * 1024, rounds: 3 };
+export const DEFAULT_INSTALL_OPTIONS: Omit<InstallBenchOptions, 'log'> = { files: 2000, bytes: 50 * 1024 * 1024, rounds: 5 };
 
 function syncDisks(): void {
   execFileSync('sync');
@@ -61,26 +61,27 @@ function dpkgRoot(dir: string): void {
   fs.writeFileSync(path.join(admin, 'available'), '');
 }
 
-async function timeOurInstalls(work: string, name: string, pkg: BenchPackage, warm: BenchPackage, rounds: number, env: NodeJS.ProcessEnv): Promise<number[] | null> {
+/** A daemon in its own root, warmed up (every step's code path run once with a tiny package). */
+async function warmDaemon(work: string, name: string, warm: BenchPackage, env: NodeJS.ProcessEnv): Promise<BenchDaemon> {
   const daemon = await startBenchDaemon(work, name, env);
   try {
-    // The no-sync run counts only if the daemon says it took the switch (it warns loudly that fsync is off).
-    const noSyncVar = Object.keys(env)[0];
-    if (noSyncVar && !daemon.child.stderr().includes(noSyncVar)) return null;
-    await installOverBus(daemon.client, warm.id, warm.ipk); // warm-up: every step's code path once
+    await installOverBus(daemon.client, warm.id, warm.ipk);
     await removeOverBus(daemon.client, warm.id);
-    const times: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      syncDisks();
-      const t = nowNs();
-      await installOverBus(daemon.client, pkg.id, pkg.ipk);
-      times.push(msSince(t));
-      await removeOverBus(daemon.client, pkg.id);
-    }
-    return times;
-  } finally {
+    return daemon;
+  } catch (e) {
     await daemon.stop();
+    throw e;
   }
+}
+
+/** One timed install (call to stage 30), then an untimed remove so the next round installs afresh. */
+async function timeInstall(daemon: BenchDaemon, pkg: BenchPackage): Promise<number> {
+  syncDisks();
+  const t = nowNs();
+  await installOverBus(daemon.client, pkg.id, pkg.ipk);
+  const ms = msSince(t);
+  await removeOverBus(daemon.client, pkg.id);
+  return ms;
 }
 
 export async function runInstallBench(o: InstallBenchOptions): Promise<{ figures: Record<string, number>; skipped: string[] }> {
@@ -102,28 +103,49 @@ export async function runInstallBench(o: InstallBenchOptions): Promise<{ figures
     if (!haveTar) skipped.push('install.tar_ms skipped: GNU tar/gzip not installed and could not be installed');
     if (!deb) skipped.push(`install.dpkg_ms skipped: ${missing.join(', ')} not installed and could not be installed`);
 
-    const ours = (await timeOurInstalls(work, 'root', pkg, warm, o.rounds, {}))!;
+    const daemon = await warmDaemon(work, 'root', warm, {});
+    let nosyncDaemon: BenchDaemon | null = null;
+    if (o.noSyncEnv) {
+      nosyncDaemon = await warmDaemon(work, 'root-nosync', warm, o.noSyncEnv);
+      // It counts only if the daemon says it took the switch (it warns loudly that fsync is off).
+      const name = Object.keys(o.noSyncEnv)[0];
+      if (!nosyncDaemon.child.stderr().includes(name)) {
+        skipped.push(`install.nosync_ms skipped: the daemon did not acknowledge ${name} (no no-sync mode in this build)`);
+        await nosyncDaemon.stop();
+        nosyncDaemon = null;
+      }
+    }
+    // Rounds interleave the systems, so a slow patch of the disk or a busy neighbour hits each of them alike.
+    const ours: number[] = [];
+    const nosync: number[] = [];
     const tar: number[] = [];
     const dpkg: number[] = [];
-    for (let r = 0; r < o.rounds; r++) {
-      if (haveTar) {
-        const dest = path.join(work, `tar-${r}`);
-        fs.mkdirSync(dest);
-        syncDisks();
-        const t = nowNs();
-        execFileSync('tar', ['-xzf', dataTgz, '-C', dest]);
-        tar.push(msSince(t));
-        fs.rmSync(dest, { recursive: true, force: true });
+    try {
+      for (let r = 0; r < o.rounds; r++) {
+        ours.push(await timeInstall(daemon, pkg));
+        if (nosyncDaemon) nosync.push(await timeInstall(nosyncDaemon, pkg));
+        if (haveTar) {
+          const dest = path.join(work, `tar-${r}`);
+          fs.mkdirSync(dest);
+          syncDisks();
+          const t = nowNs();
+          execFileSync('tar', ['-xzf', dataTgz, '-C', dest]);
+          tar.push(msSince(t));
+          fs.rmSync(dest, { recursive: true, force: true });
+        }
+        if (deb) {
+          const dest = path.join(work, `dpkg-${r}`);
+          dpkgRoot(dest);
+          syncDisks();
+          const t = nowNs();
+          execFileSync('dpkg', [`--root=${dest}`, '-i', deb], { stdio: 'ignore' });
+          dpkg.push(msSince(t));
+          fs.rmSync(dest, { recursive: true, force: true });
+        }
       }
-      if (deb) {
-        const dest = path.join(work, `dpkg-${r}`);
-        dpkgRoot(dest);
-        syncDisks();
-        const t = nowNs();
-        execFileSync('dpkg', [`--root=${dest}`, '-i', deb], { stdio: 'ignore' });
-        dpkg.push(msSince(t));
-        fs.rmSync(dest, { recursive: true, force: true });
-      }
+    } finally {
+      await daemon.stop();
+      await nosyncDaemon?.stop();
     }
     const fmt = (a: number[]) => a.map((x) => Math.round(x)).join(', ');
     figures['install.ms'] = Math.round(median(ours));
@@ -136,14 +158,9 @@ export async function runInstallBench(o: InstallBenchOptions): Promise<{ figures
       figures['install.dpkg_ms'] = Math.round(median(dpkg));
       o.log(`install: dpkg --root -i ${fmt(dpkg)} ms`);
     }
-    if (o.noSyncEnv) {
-      const nosync = await timeOurInstalls(work, 'root-nosync', pkg, warm, o.rounds, o.noSyncEnv);
-      if (nosync) {
-        figures['install.nosync_ms'] = Math.round(median(nosync));
-        o.log(`install: ours without fsyncs ${fmt(nosync)} ms`);
-      } else {
-        skipped.push(`install.nosync_ms skipped: the daemon did not acknowledge ${Object.keys(o.noSyncEnv).join(', ')} (no no-sync mode in this build)`);
-      }
+    if (nosync.length) {
+      figures['install.nosync_ms'] = Math.round(median(nosync));
+      o.log(`install: ours without fsyncs ${fmt(nosync)} ms`);
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -45,7 +45,9 @@ async function main(): Promise<number> {
   const figures: Figures = {};
   const skipped: string[] = [];
   const started = nowNs();
-  log(`bench on ${machine()}${quick ? ' (quick)' : ''}: ${sections.join(', ')}`);
+  const loadAtStart = os.loadavg()[0];
+  log(`bench on ${machine()}${quick ? ' (quick)' : ''}: ${sections.join(', ')}; load average ${loadAtStart.toFixed(2)}`);
+  if (loadAtStart > os.cpus().length / 2) log(`warning: the machine is busy (load ${loadAtStart.toFixed(2)} on ${os.cpus().length} CPUs): throughput and latency figures will be low and noisy; CPU per call is not affected`);
   const timed = async (name: string, fn: () => Promise<void>) => {
     const t = nowNs();
     await fn();
@@ -106,7 +108,8 @@ async function main(): Promise<number> {
   const all = { ...previous, ...figures };
   fs.writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
   const missed = evaluate(all).filter((r) => r.met === false).map((r) => `${r.figure} vs ${r.baseline}: ${r.goal!.text}`);
-  const md = [`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}${quick ? ' (quick run)' : ''}.`, '', formatMarkdown(all), '',
+  const load = `load average ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end`;
+  const md = [`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}${quick ? ' (quick run)' : ''}; ${load}.`, '', formatMarkdown(all), '',
     ...skipped.map((s) => `Skipped: ${s}`)].join('\n');
   fs.writeFileSync(path.join(RESULTS, 'latest.md'), md + '\n');
   process.stdout.write(`\nwrote ${path.relative(process.cwd(), file) || file} and latest.md in ${Math.round(msSince(started) / 1000)} s` +
