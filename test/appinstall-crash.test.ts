@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Stage } from '../status-codes';
+import { Stage, ErrorCode, ErrorText } from '../status-codes';
 import { LunaClient } from '../ipc/client';
 import { FAULT_POINTS } from '../services/appinstall/fault-points';
 import { startDaemon, killAllChildren, makeIpk, makeRoot, type Json } from './helpers/appinstall-daemon';
@@ -176,3 +176,39 @@ test("a crash during the recovery's own rollback is finished by the next start",
     expect(await checkAfterRestart(c2, root, ['v2'])).toBe('v2');
   });
 }, 60000);
+
+/** A "disk full" error injected at a boundary before the commit point: the task fails with -3 (install) or -7 (remove), is rolled back at once. */
+async function enospcCase(op: Op, fault: string): Promise<string[]> {
+  const o = OPS[op];
+  const root = copyRoot(o.from());
+  try {
+    await withClient(root, { APPINSTALLD_FAULT: `${fault}:enospc` }, async (c) => {
+      const final = finalOf(await o.run(c));
+      if (op === 'remove') expect(final).toMatchObject({ statusValue: Stage.REMOVE_FAILED.statusValue, details: { errorCode: ErrorCode.REMOVE_FAILED } });
+      else expect(final).toMatchObject({ statusValue: Stage.INSTALL_FAILED.statusValue, details: { errorCode: ErrorCode.NO_SPACE, reason: expect.stringMatching(new RegExp(`^${ErrorText.NO_SPACE}: .*ENOSPC`)) } });
+      // rolled back while the daemon runs: nothing lost, nothing left, the hub agrees
+      expect(await checkAfterRestart(c, root, [o.old])).toBe(o.old);
+      const next = o.target === 'v2' ? v2 : v1;
+      expect(finalOf(await runTask(c, 'install', { id: ID, ipkUrl: next })).statusValue).toBe(Stage.INSTALLED.statusValue);
+      expect(await checkAfterRestart(c, root, [next === v2 ? 'v2' : 'v1'])).toBe(next === v2 ? 'v2' : 'v1');
+    });
+    return [];
+  } catch (e) {
+    return [`${op} with ENOSPC at ${fault}: ${(e as Error).message}`];
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+describe.each(['fresh', 'upgrade', 'remove'] as Op[])('%s with a full disk at every boundary before the commit point', (op) => {
+  test('fails with -3 (install) or -7 (remove), rolled back at once: wholly old, hub agrees, no leftovers; install works again', async () => {
+    const before = trace[op].slice(0, trace[op].indexOf(`${OPS[op].commit}:1`));
+    expect(before.length).toBeGreaterThan(2);
+    const problems: string[] = [];
+    const queue = [...before];
+    await Promise.all([0, 1].map(async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) problems.push(...(await enospcCase(op, f)));
+    }));
+    expect(problems).toEqual([]);
+  }, 120000);
+});

@@ -193,8 +193,11 @@ describe('config and fault specs', () => {
   });
   test('APPINSTALLD_FAULT: <point>[:<n>] with a known point only', () => {
     expect(parseFaultSpec(undefined)).toBeNull();
-    expect(parseFaultSpec('install.placed:3')).toEqual({ point: 'install.placed', nth: 3 });
-    expect(parseFaultSpec('remove.committed')).toEqual({ point: 'remove.committed', nth: 1 });
+    expect(parseFaultSpec('install.placed:3')).toEqual({ point: 'install.placed', nth: 3, action: 'kill' });
+    expect(parseFaultSpec('remove.committed')).toEqual({ point: 'remove.committed', nth: 1, action: 'kill' });
+    expect(parseFaultSpec('install.staged:2:enospc')).toEqual({ point: 'install.staged', nth: 2, action: 'enospc' });
+    expect(parseFaultSpec('install.staged:enospc')).toEqual({ point: 'install.staged', nth: 1, action: 'enospc' });
+    expect(() => parseFaultSpec('install.staged:2:eio')).toThrow(/enospc/);
     expect(() => parseFaultSpec('install.placd')).toThrow(/point one of/);
     expect(new Set(FAULT_POINTS).size).toBe(FAULT_POINTS.length);
   });

@@ -64,7 +64,11 @@ export function manifestPath(tree: BusTree, packageId: string): string {
   return path.join(tree.manifestsD, `${packageId}.json`);
 }
 
-/** Writes (or rewrites) the bus files of an installed package, deletes files its previous manifest listed that are gone, tells the hub. */
+/**
+ * Writes (or rewrites) the bus files of an installed package and tells the hub. Order, so that a failure or crash at
+ * any point leaves nothing that no manifest names: files the previous manifest lists but the new set lacks are deleted
+ * first (still listed), then the manifest is written (it lists the whole new set), then the files themselves.
+ */
 export async function installPackageBusFiles(pkg: InstalledPackage, tree: BusTree, root: string, hub: HubManifests | null): Promise<void> {
   const want = packageBusFiles(pkg, tree, root);
   const prev = await readManifest(want.manifest.path);
@@ -73,10 +77,10 @@ export async function installPackageBusFiles(pkg: InstalledPackage, tree: BusTre
   for (const f of [...want.files, want.manifest]) if ((await readOr(f.path)) !== f.content) changed.push(f);
   if (changed.length === 0 && stale.length === 0) return;
   if (prev && hub) await hub.removeManifest(want.manifest.path, root).catch(() => undefined);
-  await writeFilesAllOrNothing(want.files.filter((f) => changed.includes(f)));
   for (const p of stale) await unlinkDurable(p);
-  faultPoint('bus.files-written');
   if (changed.includes(want.manifest)) await writeFilesAllOrNothing([want.manifest]);
+  faultPoint('bus.manifest-written');
+  await writeFilesAllOrNothing(want.files.filter((f) => changed.includes(f)));
   if (hub) await hub.addManifest(want.manifest.path, root);
 }
 

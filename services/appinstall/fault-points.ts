@@ -1,6 +1,7 @@
 // The named step boundaries of install and remove, and the crash-on-purpose switch for tests:
 // APPINSTALLD_FAULT=<point>[:<n>] makes the daemon SIGKILL itself the n-th time (default 1st) it passes <point>;
-// APPINSTALLD_FAULT_TRACE=1 logs every pass ("fault point <point>:<n>"), so a test can list the boundaries a run crosses.
+// APPINSTALLD_FAULT=<point>[:<n>]:enospc instead makes that pass fail with a "disk full" error (ENOSPC) that the
+// task handles like a real one (the daemon lives on). APPINSTALLD_FAULT_TRACE=1 logs every pass ("fault point <point>:<n>"), so a test can list the boundaries a run crosses.
 
 /** Every boundary at which a crash must leave each app fully old or fully new after restart (tests walk this list). */
 export const FAULT_POINTS = [
@@ -16,8 +17,8 @@ export const FAULT_POINTS = [
   'install.placed',
   /** Install: switch durable, journal phase committed (the new version is the installed one from here). */
   'install.committed',
-  /** Bus files of a package written, its manifest not yet (install, and the rewrite after a rollback). */
-  'bus.files-written',
+  /** A package's new bus manifest written (naming every file of the new set), the files themselves not yet. */
+  'bus.manifest-written',
   /** Install: bus files and manifest written, hub not told yet. */
   'install.bus-files',
   /** Install: hub told, old version and journal not yet cleaned up. */
@@ -39,16 +40,18 @@ export const FAULT_POINTS = [
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
-/** Parses APPINSTALLD_FAULT: "<point>" or "<point>:<n>"; unknown point names are an error (a typo would make a test pass vacuously). */
-export function parseFaultSpec(spec: string | undefined): { point: FaultPoint; nth: number } | null {
+export type FaultAction = 'kill' | 'enospc';
+
+/** Parses APPINSTALLD_FAULT: "<point>[:<n>][:enospc]"; unknown point names are an error (a typo would make a test pass vacuously). */
+export function parseFaultSpec(spec: string | undefined): { point: FaultPoint; nth: number; action: FaultAction } | null {
   if (!spec) return null;
-  const m = /^([a-z.-]+)(?::(\d+))?$/.exec(spec.trim());
+  const m = /^([a-z.-]+)(?::(\d+))?(?::(enospc))?$/.exec(spec.trim());
   if (!m || !(FAULT_POINTS as readonly string[]).includes(m[1])) {
-    throw new Error(`APPINSTALLD_FAULT="${spec}": expected <point>[:<n>] with point one of ${FAULT_POINTS.join(', ')}`);
+    throw new Error(`APPINSTALLD_FAULT="${spec}": expected <point>[:<n>][:enospc] with point one of ${FAULT_POINTS.join(', ')}`);
   }
   const nth = m[2] ? Number(m[2]) : 1;
   if (nth < 1) throw new Error(`APPINSTALLD_FAULT="${spec}": n must be at least 1`);
-  return { point: m[1] as FaultPoint, nth };
+  return { point: m[1] as FaultPoint, nth, action: m[3] === 'enospc' ? 'enospc' : 'kill' };
 }
 
 const armed = parseFaultSpec(process.env.APPINSTALLD_FAULT);
@@ -61,6 +64,10 @@ export function faultPoint(point: FaultPoint): void {
   passes.set(point, n);
   if (trace) process.stderr.write(`appinstalld: fault point ${point}:${n}\n`);
   if (armed && armed.point === point && armed.nth === n) {
+    if (armed.action === 'enospc') {
+      process.stderr.write(`appinstalld: APPINSTALLD_FAULT: failing with ENOSPC at ${point} (pass ${n})\n`);
+      throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${point})`), { code: 'ENOSPC', errno: -28 });
+    }
     process.stderr.write(`appinstalld: APPINSTALLD_FAULT: killing myself at ${point} (pass ${n})\n`);
     process.kill(process.pid, 'SIGKILL');
   }
