@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { UNSAFE_NO_SYNC_ENV } from '../services/appinstall/durable-fs';
 import { killAllChildren } from './bench-process';
 import { DEFAULT_BUS_OPTIONS, runBusBench } from './bus-bench';
 import { DEFAULT_FANOUT_OPTIONS, runFanoutBench } from './fanout-bench';
@@ -17,7 +18,7 @@ const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
-export const NOSYNC_ENV: NodeJS.ProcessEnv = { APPINSTALLD_UNSAFE_NO_SYNC: '1' };
+export const NOSYNC_ENV: NodeJS.ProcessEnv = { [UNSAFE_NO_SYNC_ENV]: '1' };
 
 function log(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
