@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import { exists, renameDurable, removeTreeDurable, fsyncPath } from './durable-fs';
 import { writeJournal, deleteJournal, type JournalRecord, type JournalTarget } from './journal';
 import { faultPoint } from './fault-points';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 
 export const STAGING_DIRNAME = '.appinstalld-staging';
 
@@ -32,7 +33,8 @@ export async function switchIn(rec: JournalRecord): Promise<void> {
   }
   for (const t of rec.targets) {
     if (t.inNew && (await exists(newPath(rec, t.rel)))) {
-      await removeTreeDurable(livePath(rec, t)); // only a leftover of our own earlier attempt can be here
+      // Every old target is aside by now: anything here was put by another package's task since ours checked.
+      if (await exists(livePath(rec, t))) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.FAILED_IPKG_INSTALL, `${t.rel} already exists and belongs to another package`);
       await renameDurable(newPath(rec, t.rel), livePath(rec, t));
       faultPoint('install.placed');
     }
@@ -68,8 +70,8 @@ export async function rollback(installerState: string, rec: JournalRecord): Prom
       await removeTreeDurable(live);
       await renameDurable(oldPath(rec, t), live);
       faultPoint('rollback.restored');
-    } else if (t.inNew && !t.existedBefore) {
-      await removeTreeDurable(live);
+    } else if (t.inNew && !t.existedBefore && !(await exists(newPath(rec, t.rel)))) {
+      await removeTreeDurable(live); // placed by us (its staged copy is gone), never anyone else's
     }
   }
   await removeTreeDurable(rec.staging);
