@@ -73,12 +73,13 @@ export async function writeFileDurable(file: string, data: string | Buffer, mode
   await fsyncPath(path.dirname(file));
 }
 
-/** Removes a file if present and fsyncs its directory. */
+/** Removes a file if present (a parent that is not a directory means absent too) and fsyncs its directory. */
 export async function unlinkDurable(file: string): Promise<boolean> {
   try {
     await fs.unlink(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw e;
   }
   await fsyncPath(path.dirname(file)).catch(() => undefined);
