@@ -12,10 +12,12 @@ export interface ExtractLimits {
   ratioFloorBytes: number;
 }
 
+/** Generous enough for real apps (a JS service with node_modules easily has tens of thousands of files); the daemon
+ * config's "extractLimits" narrows or widens them, and the free-space check (-3) guards the disk first. */
 export const DEFAULT_LIMITS: ExtractLimits = {
   maxDepth: 64,
-  maxEntries: 20000,
-  maxTotalBytes: 1024 * 1024 * 1024,
+  maxEntries: 100000,
+  maxTotalBytes: 4 * 1024 * 1024 * 1024,
   maxRatio: 100,
   ratioFloorBytes: 1024 * 1024,
 };

@@ -6,7 +6,7 @@ import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { Stage, ErrorCode, ErrorText } from '../status-codes';
 import { LunaClient } from '../ipc/client';
-import { writeCorpus, writeGoodIpk, CORPUS_PKG } from './helpers/ipk-corpus';
+import { writeCorpus, writeGoodIpk, CORPUS_PKG, CORPUS_LIMITS } from './helpers/ipk-corpus';
 import { startDaemon, killAllChildren, listTree, type Daemon } from './helpers/appinstall-daemon';
 
 const AS = 'luna://com.webos.appInstallService';
@@ -15,7 +15,7 @@ let c: LunaClient;
 let work: string;
 
 beforeAll(async () => {
-  d = await startDaemon();
+  d = await startDaemon({ config: { extractLimits: CORPUS_LIMITS } });
   c = await LunaClient.connect({ root: d.root });
   work = fs.mkdtempSync('/tmp/ai-w-');
 });

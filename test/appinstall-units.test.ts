@@ -186,7 +186,10 @@ describe('bus files', () => {
 describe('config and fault specs', () => {
   test('daemon config: defaults, known keys checked, unknown keys refused', () => {
     expect(parseDaemonConfig({})).toEqual(DEFAULT_CONFIG);
-    expect(parseDaemonConfig({ requireSignature: true, maxConcurrentTasks: 2 })).toEqual({ requireSignature: true, maxConcurrentTasks: 2 });
+    expect(parseDaemonConfig({ requireSignature: true, maxConcurrentTasks: 2 })).toEqual({ ...DEFAULT_CONFIG, requireSignature: true, maxConcurrentTasks: 2 });
+    expect(parseDaemonConfig({ extractLimits: { maxEntries: 500000 } }).extractLimits).toEqual({ ...DEFAULT_CONFIG.extractLimits, maxEntries: 500000 });
+    expect(() => parseDaemonConfig({ extractLimits: { maxEntries: -1 } })).toThrow(/"extractLimits.maxEntries" must be a positive integer/);
+    expect(() => parseDaemonConfig({ extractLimits: { maxFiles: 5 } })).toThrow(/unknown key "extractLimits.maxFiles"/);
     expect(() => parseDaemonConfig({ maxConcurrentTasks: 0 })).toThrow(/maxConcurrentTasks/);
     expect(() => parseDaemonConfig({ requireSignatures: true })).toThrow(/unknown key "requireSignatures"/);
     expect(() => parseDaemonConfig([])).toThrow(/JSON object/);

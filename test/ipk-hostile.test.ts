@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 import { openIpk } from '../ipk/ipk-reader';
 import { extractData } from '../ipk/extract';
-import { CorpusCase, writeCorpus, writeGoodIpk } from './helpers/ipk-corpus';
+import { CORPUS_LIMITS, CorpusCase, writeCorpus, writeGoodIpk } from './helpers/ipk-corpus';
 
 let work: string;
 let cases: CorpusCase[];
@@ -47,7 +47,7 @@ test('each hostile package is refused with its own reason, leaving nothing behin
     try {
       const pkg = await openIpk(c.file);
       if (c.stage === 'open') outcomes.push(`${c.name}: opened but should have been refused at open`);
-      await extractData(pkg, staging);
+      await extractData(pkg, staging, { limits: CORPUS_LIMITS });
     } catch (e) {
       err = e;
     }

@@ -2,15 +2,20 @@
 // Reading and checking only; the values are used by the install service and the task queue.
 import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
 
 export interface DaemonConfig {
   /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
   requireSignature: boolean;
   /** Most install/remove tasks running at once; more wait in a queue. */
   maxConcurrentTasks: number;
+  /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
+  extractLimits: ExtractLimits;
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4 };
+export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, extractLimits: DEFAULT_LIMITS };
+
+const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
 /** Checks a parsed config object; unknown keys are refused so that a typo is not silently ignored. */
 export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): DaemonConfig {
@@ -24,8 +29,17 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
     } else if (k === 'maxConcurrentTasks') {
       if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 256) throw bad('"maxConcurrentTasks" must be an integer from 1 to 256');
       cfg.maxConcurrentTasks = v as number;
+    } else if (k === 'extractLimits') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('"extractLimits" must be an object');
+      const limits = { ...DEFAULT_LIMITS };
+      for (const [lk, lv] of Object.entries(v)) {
+        if (!(LIMIT_KEYS as readonly string[]).includes(lk)) throw bad(`unknown key "extractLimits.${lk}" (known: ${LIMIT_KEYS.join(', ')})`);
+        if (!Number.isSafeInteger(lv) || (lv as number) < 1) throw bad(`"extractLimits.${lk}" must be a positive integer`);
+        limits[lk as (typeof LIMIT_KEYS)[number]] = lv as number;
+      }
+      cfg.extractLimits = limits;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, extractLimits)`);
     }
   }
   return cfg;
