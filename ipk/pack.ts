@@ -86,9 +86,10 @@ async function copyTree(src: string, dest: string, exclude: Set<string>): Promis
   });
 }
 
-/** Normalise modes (dirs 0755, files 0644 or 0755) and sum the file sizes: Installed-Size. */
+/** Normalise modes (dirs 0755, files 0644 or 0755) and sum the lstat sizes of everything in the tree, the
+ * directories and the tree's own root included: that is how ares-package computes Installed-Size. */
 async function normaliseTree(dir: string): Promise<number> {
-  let total = 0;
+  let total = (await fsp.lstat(dir)).size;
   for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, d.name);
     const st = await fsp.lstat(p);
@@ -96,8 +97,8 @@ async function normaliseTree(dir: string): Promise<number> {
       await fsp.chmod(p, 0o755);
       total += await normaliseTree(p);
     } else {
-      await fsp.chmod(p, maskedMode('file', st.mode));
       total += st.size;
+      await fsp.chmod(p, maskedMode('file', st.mode));
     }
   }
   return total;
@@ -144,7 +145,8 @@ export async function packApp(appDir: string, serviceDirs: string[] = [], opts: 
     const pkgInfo: Record<string, unknown> = { id: app.id, version: app.version, app: app.id };
     if (services.length) pkgInfo.services = services.map((s) => s.id);
     await fsp.mkdir(path.join(palm, 'packages', app.id), { recursive: true });
-    await fsp.writeFile(path.join(palm, 'packages', app.id, 'packageinfo.json'), JSON.stringify(pkgInfo, null, 4) + '\n');
+    await fsp.writeFile(path.join(palm, 'packages', app.id, 'packageinfo.json'), JSON.stringify(pkgInfo, null, 2) + '\n');
+    await fsp.chmod(data, 0o755);
     const installedSize = await normaliseTree(data);
 
     const dataTgz = path.join(tmp, 'data.tar.gz');
