@@ -28,7 +28,7 @@ export interface BusBenchOptions {
   log(line: string): void;
 }
 
-export const DEFAULT_BUS_OPTIONS: Omit<BusBenchOptions, 'log'> = { seqCalls: 3000, pipelinedCalls: 30000, window: 256, rounds: 3 };
+export const DEFAULT_BUS_OPTIONS: Omit<BusBenchOptions, 'log'> = { seqCalls: 3000, pipelinedCalls: 30000, window: 256, rounds: 5 };
 
 /** One request/response of the system under test; resolves when the reply arrived. */
 type Call = (i: number) => Promise<unknown>;
