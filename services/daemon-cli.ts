@@ -1,0 +1,74 @@
+// What the two daemon entry points (services/main.ts, services/appinstalld.ts) share as command-line programs:
+// `--root DIR` / `-h`, logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
+import { resolveRoot } from '../ipc/paths';
+import { CodedError } from '../status-codes';
+
+export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
+  const out: { root?: string; help?: boolean } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--root') {
+      const v = argv[++i];
+      if (!v) throw new Error('--root needs a directory');
+      out.root = v;
+    } else if (a.startsWith('--root=')) out.root = a.slice(7);
+    else if (a === '-h' || a === '--help') out.help = true;
+    else throw new Error(`unknown argument "${a}"`);
+  }
+  return out;
+}
+
+export function log(line: string): void {
+  process.stderr.write(`appinstalld: ${line}\n`);
+}
+
+/** Something started that can be stopped, and optionally reloaded (SIGHUP). */
+export interface Running {
+  stop(): Promise<void>;
+  reload?(): void;
+}
+
+/**
+ * Runs a daemon in the foreground: parses the arguments, starts it under the resolved root, and stops it on
+ * SIGTERM/SIGINT (a signal during start-up stops it right after). SIGHUP calls `reload` (before then: logged).
+ */
+export function runDaemon(usage: string, start: (root: string) => Promise<Running>): void {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+  if (args.help) {
+    process.stdout.write(usage + '\n');
+    return;
+  }
+  let running: Running | null = null;
+  let stopRequested: string | null = null;
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (!running) {
+      stopRequested = sig;
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping`);
+    await running.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => (running?.reload ? running.reload() : log('SIGHUP: nothing to reload yet')));
+  start(resolveRoot(args.root)).then(
+    async (r) => {
+      running = r;
+      if (stopRequested) await stop(stopRequested);
+    },
+    (e) => {
+      log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+      process.exit(1);
+    },
+  );
+}
