@@ -2,6 +2,7 @@
 // and the run's arguments. Pure and fast; the benchmarks themselves run only with `npm run bench`.
 import { CONTRACT_FIGURES, evaluate, formatMarkdown, formatTable, missingFigures } from '../bench/figures';
 import { parseRunArgs } from '../bench/run';
+import { parseStartScript } from '../bench/bench-daemon';
 import { median, percentile } from '../bench/stats';
 
 const ISSUE_NAMES = [
@@ -64,6 +65,15 @@ describe('bench contract', () => {
     expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory'] });
     expect(parseRunArgs(['--quick', 'bus'])).toEqual({ quick: true, sections: ['bus'] });
     expect(() => parseRunArgs(['--fast'])).toThrow(/unknown argument "--fast"/);
+  });
+
+  test('the daemon is started as package.json\'s start script says, flags and environment included', () => {
+    expect(parseStartScript('node dist/services/main.js')).toEqual({ env: {}, nodeArgs: [], script: 'dist/services/main.js' });
+    expect(parseStartScript('MALLOC_ARENA_MAX=1 node --max-semi-space-size=1 dist/services/main.js')).toEqual({
+      env: { MALLOC_ARENA_MAX: '1' }, nodeArgs: ['--max-semi-space-size=1'], script: 'dist/services/main.js',
+    });
+    expect(() => parseStartScript('npm run build && node dist/services/main.js')).toThrow(/not "\[VAR=value/);
+    expect(() => parseStartScript('node dist/services/main.js --root /x')).toThrow(/not "\[VAR=value/);
   });
 
   test('median and nearest-rank percentile', () => {
