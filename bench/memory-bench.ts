@@ -15,6 +15,9 @@ export interface MemoryBenchOptions {
   /** Ids installed and removed side by side (each id's cycles run one after another). */
   parallel: number;
   settleMs: number;
+  /** Extra environment and node flags for the daemon (to try a memory setting before it goes into `npm start`). */
+  daemonEnv?: NodeJS.ProcessEnv;
+  daemonNodeArgs?: string[];
   log(line: string): void;
 }
 
@@ -36,7 +39,7 @@ export async function runMemoryBench(o: MemoryBenchOptions): Promise<Record<stri
   try {
     const pkgs: BenchPackage[] = [];
     for (let i = 0; i < o.parallel; i++) pkgs.push(await makeTinyPackage(work, `com.bench.tiny${i}`));
-    const daemon = await startBenchDaemon(work, 'root');
+    const daemon = await startBenchDaemon(work, 'root', o.daemonEnv, o.daemonNodeArgs);
     try {
       const pid = daemon.child.proc.pid!;
       await sleep(o.settleMs);
