@@ -8,6 +8,7 @@ import type { PeerIdentity } from '../ipc/protocol';
 import { decideCall, decideCallByName, decideRegister, knownService } from './decision';
 import type { CallerContext, CallTarget, Denial, Policy } from './policy';
 import { DEVMODE_CERTIFICATE, PolicyStore } from './policy-store';
+import type { SecurityData } from './security-data';
 
 export type { Policy, Denial, CallerContext, CallTarget } from './policy';
 
@@ -44,6 +45,34 @@ export function installDefaultPolicy(l: Layout, log: (line: string) => void = ()
   return written;
 }
 
+/** Most remembered call decisions; past it the memory starts afresh. */
+const CALL_CACHE_LIMIT = 8192;
+
+/**
+ * decideCall is asked on every call through the hub, and its answer depends only on the caller's identity and
+ * names, the method, and the security data. Answers are remembered until the data changes: PolicyStore replaces
+ * its data whole on every reload and manifest change, never edits it, so a new data object starts afresh.
+ */
+function cachedDecideCall(data: () => SecurityData): (caller: CallerContext, target: CallTarget) => Denial | null {
+  let cachedFor: SecurityData | null = null;
+  const answers = new Map<string, Denial | null>();
+  return (caller, target) => {
+    const current = data();
+    if (current !== cachedFor || answers.size >= CALL_CACHE_LIMIT) {
+      answers.clear();
+      cachedFor = current;
+    }
+    const p = caller.peer;
+    const key = `${p.uid}\0${p.gid}\0${p.exe}\0${caller.name}\0${caller.appId ?? '\u0001'}\0${target.service}\0${target.category}\0${target.method}`;
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      answer = decideCall(current, caller, target);
+      answers.set(key, answer);
+    }
+    return answer;
+  };
+}
+
 export interface CreatePolicyOptions {
   /** The uid the hub runs as (default: this process's). When not 0 it gets root's privileged role: it owns the bus. */
   ownerUid?: number;
@@ -63,7 +92,7 @@ export function createPolicy(l: Layout, log: (line: string) => void = () => {}, 
   return {
     store,
     checkRegister: (peer: PeerIdentity, name: string | null): Denial | null => decideRegister(store.data, peer, name),
-    checkCall: (caller: CallerContext, target: CallTarget): Denial | null => decideCall(store.data, caller, target),
+    checkCall: cachedDecideCall(() => store.data),
     isCallAllowedByName: (requester: string, target: CallTarget): boolean => decideCallByName(store.data, requester, target),
     isKnownService: (name: string): boolean => knownService(store.data, name),
     reload: (): void => store.reload(),
