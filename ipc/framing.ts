@@ -178,9 +178,7 @@ export function parseClientFrame(line: string): ClientToHub {
       if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
       break;
     case 'reply':
-      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
-      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
-      if (m.last !== undefined && typeof m.last !== 'boolean') bad(t, 'last', 'a boolean');
+      checkReply(m);
       break;
     case 'signal':
       if (typeof m.uri !== 'string') bad(t, 'uri', 'a string');
@@ -190,6 +188,13 @@ export function parseClientFrame(line: string): ClientToHub {
       throw new FrameError(`unknown message type ${typeName(t)}`);
   }
   return m as unknown as ClientToHub;
+}
+
+/** A reply has the same shape in both directions (service → hub, hub → caller). */
+function checkReply(m: Record<string, unknown>): void {
+  if (!isToken(m.token)) bad('reply', 'token', 'a non-negative integer');
+  if (!isObject(m.payload)) bad('reply', 'payload', 'a JSON object');
+  if (m.last !== undefined && typeof m.last !== 'boolean') bad('reply', 'last', 'a boolean');
 }
 
 /** Check one hub → client frame (as a client receives it). */
@@ -207,9 +212,7 @@ export function parseHubFrame(line: string): HubToClient {
       if (typeof m.errorText !== 'string') bad(t, 'errorText', 'a string');
       break;
     case 'reply':
-      if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');
-      if (!isObject(m.payload)) bad(t, 'payload', 'a JSON object');
-      if (m.last !== undefined && typeof m.last !== 'boolean') bad(t, 'last', 'a boolean');
+      checkReply(m);
       break;
     case 'call':
       if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');

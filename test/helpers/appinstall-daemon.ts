@@ -5,23 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packApp } from '../../ipk/pack';
+import { killAllChildren, track } from './child-processes';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const MAIN = path.join(REPO, 'dist/services/main.js');
 export const LUNA_SEND = path.join(REPO, 'dist/luna-send/luna-send.js');
 export const LUNA_SEND_PUB = path.join(REPO, 'dist/luna-send/luna-send-pub.js');
 
-const children = new Set<ChildProcess>();
-/** Kills every process this harness started (afterAll safety net). */
-export function killAllChildren(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children.clear();
-}
-function track(c: ChildProcess): ChildProcess {
-  children.add(c);
-  c.once('exit', () => children.delete(c));
-  return c;
-}
+export { killAllChildren };
 
 export type Json = Record<string, any>;
 

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { killAllChildren, track } from './child-processes';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const DIST = path.join(REPO, 'dist');
@@ -11,18 +12,7 @@ export const LUNA_SEND = path.join(DIST, 'luna-send/luna-send.js');
 export const LUNA_SEND_PUB = path.join(DIST, 'luna-send/luna-send-pub.js');
 const TEST_SERVICE = path.join(__dirname, 'test-service.js');
 
-/** Every child started here, so a failing test never leaves processes behind. */
-const children = new Set<ChildProcess>();
-export function killAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children.clear();
-}
-
-function track(c: ChildProcess): ChildProcess {
-  children.add(c);
-  c.once('exit', () => children.delete(c));
-  return c;
-}
+export { killAllChildren as killAll };
 
 export function exited(c: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve({ code: c.exitCode, signal: c.signalCode });
