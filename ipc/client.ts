@@ -239,7 +239,7 @@ export class LunaClient {
   }
 
   private onFrame(msg: HubToClient): void {
-    this.log(`<- ${JSON.stringify(msg)}`);
+    if (this.opts.log) this.log(`<- ${JSON.stringify(msg)}`); // serialising every frame costs even when unlogged
     switch (msg.t) {
       case 'welcome':
         if (this.state !== 'connecting' || !this.handshake) return;
@@ -326,7 +326,7 @@ export class LunaClient {
 
   private write(text: string): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.log(`-> ${text.slice(0, -1)}`);
+    if (this.opts.log) this.log(`-> ${text.slice(0, -1)}`);
     // Frames written in one tick leave in one writev (a push to many subscribers is many frames).
     this.scheduleFlush();
     this.socket.write(text);
