@@ -64,9 +64,10 @@ export class IncomingMessage implements Message {
   private returned = false;
   private endedFlag = false;
   private cancelledFlag = false;
-  private queued: Payload[] = [];
-  private cancelFns: (() => void)[] = [];
-  private readonly holders = new Set<SubscriptionHolder>();
+  // Made on first use: most calls are answered once and never queue, subscribe or register a cancel handler.
+  private queued: Payload[] | null = null;
+  private cancelFns: (() => void)[] | null = null;
+  private holders: Set<SubscriptionHolder> | null = null;
 
   constructor(frame: IncomingCallMsg, private readonly sink: ReplySink, private readonly onEnd: (msg: IncomingMessage) => void) {
     this.token = frame.token;
@@ -87,19 +88,20 @@ export class IncomingMessage implements Message {
   get hasReturned(): boolean { return this.returned; }
   /** Under at least one subscription key of some holder. */
   get inSubscription(): boolean {
+    if (this.holders === null) return false;
     for (const h of this.holders) if (h.holds(this)) return true;
     return false;
   }
 
-  respond(payload: Payload, opts: { last?: boolean } = {}): void {
+  respond(payload: Payload, opts?: { last?: boolean }): void {
     if (this.endedFlag) return;
-    const last = opts.last ?? !this.inSubscription;
+    const last = opts?.last ?? !this.inSubscription;
     this.send(payload, last);
     if (!this.returned) {
       this.returned = true;
       const queued = this.queued;
-      this.queued = [];
-      for (const p of queued) {
+      this.queued = null;
+      if (queued !== null) for (const p of queued) {
         if (this.endedFlag) break;
         this.send(p, false);
       }
@@ -110,7 +112,7 @@ export class IncomingMessage implements Message {
   push(payload: Payload): boolean {
     if (this.endedFlag) return false;
     if (this.returned) this.send(payload, false);
-    else this.queued.push(payload);
+    else (this.queued ??= []).push(payload);
     return true;
   }
 
@@ -118,17 +120,17 @@ export class IncomingMessage implements Message {
   fail(code: number, text: string, extra?: Payload): void {
     if (this.endedFlag) return;
     this.returned = true;
-    this.queued = [];
+    this.queued = null;
     this.send(errorReply(code, text, extra), true);
   }
 
   onCancel(fn: () => void): void {
     if (this.cancelledFlag) fn();
-    else if (!this.endedFlag) this.cancelFns.push(fn);
+    else if (!this.endedFlag) (this.cancelFns ??= []).push(fn);
   }
 
   /** Called by a SubscriptionHolder when it adds this message under a key. */
-  attach(holder: SubscriptionHolder): void { this.holders.add(holder); }
+  attach(holder: SubscriptionHolder): void { (this.holders ??= new Set()).add(holder); }
 
   /** The caller cancelled or went away: end without a reply and tell the handler. */
   cancel(): void {
@@ -136,8 +138,8 @@ export class IncomingMessage implements Message {
     this.cancelledFlag = true;
     this.finish();
     const fns = this.cancelFns;
-    this.cancelFns = [];
-    for (const fn of fns) fn();
+    this.cancelFns = null;
+    if (fns !== null) for (const fn of fns) fn();
   }
 
   private send(payload: Payload, last: boolean): void {
@@ -152,10 +154,11 @@ export class IncomingMessage implements Message {
   private finish(): void {
     if (this.endedFlag) return;
     this.endedFlag = true;
-    this.queued = [];
-    for (const h of this.holders) h.drop(this);
-    this.holders.clear();
-    if (!this.cancelledFlag) this.cancelFns = [];
+    this.queued = null;
+    const holders = this.holders;
+    this.holders = null;
+    if (holders !== null) for (const h of holders) h.drop(this);
+    if (!this.cancelledFlag) this.cancelFns = null;
     this.onEnd(this);
   }
 }
@@ -215,10 +218,33 @@ function compile(category: string, name: string, schema: object): Validator {
   };
 }
 
+const DONE: Promise<void> = Promise.resolve();
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** A thrown error as the call's error reply (CodedError keeps its code and text). */
+function failFromThrow(msg: IncomingMessage, e: unknown, spec: MethodSpec): void {
+  if (e instanceof CodedError) msg.fail(e.code, e.text, spec.errorExtra);
+  else msg.fail(BusErrorCode.GENERAL, e instanceof Error ? e.message : String(e), spec.errorExtra);
+}
+
+/** The reply of an async handler, or its rejection as an error reply. */
+async function settle(msg: IncomingMessage, result: PromiseLike<unknown>, spec: MethodSpec): Promise<void> {
+  try {
+    const value = await result;
+    if (value !== undefined && value !== null) msg.respond(value as Payload);
+  } catch (e) {
+    failFromThrow(msg, e, spec);
+  }
+}
+
 /** The declared methods of one service connection and its open incoming calls. */
 export class MethodRegistry {
   private readonly categories = new Map<string, Map<string, DeclaredMethod>>();
   private readonly open = new Map<number, IncomingMessage>();
+  private readonly ended = (m: IncomingMessage): void => { this.open.delete(m.token); };
 
   constructor(private readonly sink: ReplySink) {}
 
@@ -245,27 +271,29 @@ export class MethodRegistry {
   get openCalls(): number { return this.open.size; }
 
   /** Run one incoming call: unknown method, schema failure, handler result or thrown error → replies. */
-  async handleCall(frame: IncomingCallMsg): Promise<void> {
-    const msg = new IncomingMessage(frame, this.sink, (m) => this.open.delete(m.token));
+  handleCall(frame: IncomingCallMsg): Promise<void> {
+    const msg = new IncomingMessage(frame, this.sink, this.ended);
     this.open.set(frame.token, msg);
     const declared = this.categories.get(frame.category)?.get(frame.method);
     if (!declared) {
       msg.fail(BusErrorCode.GENERAL, BusErrorText.unknownMethod(frame.method, frame.category));
-      return;
+      return DONE;
     }
     const { spec, validate } = declared;
     const why = validate ? validate(frame.payload) : null;
     if (why) {
       msg.fail(ErrorCode.INVALID_PARAMETER, BusErrorText.invalidParameter(why), spec.errorExtra);
-      return;
+      return DONE;
     }
+    // A handler that answers synchronously is answered at once (no promise and microtask per call).
     try {
-      const result = await spec.handler(msg);
+      const result = spec.handler(msg);
+      if (isThenable(result)) return settle(msg, result, spec);
       if (result !== undefined && result !== null) msg.respond(result as Payload);
     } catch (e) {
-      if (e instanceof CodedError) msg.fail(e.code, e.text, spec.errorExtra);
-      else msg.fail(BusErrorCode.GENERAL, e instanceof Error ? e.message : String(e), spec.errorExtra);
+      failFromThrow(msg, e, spec);
     }
+    return DONE;
   }
 
   /** The caller cancelled this call (or disconnected). */
