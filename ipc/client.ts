@@ -6,6 +6,7 @@ import path from 'node:path';
 // (about 100 ms less start-up for luna-send, which runs once per command on a device).
 import { AsyncSubject } from 'rxjs/internal/AsyncSubject';
 import { Observable } from 'rxjs/internal/Observable';
+import type { Subscriber } from 'rxjs/internal/Subscriber';
 import { firstValueFrom } from 'rxjs/internal/firstValueFrom';
 import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
 import { FrameDecoder, encodeFrame, parseHubFrame, type FrameError } from './framing';
@@ -34,9 +35,11 @@ export interface ConnectOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
 
-interface PendingCall {
-  reply(payload: Payload, last: boolean): void;
-  fail(err: CodedError): void;
+/** A frame's UTF-8 size is checked only when it could exceed the limit (UTF-8 is at most 3 bytes per UTF-16 unit). */
+function frameBytesOver(text: string, max: number): number {
+  if ((text.length - 1) * 3 <= max) return 0;
+  const bytes = Buffer.byteLength(text) - 1;
+  return bytes > max ? bytes : 0;
 }
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
@@ -59,7 +62,8 @@ export class LunaClient {
   /** The connection ended without close(): calls made now get hubGone rather than clientClosed. */
   private wasLost = false;
   private nextToken = 1;
-  private readonly pending = new Map<number, PendingCall>();
+  /** Open outgoing calls by token: the call's subscriber (a call is open exactly while it is in this map). */
+  private readonly pending = new Map<number, Subscriber<Payload>>();
   private readonly registry: MethodRegistry;
   private readonly gone = new AsyncSubject<void>();
   private readonly decoder: FrameDecoder<HubToClient>;
@@ -157,33 +161,16 @@ export class LunaClient {
       const frame: CallMsg = { t: 'call', token, uri, payload };
       if (opts.appId !== undefined) frame.appId = opts.appId;
       const text = encodeFrame(frame);
-      const bytes = Buffer.byteLength(text) - 1;
-      if (bytes > this.maxFrameBytes) {
+      const bytes = frameBytesOver(text, this.maxFrameBytes);
+      if (bytes > 0) {
         sub.error(new CodedError(BusErrorCode.GENERAL, BusErrorText.frameTooLarge(bytes, this.maxFrameBytes)));
         return;
       }
-      let done = false;
-      this.pending.set(token, {
-        reply: (p, last) => {
-          if (last) {
-            done = true;
-            this.pending.delete(token);
-          }
-          sub.next(p);
-          if (last) sub.complete();
-        },
-        fail: (err) => {
-          done = true;
-          this.pending.delete(token);
-          sub.error(err);
-        },
-      });
+      this.pending.set(token, sub);
       this.write(text);
+      // Still open (no last reply, no failure): the caller cancels.
       return () => {
-        if (done) return;
-        done = true;
-        this.pending.delete(token);
-        if (this.state === 'open') this.send({ t: 'cancel', token });
+        if (this.pending.delete(token) && this.state === 'open') this.send({ t: 'cancel', token });
       };
     });
   }
@@ -259,7 +246,7 @@ export class LunaClient {
         this.socket.destroy();
         return;
       case 'reply':
-        this.pending.get(msg.token)?.reply(msg.payload, msg.last === true);
+        this.onReply(msg.token, msg.payload, msg.last === true);
         return;
       case 'call':
         if (this.state === 'open') void this.registry.handleCall(msg);
@@ -268,6 +255,14 @@ export class LunaClient {
         this.registry.handleCancel(msg.token);
         return;
     }
+  }
+
+  private onReply(token: number, payload: Payload, last: boolean): void {
+    const sub = this.pending.get(token);
+    if (sub === undefined) return;
+    if (last) this.pending.delete(token);
+    sub.next(payload);
+    if (last) sub.complete();
   }
 
   private onClose(err: NodeJS.ErrnoException | null): void {
@@ -291,8 +286,9 @@ export class LunaClient {
   }
 
   private failPending(err: CodedError): void {
-    for (const p of [...this.pending.values()]) p.fail(err);
+    const subs = [...this.pending.values()];
     this.pending.clear();
+    for (const sub of subs) sub.error(err);
   }
 
   private send(frame: ClientToHub): void {
@@ -315,8 +311,8 @@ export class LunaClient {
       if (this.fanoutDepth > 0) this.payloadJson.set(frame.payload, json);
     }
     let text = `{"t":"reply","token":${frame.token},"payload":${json}${frame.last ? ',"last":true' : ''}}\n`;
-    const bytes = Buffer.byteLength(text) - 1;
-    if (bytes > this.maxFrameBytes) {
+    const bytes = frameBytesOver(text, this.maxFrameBytes);
+    if (bytes > 0) {
       const err = errorReply(BusErrorCode.GENERAL, BusErrorText.frameTooLarge(bytes, this.maxFrameBytes));
       this.log(`reply to call ${frame.token} too large (${bytes} bytes): sending an error instead`);
       text = `{"t":"reply","token":${frame.token},"payload":${JSON.stringify(err)}${frame.last ? ',"last":true' : ''}}\n`;
