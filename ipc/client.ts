@@ -70,6 +70,8 @@ export class LunaClient {
   private readonly maxFrameBytes: number;
   private readonly closed: Promise<void>;
   private handshake: { resolve(c: LunaClient): void; reject(e: CodedError): void } | null = null;
+  /** Frames written this tick, sent in one socket write at the next tick (one write per frame costs far more). */
+  private out = '';
   private flushScheduled = false;
   /** Why the handshake failed when it was this side that gave up. */
   private handshakeFailure: string | undefined;
@@ -211,6 +213,7 @@ export class LunaClient {
       this.state = 'closing';
       this.failPending(new CodedError(BusErrorCode.GENERAL, BusErrorText.clientClosed));
       this.registry.cancelAll();
+      this.flush();
       this.socket.end();
       // A hub that does not answer the FIN must not keep us waiting forever.
       const timer = setTimeout(() => this.socket.destroy(), 2000);
@@ -323,20 +326,21 @@ export class LunaClient {
   private write(text: string): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     if (this.opts.log) this.log(`-> ${text.slice(0, -1)}`);
-    // Frames written in one tick leave in one writev (a push to many subscribers is many frames).
-    this.scheduleFlush();
-    this.socket.write(text);
+    // Frames written in one tick leave in one write (a push to many subscribers is many frames).
+    this.out += text;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.socket.cork();
-    process.nextTick(() => {
-      this.flushScheduled = false;
-      this.socket.uncork();
-    });
-  }
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out === '') return;
+    this.out = '';
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(out);
+  };
 
   /** One subscription push to all its messages: the payload is serialised once (it cannot change meanwhile). */
   private fanout<T>(send: () => T): T {
