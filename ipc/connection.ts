@@ -1,7 +1,7 @@
 // One peer connection as the hub sees it: the kernel identity read at accept, decoded incoming frames,
 // batched outgoing frames with a bound on what may queue up, and closing with a logged reason. No routing here.
 import type { Socket } from 'node:net';
-import { FrameDecoder, FrameError, parseClientFrame, encodeFrame, encodeReply } from './framing';
+import { FrameDecoder, FrameError, OutgoingFrames, parseClientFrame, encodeFrame, encodeReply } from './framing';
 import type { ClientToHub, HubToClient, PeerIdentity } from './protocol';
 
 export interface ConnectionOptions {
@@ -18,20 +18,14 @@ export interface ConnectionOptions {
 
 /** How long a connection closed with `flush` may take to drain before it is destroyed. */
 const FLUSH_GRACE_MS = 2000;
-/** First size of a tick's output buffer (below half of Buffer.poolSize, so it comes from the shared pool). */
-const OUT_FIRST_BYTES = 2048;
 
 export class Connection {
   readonly id: number;
   readonly peer: PeerIdentity;
   private readonly socket: Socket;
   private readonly decoder: FrameDecoder<ClientToHub>;
-  /**
-   * This tick's frames, UTF-8 encoded as they are queued (cheaper than flattening a long string of frames at
-   * write time); `outBytes` of it are used. A new buffer each tick: the socket may still hold the last one.
-   */
-  private out: Buffer | null = null;
-  private outBytes = 0;
+  /** This tick's frames, encoded as they are queued; written in one go at the next tick. */
+  private readonly out = new OutgoingFrames();
   private flushScheduled = false;
   private isClosed = false;
 
@@ -85,14 +79,12 @@ export class Connection {
     this.isClosed = true;
     this.decoder.stop();
     if (opts.flush && !this.socket.destroyed) {
-      if (this.out !== null && this.outBytes > 0) this.socket.write(this.out.subarray(0, this.outBytes));
-      this.out = null;
-      this.outBytes = 0;
+      const out = this.out.take();
+      if (out !== null) this.socket.write(out);
       this.socket.end();
       setTimeout(() => this.socket.destroy(), FLUSH_GRACE_MS).unref();
     } else {
-      this.out = null;
-      this.outBytes = 0;
+      this.out.take();
       this.socket.destroy();
     }
     this.opts.onClose(this, reason, opts.fault === true);
@@ -108,10 +100,8 @@ export class Connection {
   }
 
   private enqueue(frame: string): void {
-    const need = this.outBytes + frame.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (this.out === null || need > this.out.length) this.growOut(need);
-    this.outBytes += (this.out as Buffer).write(frame, this.outBytes);
-    const queued = this.outBytes + this.socket.writableLength;
+    this.out.add(frame);
+    const queued = this.out.bytes + this.socket.writableLength;
     if (queued > this.opts.maxQueuedBytes) {
       this.close(`peer does not read its messages: ${queued} bytes queued (limit ${this.opts.maxQueuedBytes})`, { fault: true });
       return;
@@ -122,19 +112,10 @@ export class Connection {
     }
   }
 
-  private growOut(need: number): void {
-    const old = this.out;
-    const next = Buffer.allocUnsafe(Math.max(need, OUT_FIRST_BYTES, old === null ? 0 : old.length * 2));
-    if (old !== null) old.copy(next, 0, 0, this.outBytes);
-    this.out = next;
-  }
-
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.isClosed || this.out === null || this.outBytes === 0) return;
-    const out = this.out.subarray(0, this.outBytes);
-    this.out = null;
-    this.outBytes = 0;
-    this.socket.write(out);
+    if (this.isClosed) return;
+    const out = this.out.take();
+    if (out !== null) this.socket.write(out);
   };
 }

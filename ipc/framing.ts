@@ -99,6 +99,43 @@ export class FrameDecoder<T> {
   }
 }
 
+/** First size of a tick's output buffer (below half of Buffer.poolSize, so it comes from the shared pool). */
+const OUT_FIRST_BYTES = 2048;
+
+/**
+ * Frames waiting to be written in one go, UTF-8 encoded as they are added (cheaper than building one long
+ * string of frames and flattening it at write time). take() hands over the bytes and starts a new buffer.
+ */
+export class OutgoingFrames {
+  private buf: Buffer | null = null;
+  private used = 0;
+
+  /** Bytes queued. */
+  get bytes(): number {
+    return this.used;
+  }
+
+  add(frame: string): void {
+    const need = this.used + frame.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    let buf = this.buf;
+    if (buf === null || need > buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(need, OUT_FIRST_BYTES, buf === null ? 0 : buf.length * 2));
+      if (buf !== null) buf.copy(next, 0, 0, this.used);
+      this.buf = buf = next;
+    }
+    this.used += buf.write(frame, this.used);
+  }
+
+  /** The queued bytes (null if none); the queue is empty afterwards. */
+  take(): Buffer | null {
+    const buf = this.buf;
+    const used = this.used;
+    this.buf = null;
+    this.used = 0;
+    return buf === null || used === 0 ? null : buf.subarray(0, used);
+  }
+}
+
 /** One message as one frame. Throws if the message cannot be serialised (e.g. nested too deeply). */
 export function encodeFrame(msg: ClientToHub | HubToClient): string {
   return JSON.stringify(msg) + '\n';
