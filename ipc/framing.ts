@@ -157,10 +157,25 @@ export function encodeIncomingCall(
   token: number, sender: string | null, senderId: string, appId: string | undefined,
   category: string, method: string, payload: unknown, peerJson: string,
 ): string {
-  return '{"t":"call","token":' + token + ',"sender":' + JSON.stringify(sender) + ',"senderId":' + JSON.stringify(senderId) +
-    (appId === undefined ? '' : ',"appId":' + JSON.stringify(appId)) +
-    ',"category":' + JSON.stringify(category) + ',"method":' + JSON.stringify(method) +
-    ',"payload":' + JSON.stringify(payload) + ',"peer":' + peerJson + '}\n';
+  return encodeIncomingCallWith(token, callerFields(sender, senderId), appId, targetFields(category, method), payload, peerJson);
+}
+
+/** The `sender` and `senderId` fields of an incoming call, serialised once per caller (they never change). */
+export function callerFields(sender: string | null, senderId: string): string {
+  return ',"sender":' + JSON.stringify(sender) + ',"senderId":' + JSON.stringify(senderId);
+}
+
+/** The `category` and `method` fields of an incoming call, serialised once per distinct URI. */
+export function targetFields(category: string, method: string): string {
+  return ',"category":' + JSON.stringify(category) + ',"method":' + JSON.stringify(method);
+}
+
+/** encodeIncomingCall with the caller's and target's fields already serialised (callerFields, targetFields). */
+export function encodeIncomingCallWith(
+  token: number, callerJson: string, appId: string | undefined, targetJson: string, payload: unknown, peerJson: string,
+): string {
+  return '{"t":"call","token":' + token + callerJson + (appId === undefined ? '' : ',"appId":' + JSON.stringify(appId)) +
+    targetJson + ',"payload":' + JSON.stringify(payload) + ',"peer":' + peerJson + '}\n';
 }
 
 // ---- message shape checks (the hub trusts nothing a peer sends) ----

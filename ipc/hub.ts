@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
 import type { Policy, CallerContext } from '../acg/policy';
 import { Connection } from './connection';
-import { encodeFrame, encodeIncomingCall } from './framing';
+import { callerFields, encodeFrame, encodeIncomingCallWith, targetFields } from './framing';
 import { HubService, HubServiceCall, hubServiceHasMethod } from './hub-service';
 import { peerIdentity } from './peer-credentials';
 import { checkSocketPath } from './paths';
@@ -45,6 +45,13 @@ interface Peer {
   label: string;
   /** The peer identity as JSON, serialised once for every call this peer makes. */
   peerJson: string;
+  /** Its sender and senderId fields as JSON (callerFields), set when hello is answered. */
+  callerJson: string;
+}
+
+/** A parsed call URI with its category and method fields already serialised (targetFields). */
+interface RouteTarget extends ParsedUri {
+  readonly fieldsJson: string;
 }
 
 /** Most distinct URIs remembered by the parse cache before it starts over, and the longest one it keeps. */
@@ -93,7 +100,7 @@ export class Hub {
   private readonly hubService: HubService;
   private nextConnId = 1;
   /** Parsed URIs (or why they are bad): callers use few distinct URIs, parsing each once saves the hot path. */
-  private readonly uriCache = new Map<string, ParsedUri | CodedError>();
+  private readonly uriCache = new Map<string, RouteTarget | CodedError>();
 
   constructor(opts: HubOptions) {
     checkSocketPath(opts.socketPath);
@@ -221,6 +228,7 @@ export class Hub {
       nextHubToken: 1,
       label: `:1.${id} (${describePeer(identity)})`,
       peerJson: JSON.stringify(identity),
+      callerJson: '',
     };
     peer.conn = new Connection({
       id,
@@ -281,6 +289,7 @@ export class Hub {
     }
     peer.welcomed = true;
     peer.name = name;
+    peer.callerJson = callerFields(name, peer.uniqueId);
     if (name !== null) {
       peer.label = `${name} ${peer.label}`;
       this.services.set(name, peer);
@@ -314,11 +323,12 @@ export class Hub {
     peer.conn.sendReply(token, payload, true);
   }
 
-  private parse(uri: string): ParsedUri | CodedError {
+  private parse(uri: string): RouteTarget | CodedError {
     let r = this.uriCache.get(uri);
     if (r) return r;
     try {
-      r = parseUri(uri);
+      const { service, category, method } = parseUri(uri);
+      r = { service, category, method, fieldsJson: targetFields(category, method) };
     } catch (e) {
       r = e instanceof CodedError ? e : new CodedError(BusErrorCode.GENERAL, (e as Error).message);
     }
@@ -368,7 +378,7 @@ export class Hub {
     const call = new Call(peer, token, svc, hubToken);
     peer.outgoing.set(token, call);
     svc.incoming.set(hubToken, call);
-    svc.conn.sendEncoded(encodeIncomingCall(hubToken, peer.name, peer.uniqueId, msg.appId, category, method, msg.payload, peer.peerJson));
+    svc.conn.sendEncoded(encodeIncomingCallWith(hubToken, peer.callerJson, msg.appId, target.fieldsJson, msg.payload, peer.peerJson));
   }
 
   private onReply(svc: Peer, msg: ServiceReplyMsg): void {
