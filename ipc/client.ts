@@ -9,10 +9,10 @@ import { Observable } from 'rxjs/internal/Observable';
 import type { Subscriber } from 'rxjs/internal/Subscriber';
 import { firstValueFrom } from 'rxjs/internal/firstValueFrom';
 import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
-import { FrameDecoder, encodeFrame, parseHubFrame, type FrameError } from './framing';
+import { FrameDecoder, encodeCall, encodeFrame, parseHubFrame, type FrameError } from './framing';
 import { MethodRegistry, type Message, type MethodSpec } from './method-registry';
 import { checkSocketPath, resolveHubSocket, resolveRoot } from './paths';
-import { DEFAULT_LIMITS, type CallMsg, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ServiceReplyMsg } from './protocol';
+import { DEFAULT_LIMITS, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ServiceReplyMsg } from './protocol';
 import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
 import { parseUri } from './uri';
 
@@ -78,6 +78,9 @@ export class LunaClient {
   private fanoutDepth = 0;
   /** Payloads serialised during the current fan-out (cleared after it, so a payload changed later is serialised again). */
   private readonly payloadJson = new Map<Payload, string>();
+  /** The URI of the latest call and its JSON (callers tend to call one URI many times). */
+  private lastUri = '';
+  private lastUriJson = '""';
 
   readonly subscriptions: Subscriptions = new Subscriptions({ fanout: (send) => this.fanout(send) });
   /** Emits once when the hub connection ends without close() having been called; completes on close(). */
@@ -160,9 +163,11 @@ export class LunaClient {
         return;
       }
       const token = this.nextToken++;
-      const frame: CallMsg = { t: 'call', token, uri, payload };
-      if (opts.appId !== undefined) frame.appId = opts.appId;
-      const text = encodeFrame(frame);
+      if (uri !== this.lastUri) {
+        this.lastUri = uri;
+        this.lastUriJson = JSON.stringify(uri);
+      }
+      const text = encodeCall(token, uri, payload, opts.appId, this.lastUriJson);
       const bytes = frameBytesOver(text, this.maxFrameBytes);
       if (bytes > 0) {
         sub.error(new CodedError(BusErrorCode.GENERAL, BusErrorText.frameTooLarge(bytes, this.maxFrameBytes)));

@@ -1,6 +1,6 @@
 // Newline-delimited JSON frames: splitting a byte stream into checked protocol messages, and encoding them.
 // Pure (no sockets): connection.ts feeds it Buffers; what a message means is hub.ts's and client.ts's business.
-import type { ClientToHub, HubToClient } from './protocol';
+import type { CallMsg, ClientToHub, HubToClient } from './protocol';
 
 /** Why a stream of frames is broken; the connection that sent it is closed with this reason. */
 export class FrameError extends Error {
@@ -139,6 +139,19 @@ export class OutgoingFrames {
 /** One message as one frame. Throws if the message cannot be serialised (e.g. nested too deeply). */
 export function encodeFrame(msg: ClientToHub | HubToClient): string {
   return JSON.stringify(msg) + '\n';
+}
+
+/**
+ * A `call` frame (client → hub), built without an intermediate object: every call a client makes goes through
+ * here. Same bytes as encodeFrame({t:'call', token, uri, payload, appId}); `uriJson` = JSON.stringify(uri), which
+ * a caller may keep for a URI it calls often.
+ */
+export function encodeCall(token: number, uri: string, payload: unknown, appId: string | undefined, uriJson = JSON.stringify(uri)): string {
+  const json = JSON.stringify(payload);
+  // Not serialisable as a value (undefined, a function): the same frame encodeFrame makes (payload left out).
+  if (json === undefined) return encodeFrame({ t: 'call', token, uri, payload, ...(appId === undefined ? {} : { appId }) } as CallMsg);
+  return '{"t":"call","token":' + token + ',"uri":' + uriJson + ',"payload":' + json +
+    (appId === undefined ? '}\n' : ',"appId":' + JSON.stringify(appId) + '}\n');
 }
 
 /**
