@@ -28,6 +28,9 @@ export class Connection {
   private readonly out = new OutgoingFrames();
   private flushScheduled = false;
   private isClosed = false;
+  /** Connections not read until this one's queue drains (their calls were filling it); see waitFor. */
+  private waiters: Connection[] | null = null;
+  private waitingOn: Connection | null = null;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.id = opts.id;
@@ -46,6 +49,39 @@ export class Connection {
     });
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.close(`socket error: ${e.code ?? e.message}`));
     this.socket.on('close', () => this.close('peer disconnected'));
+    this.socket.on('drain', () => this.releaseWaiters());
+  }
+
+  /** Bytes on their way to the peer: queued this tick plus held by the socket. */
+  get queuedBytes(): number {
+    return this.out.bytes + this.socket.writableLength;
+  }
+
+  /**
+   * Stop reading this peer until `busy` has drained (or closed): a caller whose calls pile up at a slow service
+   * waits, rather than the service being dropped for a queue it did not cause. Only call it while busy's queue
+   * is at least its socket's high-water mark (so that a 'drain' is sure to come).
+   */
+  waitFor(busy: Connection): void {
+    if (this.isClosed || busy.isClosed || busy === this || this.waitingOn !== null) return;
+    this.waitingOn = busy;
+    this.socket.pause();
+    (busy.waiters ??= []).push(this);
+  }
+
+  /** The smallest queue for which waitFor may be used. */
+  get drainThreshold(): number {
+    return this.socket.writableHighWaterMark;
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.waiters;
+    if (waiters === null) return;
+    this.waiters = null;
+    for (const c of waiters) {
+      c.waitingOn = null;
+      if (!c.isClosed) c.socket.resume();
+    }
   }
 
   get closed(): boolean {
@@ -87,6 +123,7 @@ export class Connection {
       this.out.take();
       this.socket.destroy();
     }
+    this.releaseWaiters();
     this.opts.onClose(this, reason, opts.fault === true);
   }
 

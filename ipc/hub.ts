@@ -379,6 +379,10 @@ export class Hub {
     peer.outgoing.set(token, call);
     svc.incoming.set(hubToken, call);
     svc.conn.sendEncoded(encodeIncomingCallWith(hubToken, peer.callerJson, msg.appId, target.fieldsJson, msg.payload, peer.peerJson));
+    // Calls arriving faster than the service reads them: the caller waits (half the queue limit is the line),
+    // instead of the service being dropped once the limit is passed.
+    const queued = svc.conn.queuedBytes;
+    if (queued > this.limits.maxQueuedBytesPerConnection / 2 && queued >= svc.conn.drainThreshold) peer.conn.waitFor(svc.conn);
   }
 
   private onReply(svc: Peer, msg: ServiceReplyMsg): void {
