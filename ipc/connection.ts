@@ -11,6 +11,8 @@ export interface ConnectionOptions {
   maxFrameBytes: number;
   /** Bytes that may wait for a peer that does not read; past it the connection is dropped. */
   maxQueuedBytes: number;
+  /** How long others may wait (paused) for this peer to drain its queue before it is dropped. */
+  maxDrainWaitMs: number;
   onMessage(conn: Connection, msg: ClientToHub): void;
   /** Called exactly once, when the connection closes for any reason. `fault` = the peer misbehaved. */
   onClose(conn: Connection, reason: string, fault: boolean): void;
@@ -31,6 +33,8 @@ export class Connection {
   /** Connections not read until this one's queue drains (their calls were filling it); see waitFor. */
   private waiters: Connection[] | null = null;
   private waitingOn: Connection | null = null;
+  /** Drops this peer if it has not drained by then while others wait on it: a peer that never reads must not stall them. */
+  private drainDeadline: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.id = opts.id;
@@ -67,6 +71,11 @@ export class Connection {
     this.waitingOn = busy;
     this.socket.pause();
     (busy.waiters ??= []).push(this);
+    const ms = busy.opts.maxDrainWaitMs;
+    busy.drainDeadline ??= setTimeout(() => {
+      busy.close(`peer does not read its messages: ${busy.queuedBytes} bytes not drained in ${ms} ms while callers wait`, { fault: true });
+    }, ms);
+    busy.drainDeadline.unref();
   }
 
   /** The smallest queue for which waitFor may be used. */
@@ -75,6 +84,10 @@ export class Connection {
   }
 
   private releaseWaiters(): void {
+    if (this.drainDeadline !== null) {
+      clearTimeout(this.drainDeadline);
+      this.drainDeadline = null;
+    }
     const waiters = this.waiters;
     if (waiters === null) return;
     this.waiters = null;

@@ -236,6 +236,7 @@ export class Hub {
       peer: identity,
       maxFrameBytes: this.limits.maxFrameBytes,
       maxQueuedBytes: this.limits.maxQueuedBytesPerConnection,
+      maxDrainWaitMs: this.limits.maxDrainWaitMs,
       onMessage: (_c, msg) => this.onMessage(peer, msg),
       onClose: (_c, reason, fault) => this.onClose(peer, reason, fault),
     });

@@ -31,6 +31,7 @@ export async function startHub(opts: StartHubOptions): Promise<Hub> {
 
 const USAGE = `usage: ls-hubd [--root DIR] [--socket PATH] [--verbose]
                [--max-frame-bytes N] [--max-connections N] [--max-outstanding-calls N] [--max-queued-bytes N]
+               [--max-drain-wait-ms N]
   --root DIR    root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   --socket PATH hub socket (default: LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub)
   SIGHUP reloads the security files; SIGTERM/SIGINT stop the hub and remove its socket; SIGUSR2 logs counts and memory.`;
@@ -40,6 +41,7 @@ const LIMIT_FLAGS: Record<string, keyof HubLimits> = {
   '--max-connections': 'maxConnections',
   '--max-outstanding-calls': 'maxOutstandingCallsPerConnection',
   '--max-queued-bytes': 'maxQueuedBytesPerConnection',
+  '--max-drain-wait-ms': 'maxDrainWaitMs',
 };
 
 class UsageError extends Error {}

@@ -63,6 +63,8 @@ export const DEFAULT_LIMITS = {
   maxOutstandingCallsPerConnection: 10000,
   /** Bytes queued for a peer that does not read before the hub drops it. */
   maxQueuedBytesPerConnection: 16 * 1024 * 1024,
+  /** How long callers paused behind a peer's full queue wait for it to drain before that peer is dropped. */
+  maxDrainWaitMs: 10_000,
 } as const;
 export type HubLimits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 

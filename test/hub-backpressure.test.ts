@@ -8,7 +8,8 @@ import { RawPeer, type Frame } from './helpers/hub-raw-peer';
 const SERVICE = 'com.test.slow';
 const CALLS = 300;
 
-/** Node code of the flooding caller: CALLS calls of 100 KiB at once; prints how many replies were answers. */
+/** Node code of the flooding caller: CALLS calls of 100 KiB at once to SERVICE; prints how many replies were answers. */
+const flood = (service: string) => FLOOD.split(SERVICE).join(service);
 const FLOOD = `
 const s = require('net').connect(process.argv[1]);
 const big = 'b'.repeat(100 * 1024);
@@ -35,7 +36,7 @@ s.on('close', () => { process.stdout.write('closed after ' + replies); process.e
 let hub: HubProcess;
 
 beforeAll(async () => {
-  hub = await spawnHub(['--max-queued-bytes', String(4 * 1024 * 1024)]);
+  hub = await spawnHub(['--max-queued-bytes', String(4 * 1024 * 1024), '--max-drain-wait-ms', '1000']);
 });
 
 afterAll(async () => {
@@ -61,4 +62,19 @@ it('a caller whose calls pile up at a slow service waits; the service stays conn
   expect(svc.closed).toBe(false);
   expect(hub.log()).not.toMatch(/closed com\.test\.slow/);
   svc.destroy();
+});
+
+it('a service that never reads does not stall its callers for ever: past the drain wait it is dropped and they carry on', async () => {
+  const deaf = await RawPeer.hello(hub.socketPath, 'com.test.deaf');
+  deaf.send({ t: 'methods', category: '/', methods: ['echo'] });
+  await new Promise((r) => setTimeout(r, 100));
+  deaf.socket.pause(); // registered, then never reads again
+  const child = spawn(process.execPath, ['-e', flood('com.test.deaf'), hub.socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => child.on('exit', r));
+  // Every call got a reply (none an answer: the service was dropped), so the caller was released and read again.
+  expect(out).toBe('0');
+  expect(hub.log()).toMatch(/com\.test\.deaf[^\n]*not drained in 1000 ms while callers wait/);
+  deaf.destroy();
 });
