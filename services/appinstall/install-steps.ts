@@ -41,6 +41,17 @@ function journalOf(ctx: TaskContext) {
   return ctx.journal;
 }
 
+/**
+ * The undo of an install's or a remove's first step: an uncommitted task's journal is rolled back (the app root
+ * as it was) and the bus files made to match it. After the commit point there is nothing to undo.
+ */
+export async function rollbackUncommitted(ctx: TaskContext): Promise<void> {
+  if (!ctx.journal || ctx.journal.phase === 'committed' || !ctx.packageId) return;
+  await rollback(ctx.env.layout.installerState, ctx.journal);
+  ctx.journal = undefined;
+  await resyncPackageBusFiles(ctx, ctx.packageId);
+}
+
 /** Bus files to match what is on disk now for the task's package (after a rollback: the old version's, or none). */
 export async function resyncPackageBusFiles(ctx: TaskContext, packageId: string): Promise<void> {
   const { env, appRoot, busTree, req } = ctx;
@@ -141,12 +152,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       faultPoint('install.begun');
     }),
     /** Puts the app root and the bus files back as they were before the task (nothing after commit can fail). */
-    async undo(ctx) {
-      if (!ctx.journal || ctx.journal.phase === 'committed' || !ctx.packageId) return;
-      await rollback(ctx.env.layout.installerState, ctx.journal);
-      ctx.journal = undefined;
-      await resyncPackageBusFiles(ctx, ctx.packageId);
-    },
+    undo: rollbackUncommitted,
   },
   {
     name: 'unpack',

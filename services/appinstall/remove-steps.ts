@@ -7,9 +7,9 @@ import type { TaskContext } from './task-context';
 import { appDataRel, dbFiles, readPackage } from './package-db';
 import { exists } from './durable-fs';
 import { writeJournal } from './journal';
-import { commit, finish, moveAside, rollback, stagingRoot } from './package-switch';
+import { commit, finish, moveAside, stagingRoot } from './package-switch';
 import { removePackageBusFiles } from './bus-file-sync';
-import { resyncPackageBusFiles } from './install-steps';
+import { rollbackUncommitted } from './install-steps';
 import { faultPoint } from './fault-points';
 
 /** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (SPEC §5). */
@@ -53,12 +53,7 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
       faultPoint('remove.begun');
     },
     /** Brings back whatever was moved aside and the bus files (a remove that failed leaves the app installed). */
-    async undo(ctx) {
-      if (!ctx.journal || ctx.journal.phase === 'committed' || !ctx.packageId) return;
-      await rollback(ctx.env.layout.installerState, ctx.journal);
-      ctx.journal = undefined;
-      await resyncPackageBusFiles(ctx, ctx.packageId);
-    },
+    undo: rollbackUncommitted,
   },
   {
     name: 'bus-files',
