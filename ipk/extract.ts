@@ -1,13 +1,13 @@
 // Safe extraction of an ipk's data.tar.gz into a fresh staging directory (SPEC §4 hostile-input rules): streamed from
 // the member's offset, limits checked while inflating, tar's strict Parser + our entry rules, then a lstat walk and metadata checks.
 // Not the install itself: moving staging into place is the installer's job.
-import { createReadStream, promises as fsp, constants as fsConstants } from 'node:fs';
+import { promises as fsp, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 import { DEFAULT_LIMITS, EntryRules, ExtractLimits, maskedMode } from './entry-rules';
-import { IpkPackage } from './ipk-reader';
+import { IpkPackage, dataMemberStream } from './ipk-reader';
 import {
   AppInfo,
   PackageContents,
@@ -248,10 +248,10 @@ class StagingWriter {
  * stops early) → tar's Parser in strict mode, whose filter applies the entry rules → StagingWriter.
  */
 function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback): Promise<void> {
-  const { offset, size } = pkg.dataMember;
+  const { size } = pkg.dataMember;
   const rules = new EntryRules(limits);
   const verdicts = new WeakMap<object, { rel: string; kind: 'file' | 'dir'; mode: number }>();
-  const src = createReadStream(pkg.path, { start: offset, end: offset + size - 1, highWaterMark: 1024 * 1024 });
+  const src = dataMemberStream(pkg, 1024 * 1024);
   const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let failure: CodedError | undefined;
   let compressed = 0;

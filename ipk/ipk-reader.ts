@@ -1,6 +1,6 @@
 // Opening an ipk: the ar members in order, control.tar.gz (control fields, signer certificate, signature) and
 // where data.tar.gz lies in the file. Does not extract data.tar.gz (extract.ts does); reads only small members.
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
 import zlib from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
@@ -22,6 +22,25 @@ export interface IpkPackage {
   signature?: { certificatePem?: string; certificateName?: string; signatureB64?: string };
   /** The top-level files of control.tar.gz (names without `./`), e.g. control, postinst. */
   controlFiles: string[];
+  /**
+   * With openIpk(..., {keepOpen:true}): the file as opened, so that every later read (signature, extraction) is of
+   * these very bytes even if the path is replaced meanwhile. The opener closes it (closeIpk).
+   */
+  handle?: fsp.FileHandle;
+}
+
+/** A stream of the data.tar.gz member's bytes: from the kept handle when there is one, else from the path. */
+export function dataMemberStream(pkg: IpkPackage, highWaterMark: number): ReadStream {
+  const { offset, size } = pkg.dataMember;
+  const range = { start: offset, end: offset + size - 1, highWaterMark };
+  return pkg.handle ? pkg.handle.createReadStream({ ...range, autoClose: false }) : createReadStream(pkg.path, range);
+}
+
+/** Close the handle openIpk kept (no-op otherwise). */
+export async function closeIpk(pkg: IpkPackage): Promise<void> {
+  const fh = pkg.handle;
+  pkg.handle = undefined;
+  await fh?.close().catch(() => undefined);
 }
 
 function corrupt(detail: string): CodedError {
@@ -95,13 +114,14 @@ function gunzipSmall(gz: Buffer, what: string): Buffer {
 }
 
 /** Open an ipk: check its ar structure and control, locate data.tar.gz. Throws CodedError(-5, ...) with a specific detail. */
-export async function openIpk(file: string): Promise<IpkPackage> {
+export async function openIpk(file: string, opts: { keepOpen?: boolean } = {}): Promise<IpkPackage> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
   } catch (e) {
     throw corrupt(`cannot open ${file}: ${(e as Error).message}`);
   }
+  let kept = false;
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw corrupt(`${file} is not a regular file`);
@@ -135,8 +155,12 @@ export async function openIpk(file: string): Promise<IpkPackage> {
         signatureB64: sig ? sig.toString('latin1').trim() : undefined,
       };
     }
+    if (opts.keepOpen) {
+      pkg.handle = fh;
+      kept = true;
+    }
     return pkg;
   } finally {
-    await fh.close();
+    if (!kept) await fh.close(); // kept only when handed over with the package
   }
 }

@@ -1,9 +1,9 @@
 // Verification of ares-package signatures (`--sign KEY --certificate CRT`): RSA-SHA256 over the exact bytes of the
 // data.tar.gz member, base64 in control.tar.gz, signer certificate checked against a PEM trust bundle. Not signing (pack.ts).
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import crypto, { X509Certificate } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { IpkPackage } from './ipk-reader';
+import { IpkPackage, dataMemberStream } from './ipk-reader';
 
 export type SignatureResult = 'trusted' | 'untrusted' | 'invalid' | 'unsigned';
 export interface SignatureVerdict {
@@ -59,8 +59,7 @@ export function checkTrust(leaf: X509Certificate, intermediates: X509Certificate
 /** Does the base64 signature verify over the data.tar.gz member with this public key? */
 async function signatureMatches(pkg: IpkPackage, cert: X509Certificate, sig: Buffer): Promise<boolean> {
   const verifier = crypto.createVerify('sha256');
-  const { offset, size } = pkg.dataMember;
-  await pipeline(createReadStream(pkg.path, { start: offset, end: offset + size - 1, highWaterMark: 1 << 20 }), verifier);
+  await pipeline(dataMemberStream(pkg, 1 << 20), verifier);
   return verifier.verify(cert.publicKey, sig);
 }
 

@@ -5,7 +5,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { openIpk } from '../ipk/ipk-reader';
+import { closeIpk, openIpk } from '../ipk/ipk-reader';
+import { extractData } from '../ipk/extract';
 import { verifySignature, checkTrust, parsePemCertificates } from '../ipk/signature';
 import { packApp } from '../ipk/pack';
 
@@ -126,4 +127,25 @@ test('checkTrust: a self-signed certificate listed in the bundle is trusted; wit
   expect(checkTrust(pem('Chain Signer.crt'), [], [ca])).toMatch(/not issued/);
   // A non-CA certificate cannot act as an intermediate.
   expect(checkTrust(pem('Chain Signer.crt'), [pem('Test Signer.crt')], [ca])).toMatch(/not issued/);
+});
+
+test('a package opened with keepOpen is verified and unpacked from the bytes opened, even if its path is replaced meanwhile', async () => {
+  const evilApp = at('evil-app');
+  fs.mkdirSync(evilApp);
+  fs.writeFileSync(path.join(evilApp, 'appinfo.json'), JSON.stringify({ id: 'com.example.signed', version: '1.0.0', type: 'web', main: 'index.html', title: 'S', icon: 'icon.png' }));
+  fs.writeFileSync(path.join(evilApp, 'index.html'), 'evil'.repeat(1250));
+  const evilIpk = (await packApp(evilApp, [], { outDir: at('evil') })).file;
+  const swapped = at('swapped.ipk');
+  fs.copyFileSync(signedIpk, swapped);
+  const pkg = await openIpk(swapped, { keepOpen: true });
+  try {
+    fs.renameSync(evilIpk, swapped); // another user replaces the file after it was opened
+    expect(await verifySignature(pkg, at('bundle.crt'))).toMatchObject({ result: 'trusted' });
+    const staging = at('swap-staging');
+    await extractData(pkg, staging);
+    expect(fs.readFileSync(path.join(staging, 'usr/palm/applications/com.example.signed/index.html'), 'utf8')).toBe('x'.repeat(5000));
+  } finally {
+    await closeIpk(pkg);
+  }
+  expect(pkg.handle).toBeUndefined();
 });

@@ -97,7 +97,8 @@ export class AppInstallService {
         checkIpkUrl(String(msg.payload.ipkUrl), msg.peer);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
         if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
-        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg) }).catch(() => undefined);
+        const caller = { uid: msg.peer.uid, gid: msg.peer.gid };
+        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
     };

@@ -12,7 +12,7 @@ import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
-import { isPrivilegedPackageId } from './request-validation';
+import { canRead, isPrivilegedPackageId } from './request-validation';
 import { dbFiles, readPackage } from './package-db';
 import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
@@ -81,9 +81,15 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     name: 'parse',
     statusValues: { before: ['PARSE_NEEDED'], after: ['PARSE_COMPLETE'] },
     async work(ctx) {
-      const ipk = await openIpk(String(ctx.req.payload.ipkUrl));
-      const packageId = ipk.control.packageName;
+      // Opened once and read only through this handle from here on (verify, unpack): a path swapped after the
+      // request was checked, or after the signature was, changes nothing. The task's end closes it.
+      const ipk = await openIpk(String(ctx.req.payload.ipkUrl), { keepOpen: true });
       ctx.ipk = ipk;
+      const caller = ctx.req.caller;
+      if (caller && !canRead(await ipk.handle!.stat(), caller)) {
+        throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipk.path} is not readable by uid ${caller.uid}`);
+      }
+      const packageId = ipk.control.packageName;
       ctx.packageId = packageId;
       if (!ctx.req.developer && ctx.req.id !== packageId) {
         throw failed(ErrorText.APPID_WRONG, `request id "${ctx.req.id}" differs from the package "${packageId}"`);

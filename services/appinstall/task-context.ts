@@ -41,6 +41,8 @@ export interface TaskRequest {
   developer: boolean;
   payload: Payload;
   client: string;
+  /** The requester's kernel identity (install): the ipk as opened must be readable by it. */
+  caller?: { uid: number; gid: number };
 }
 
 export interface TaskContext {

@@ -10,6 +10,7 @@ import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskCont
 import { INSTALL_STEPS } from './install-steps';
 import { REMOVE_STEPS } from './remove-steps';
 import { isNoSpace } from './durable-fs';
+import { closeIpk } from '../../ipk/ipk-reader';
 
 /** Pure: the failure update of a task for any error (CodedError keeps its code; a full disk is -3 on install). */
 export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Details = {}): StageUpdate {
@@ -146,6 +147,7 @@ export class TaskQueue {
         return EMPTY;
       }),
       finalize(() => {
+        if (t.ctx.ipk) void closeIpk(t.ctx.ipk);
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);
         const s = t.current;
