@@ -25,11 +25,6 @@ export function hubServiceHasMethod(category: string, method: string): boolean {
   return HUB_SERVICE_METHODS[category]?.includes(method) ?? false;
 }
 
-/** Does a signal (category, method) match an addmatch (category, method?)? */
-export function signalMatches(match: { category: string; method?: string }, category: string, method: string): boolean {
-  return match.category === category && (match.method === undefined || match.method === method);
-}
-
 interface Match { call: HubServiceCall; method?: string }
 
 function badParam(detail: string): Payload {
@@ -103,16 +98,21 @@ export class HubService {
     return this.open.size;
   }
 
+  /** Keep `item` in `map` under `key` while `call` is open; its cancel takes it out (and the key, once empty). */
+  private holdWhileOpen<K, V>(call: HubServiceCall, map: Map<K, Set<V>>, key: K, item: V): void {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(item);
+    this.open.set(call, () => {
+      set!.delete(item);
+      if (set!.size === 0) map.delete(key);
+    });
+  }
+
   private registerServerStatus(call: HubServiceCall, payload: Payload): void {
     const name = payload.serviceName;
     if (!nonEmptyString(name)) return call.reply(badParam('"serviceName" must be a non-empty string'), true);
-    let set = this.watchers.get(name);
-    if (!set) this.watchers.set(name, (set = new Set()));
-    set.add(call);
-    this.open.set(call, () => {
-      set!.delete(call);
-      if (set!.size === 0) this.watchers.delete(name);
-    });
+    this.holdWhileOpen(call, this.watchers, name, call);
     call.reply({ serviceName: name, connected: this.host.isServiceConnected(name) }, false);
   }
 
@@ -122,14 +122,7 @@ export class HubService {
       return call.reply(badParam('"category" must be a string starting with "/"'), true);
     }
     if (method !== undefined && !nonEmptyString(method)) return call.reply(badParam('"method" must be a non-empty string'), true);
-    const match: Match = { call, method };
-    let set = this.matches.get(category);
-    if (!set) this.matches.set(category, (set = new Set()));
-    set.add(match);
-    this.open.set(call, () => {
-      set!.delete(match);
-      if (set!.size === 0) this.matches.delete(category);
-    });
+    this.holdWhileOpen(call, this.matches, category, { call, method });
     call.reply({ returnValue: true }, false);
   }
 

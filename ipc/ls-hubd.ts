@@ -4,6 +4,7 @@ import { createPolicy } from '../acg';
 import { CodedError } from '../status-codes';
 import { Hub } from './hub';
 import { layout, resolveHubSocket, resolveRoot } from './paths';
+import { peerCredentialsUnavailable } from './peer-credentials';
 import type { HubLimits } from './protocol';
 
 export interface StartHubOptions {
@@ -23,6 +24,8 @@ export async function startHub(opts: StartHubOptions): Promise<Hub> {
   const root = resolveRoot(opts.root);
   const log = opts.log ?? stderrLog;
   const socketPath = opts.socketPath ?? resolveHubSocket(root);
+  const noCredentials = peerCredentialsUnavailable();
+  if (noCredentials) log(`WARNING: cannot read peer credentials (${noCredentials}): every peer is treated as nobody (least privilege)`);
   const policy = createPolicy(layout(root), log);
   const hub = new Hub({ socketPath, policy, limits: opts.limits, log, verbose: opts.verbose });
   await hub.start();

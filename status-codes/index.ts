@@ -42,7 +42,6 @@ export const Stage = {
   VERIFY_COMPLETE: { statusValue: 270, state: 'verifying : complete' },
 } as const;
 export type StageName = keyof typeof Stage;
-export type StageInfo = (typeof Stage)[StageName];
 
 /** Error codes of the install service (SPEC §5). */
 export const ErrorCode = {

@@ -128,6 +128,9 @@ describe('step-table runner', () => {
   test('the real tables are well-formed', () => {
     expect(() => checkStepTable(INSTALL_STEPS)).not.toThrow();
     expect(() => checkStepTable(REMOVE_STEPS)).not.toThrow();
+    const step = (name: string, before: Step<unknown>['statusValues']['before']): Step<unknown> => ({ name, statusValues: { before, after: [] }, work: async () => undefined });
+    expect(() => checkStepTable([step('a', ['PARSE_NEEDED']), step('a', ['PARSE_COMPLETE'])])).toThrow(/duplicate step "a"/);
+    expect(() => checkStepTable([step('silent', [])])).toThrow(/step "silent" names no stage/);
   });
 
   test('a table with a repeated step name is refused', () => {

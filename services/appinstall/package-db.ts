@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Layout } from '../../ipc/paths';
 import { parseControlText } from '../../ipk/control';
 
-export type AppRootKind = 'verified' | 'developer';
 export type AppRootLayout = Layout['verifiedApps'];
 
 export interface InstalledApp {

@@ -27,9 +27,6 @@ export const statusSchema = {
   properties: { subscribe: { type: 'boolean' } },
 } as const;
 
-/** A package id or app id as webOS allows them (SPEC §4): used to keep ids out of paths they do not belong in. */
-export const PACKAGE_ID_PATTERN = /^[a-z0-9.+-]+$/;
-
 export function checkId(id: string): void {
   if (id.trim() === '') throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.ID_EMPTY);
 }

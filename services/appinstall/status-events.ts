@@ -50,5 +50,3 @@ export function foldEvent(prev: StatusEvent, update: StageUpdate): StatusEvent {
   return { id: prev.id, statusValue: info.statusValue, details };
 }
 
-/** Terminal stages: a task's last event is one of these. */
-export const TERMINAL_STAGES: readonly StageName[] = ['INSTALLED', 'INSTALL_FAILED', 'REMOVED', 'REMOVE_FAILED', 'INSTALL_CANCELLED'];

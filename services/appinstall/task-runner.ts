@@ -29,6 +29,7 @@ export function checkStepTable<C>(steps: readonly Step<C>[]): void {
   const names = new Set<string>();
   for (const s of steps) {
     if (names.has(s.name)) throw new Error(`step table: duplicate step "${s.name}"`);
+    if (s.statusValues.before.length + s.statusValues.after.length === 0) throw new Error(`step table: step "${s.name}" names no stage`);
     names.add(s.name);
   }
 }
