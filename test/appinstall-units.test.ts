@@ -153,17 +153,13 @@ describe('failure mapping', () => {
 });
 
 describe('bus files', () => {
-  const tree = (base: string) => ({
-    base, rolesD: `${base}/roles.d`, clientPermissionsD: `${base}/client-permissions.d`, apiPermissionsD: `${base}/api-permissions.d`,
-    groupsD: `${base}/groups.d`, servicesD: `${base}/services.d`, manifestsD: `${base}/manifests.d`,
-  });
   const pkg: InstalledPackage = {
     packageId: 'com.ex.app', version: '1.2.3', developer: true, base: '/r/media/developer/apps', control: {}, packageInfo: {}, targets: [],
     apps: [{ id: 'com.ex.app', dir: '/r/media/developer/apps/usr/palm/applications/com.ex.app', appInfo: { requiredPermissions: ['media.operation'] } }],
     services: [{ id: 'com.ex.app.svc', dir: '/r/media/developer/apps/usr/palm/services/com.ex.app.svc', servicesJson: { id: 'com.ex.app.svc', services: [{ name: 'com.ex.app.svc' }] } }],
   };
   test('every kind of file, in luna-service2 formats, listed by a manifest of device paths', () => {
-    const out = packageBusFiles(pkg, tree('/r/var/luna-service2-dev'), '/r');
+    const out = packageBusFiles(pkg, layoutOf('/r').volatileDevBus, '/r');
     const byName = Object.fromEntries(out.files.map((f) => [f.path.replace('/r/var/luna-service2-dev/', ''), f.content]));
     expect(Object.keys(byName).sort()).toEqual([
       'api-permissions.d/com.ex.app.svc.api.json', 'client-permissions.d/com.ex.app.app.json', 'client-permissions.d/com.ex.app.svc.service.json',
@@ -181,7 +177,7 @@ describe('bus files', () => {
     expect(manifestEntries(manifest).sort()).toEqual(Object.keys(byName).map((k) => `/var/luna-service2-dev/${k}`).sort());
   });
   test('an app without requiredPermissions gets ["public"]', () => {
-    const out = packageBusFiles({ ...pkg, services: [], apps: [{ ...pkg.apps[0], appInfo: {} }] }, tree('/r/var/luna-service2'), '/r');
+    const out = packageBusFiles({ ...pkg, services: [], apps: [{ ...pkg.apps[0], appInfo: {} }] }, layoutOf('/r').volatileBus, '/r');
     expect(JSON.parse(out.files.find((f) => f.path.endsWith('client-permissions.d/com.ex.app.app.json'))!.content)).toEqual({ 'com.ex.app': ['public'] });
   });
 });

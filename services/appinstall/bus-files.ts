@@ -1,17 +1,11 @@
 // The luna-service2 security files of an installed package (SPEC §2, §5), computed from what is installed.
 // Pure: returns paths and contents; writing them and telling the hub is bus-file-sync.ts's job.
 import path from 'node:path';
+import type { Layout } from '../../ipc/paths';
 import type { InstalledPackage } from './package-db';
 
-export interface BusTree {
-  base: string;
-  rolesD: string;
-  clientPermissionsD: string;
-  apiPermissionsD: string;
-  groupsD: string;
-  servicesD: string;
-  manifestsD: string;
-}
+/** One luna-service2 tree (static, verified or developer), as ipc/paths.ts lays it out. */
+export type BusTree = Layout['volatileBus'];
 
 export interface BusFile {
   /** Absolute path. */
