@@ -15,6 +15,8 @@ export interface ServicesOptions {
   log(line: string): void;
   /** Called when the hub connection is lost (the daemon cannot work without it). */
   onHubGone?(): void;
+  /** Recovery already ran in this process, before the hub started (npm start): do not run it again. */
+  recovered?: boolean;
 }
 
 export interface RunningServices {
@@ -41,7 +43,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   }
   const [amClient, devClient, installClient] = clients;
   const log = opts.log;
-  for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
+  if (!opts.recovered) for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
   const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });

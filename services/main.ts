@@ -16,12 +16,12 @@ const USAGE = `usage: appinstalld-main [--root DIR]
 if (require.main === module) {
   runDaemon(USAGE, async (root) => {
     // Crash recovery runs before the hub starts as well, so the hub's first scan of the bus trees already sees them
-    // matching the apps on disk (a bus file left by a crash is never loaded). The services' own recovery then finds nothing.
+    // matching the apps on disk (a bus file left by a crash is never loaded); the services need not run it again.
     for (const line of await recover(layoutOf(root), null)) log(`recovery: ${line}`);
     const hub = await startHub({ root, log: (l) => process.stderr.write(`ls-hubd: ${l}\n`) });
     let services;
     try {
-      services = await startServices({ root, log, onHubGone: () => process.exit(1) });
+      services = await startServices({ root, log, onHubGone: () => process.exit(1), recovered: true });
     } catch (e) {
       await hub.stop();
       throw e;
