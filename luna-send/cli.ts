@@ -5,7 +5,7 @@ import type { LunaClient } from '../ipc/client';
 import { resolveHubSocket, resolveRoot } from '../ipc/paths';
 import type { Payload } from '../ipc/protocol';
 import { parsePayload, parseUri } from '../ipc/uri';
-import { CodedError } from '../status-codes';
+import { CodedError, LunaSendText } from '../status-codes';
 import { parseArgs, usage, type LunaSendOptions } from './options';
 import { formatReply, formatTiming } from './output';
 
@@ -14,9 +14,6 @@ export interface Variant { prog: string; namePrefix: string }
 export const LUNA_SEND: Variant = { prog: 'luna-send', namePrefix: 'com.webos.lunasend' };
 export const LUNA_SEND_PUB: Variant = { prog: 'luna-send-pub', namePrefix: 'com.webos.lunasendpub' };
 
-/** The text real luna-send prints when neither -i, -n, -s nor -t is given (kept verbatim, also for luna-send-pub). */
-export const MISSING_MODE_WARNING =
-  'WARNING: you must always call luna-send with "-i" or "-n". Exiting with failure return code.';
 
 function out(text: string): void { process.stdout.write(text + '\n'); }
 function errLine(text: string): void { process.stderr.write(text + '\n'); }
@@ -65,7 +62,7 @@ export async function main(variant: Variant, argv: readonly string[]): Promise<n
     return 1;
   }
   if (!o.interactive && o.count === undefined && !o.signal && o.timing === undefined) {
-    errLine(MISSING_MODE_WARNING);
+    errLine(LunaSendText.MISSING_MODE_WARNING);
     return 1;
   }
 

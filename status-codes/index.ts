@@ -127,6 +127,12 @@ export const BusErrorText = {
   invalidServiceName: (name: string, why: string) => `Invalid service name "${name}": ${why}`,
 } as const;
 
+/** Texts of luna-send and luna-send-pub that users and scripts know verbatim (SPEC §3). */
+export const LunaSendText = {
+  /** Printed when neither -i, -n, -s nor -t is given (also by luna-send-pub, word for word). */
+  MISSING_MODE_WARNING: 'WARNING: you must always call luna-send with "-i" or "-n". Exiting with failure return code.',
+} as const;
+
 /** A product error: a code and a text, thrown where it arises and turned into a reply in one place. */
 export class CodedError extends Error {
   /** `cause`: the lower-level error this one wraps (e.g. the errno error of a failed write), kept so callers can test its code. */

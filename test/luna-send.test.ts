@@ -1,7 +1,8 @@
 // luna-send and luna-send-pub as real processes against a real hub (ls-hubd) and the real test service:
 // every option of SPEC §3 with its exact output format and exit code.
 import { spawnSync } from 'node:child_process';
-import { MISSING_MODE_WARNING } from '../luna-send/cli';
+import { LunaSendText } from '../status-codes';
+const { MISSING_MODE_WARNING } = LunaSendText;
 import { BusErrorText } from '../status-codes';
 import {
   DIST, killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess,
