@@ -314,7 +314,7 @@ export class LunaClient {
       try {
         json = JSON.stringify(frame.payload);
       } catch (e) {
-        json = JSON.stringify(errorReply(BusErrorCode.GENERAL, `Reply could not be serialised: ${(e as Error).message}`));
+        json = JSON.stringify(errorReply(BusErrorCode.GENERAL, BusErrorText.replyNotSerialisable((e as Error).message)));
       }
       if (this.fanoutDepth > 0) this.payloadJson.set(frame.payload, json);
     }

@@ -117,6 +117,7 @@ export const BusErrorText = {
   clientClosed: 'The bus connection was closed by this client',
   /** Client side: a call frame larger than the frame limit is refused before it is sent. */
   frameTooLarge: (bytes: number, max: number) => `Message of ${bytes} bytes is larger than the ${max}-byte frame limit`,
+  replyNotSerialisable: (why: string) => `Reply could not be serialised: ${why}`,
   /** Method registry: a payload failing its method's schema (code ErrorCode.INVALID_PARAMETER); detail names the key. */
   invalidParameter: (detail: string) => `Invalid parameter: ${detail}`,
   /** Hub: a caller already has the configured maximum of calls open on its connection. */
