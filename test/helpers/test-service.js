@@ -97,6 +97,9 @@ async function main() {
   const stop = () => client.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // The hub handles one connection's frames in order: once a call to our own method comes back, every category
+  // above is registered, so a test that connects after READY never races the registration.
+  await client.callOne(`luna://${client.name}/dev/ping`, {});
   process.stdout.write(`READY ${client.name} ${client.uniqueId}\n`);
 }
 
