@@ -349,11 +349,20 @@ export class Hub {
     if (peer.outgoing.size >= limit) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCalls(limit)));
     }
+    const { service, category, method } = target;
+    const svc = service === HUB_SERVICE ? undefined : this.services.get(service);
+    if (service !== HUB_SERVICE && !svc) {
+      // The name is resolved before any access check, as luna-service2's hub does: every caller learns that a
+      // service is absent the same way (ares-cli asks for services a device may not have and goes on without them).
+      const payload = this.policy.isKnownService(service)
+        ? errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(service), { serviceName: service })
+        : errorReply(BusErrorCode.GENERAL, BusErrorText.serviceDoesNotExist(service));
+      return this.busError(peer, token, payload);
+    }
     const caller: CallerContext = { peer: peer.conn.peer, name: peer.name };
     if (msg.appId !== undefined) caller.appId = msg.appId;
     const denial = this.policy.checkCall(caller, target);
     if (denial) return this.busError(peer, token, errorReply(denial.errorCode, denial.errorText));
-    const { service, category, method } = target;
 
     if (service === HUB_SERVICE) {
       if (!hubServiceHasMethod(category, method)) {
@@ -365,13 +374,7 @@ export class Hub {
       return;
     }
 
-    const svc = this.services.get(service);
-    if (!svc) {
-      const payload = this.policy.isKnownService(service)
-        ? errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(service), { serviceName: service })
-        : errorReply(BusErrorCode.GENERAL, BusErrorText.serviceDoesNotExist(service));
-      return this.busError(peer, token, payload);
-    }
+    if (!svc) return; // not reached: an absent service was answered above
     if (!svc.categories.get(category)?.has(method)) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
     }

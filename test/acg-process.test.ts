@@ -40,6 +40,19 @@ const deniedReply = (m: string, c: string) => ({ returnValue: false, errorCode: 
     expect(reply((await send(['-n', '1', 'luna://com.example.acgtest/echo', '{}'])).stdout)).toEqual({ returnValue: true });
   });
 
+  test('as uid 65534 an absent service gets the bus\'s "Service does not exist" and luna-send-pub exits 0, also for ares-cli\'s "//method" URIs', async () => {
+    // ares-cli joins "luna:/", service, folder and method with "/": no folder gives "//getSessionList".
+    for (const uri of ['luna://com.webos.service.sessionmanager//getSessionList', 'luna://com.example.absent/a//m', 'luna://com.example.absent/m']) {
+      const service = uri.slice('luna://'.length, uri.indexOf('/', 'luna://'.length));
+      const r = await send(['-i', uri, '{"subscribe":false}'], { nobody: true, pub: true });
+      expect({ uri, code: r.code }).toEqual({ uri, code: 0 });
+      expect(reply(r.stdout)).toEqual({ returnValue: false, errorCode: -1, errorText: BusErrorText.serviceDoesNotExist(service) });
+    }
+    // a present service with a "//" URI is the root category, and the ACG decides as for "/"
+    expect(reply((await send(['-n', '1', 'luna://com.webos.appInstallService//install', '{}'], { nobody: true, pub: true })).stdout))
+      .toEqual(deniedReply('install', '/'));
+  });
+
   test('as uid 65534 a management method is denied, a dev method is not', async () => {
     const r = await send(['-n', '1', `${AIS}/install`, '{}'], { nobody: true, pub: true });
     expect(r.code).toBe(0);
