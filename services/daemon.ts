@@ -47,7 +47,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
   const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });
-  appManager.open();
+  appManager.open(devmode.enabled$);
   devmode.open();
   install.open(devmode.enabled$);
   log(`services open (root ${opts.root}; developer mode ${devmode.enabled ? 'on' : 'off'}; at most ${config.maxConcurrentTasks} tasks at once; signatures ${config.requireSignature ? 'required' : 'optional'} on /install)`);
@@ -65,6 +65,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     devmode,
     appManager,
     async stop() {
+      appManager.stop();
       await install.stop();
       await Promise.all(clients.map((c) => c.close()));
     },

@@ -152,8 +152,15 @@ export function errorReply(code: number, text: string, extra: Record<string, unk
 export const AppManagerErrorCode = {
   APP_NOT_FOUND: -101,
   APP_LOCKED: -102,
+  /** A developer-mode caller asked about an app it did not install in developer mode. */
+  NOT_DEVELOPER_APP: -103,
+  /** A developer-mode caller asked to launch while developer mode is off. */
+  DEVMODE_OFF: -104,
 } as const;
 export const AppManagerErrorText = {
   APP_NOT_FOUND: 'app is not installed',
   APP_LOCKED: 'app is locked',
+  notDeveloperApp: (id: string) =>
+    `${id} is not installed in developer mode: a developer may launch, list and close only the apps installed in developer mode`,
+  DEVMODE_OFF: 'Developer mode is off: a developer may launch apps only while it is on',
 } as const;

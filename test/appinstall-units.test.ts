@@ -242,6 +242,9 @@ describe('declared ACG groups agree with the shipped api-permissions', () => {
     expect(check('com.webos.service.devmode', declarations((c) => new DevModeService(c, '/nonexistent-root/flag', () => undefined).open()))).toEqual([]);
   });
   test('com.webos.applicationManager', () => {
-    expect(check('com.webos.applicationManager', declarations((c) => new AppManagerService(c, layout, () => undefined).open()))).toEqual([]);
+    const decl = declarations((c) => new AppManagerService(c, layout, () => undefined).open(new BehaviorSubject(true)));
+    expect(Object.keys(decl).sort()).toEqual(['/', '/dev']);
+    expect(Object.keys(decl['/dev']).sort()).toEqual(['closeByAppId', 'listApps', 'running']);
+    expect(check('com.webos.applicationManager', decl)).toEqual([]);
   });
 });
