@@ -4,7 +4,6 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { AppManagerErrorText, ErrorText, SystemInfoText } from '../status-codes';
 
@@ -77,7 +76,7 @@ async function startDevice(): Promise<void> {
     child.stderr!.on('data', (d) => (deviceLog += d));
     let exited = false;
     deviceExited = new Promise((r) => child.once('exit', () => { exited = true; r(); }));
-    const until = Date.now() + 240000;
+    const until = Date.now() + 400000;
     while (!fs.existsSync(path.join(T, 'ready')) && !exited && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     if (fs.existsSync(path.join(T, 'ready'))) {
       device = child;
@@ -101,8 +100,9 @@ async function startDevice(): Promise<void> {
       if (!fs.existsSync(SSHD)) throw new Error(`openssh-server is needed and could not be installed: ${r.stderr}`);
     }
     existedBefore = DEVICE_PATHS.filter((p) => fs.existsSync(p));
-    T = fs.mkdtempSync(path.join(os.tmpdir(), 'ares-device-'));
-    fs.chmodSync(T, 0o755); // sshd reads authorized_keys as prisoner
+    // Not os.tmpdir(): TMPDIR may be private, and sshd reads authorized_keys as prisoner, who must reach it.
+    T = fs.mkdtempSync('/tmp/ares-device-');
+    fs.chmodSync(T, 0o755);
     fs.mkdirSync(path.join(T, 'ns'));
     home = path.join(T, 'home');
     fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });

@@ -7,6 +7,10 @@ set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "device: $*" >&2; }
 
+for d in /usr /var /etc /opt /media /run; do
+  [ -d "$d" ] || { say "$d is missing: it is needed as a mount point for the private view"; exit 1; }
+done
+
 # 1. A private view of everything written below: overlays whose upper layers live on a tmpfs of this namespace.
 mount -t tmpfs -o mode=0755 tmpfs "$T/ns"
 for d in usr var etc opt; do
@@ -31,7 +35,7 @@ say "starting: $exec_start"
 # shellcheck disable=SC2086
 env -i PATH="$PATH" HOME=/root $unit_env $exec_start >"$T/daemon.log" 2>&1 &
 daemon=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1200); do
   [ -S /var/run/luna-service2/com.palm.hub ] && grep -q 'services open' "$T/daemon.log" && break
   kill -0 "$daemon" 2>/dev/null || { say "the daemon exited"; cat "$T/daemon.log" >&2; exit 1; }
   sleep 0.1
@@ -57,7 +61,7 @@ LogLevel VERBOSE
 CONF
 /usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
 sshd=$!
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   grep -q 'Server listening' "$T/sshd.log" && break
   kill -0 "$sshd" 2>/dev/null || { say "sshd exited"; cat "$T/sshd.log" >&2; exit 1; }
   sleep 0.1
