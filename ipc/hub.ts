@@ -360,8 +360,9 @@ export class Hub {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCalls(limit)));
     }
     const { service, category, method } = target;
-    const svc = service === HUB_SERVICE ? undefined : this.services.get(service);
-    if (service !== HUB_SERVICE && !svc) {
+    // null: the hub's own service; undefined: no such service connected.
+    const svc = service === HUB_SERVICE ? null : this.services.get(service);
+    if (svc === undefined) {
       // The name is resolved before any access check, as luna-service2's hub does: every caller learns that a
       // service is absent the same way (ares-cli asks for services a device may not have and goes on without them).
       const payload = this.policy.isKnownService(service)
@@ -374,7 +375,7 @@ export class Hub {
     const denial = this.policy.checkCall(caller, target);
     if (denial) return this.busError(peer, token, errorReply(denial.errorCode, denial.errorText));
 
-    if (service === HUB_SERVICE) {
+    if (svc === null) {
       if (!hubServiceHasMethod(category, method)) {
         return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
       }
@@ -384,7 +385,6 @@ export class Hub {
       return;
     }
 
-    if (!svc) return; // not reached: an absent service was answered above
     if (!svc.categories.get(category)?.has(method)) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
     }
