@@ -22,9 +22,9 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sshd /run/lock
 
 # 2. The developer user ares-cli logs in as, in this view's /etc only; "*" (not "!"): a key login is allowed.
-useradd -M -d /media/developer -s /bin/sh prisoner
+if id prisoner >/dev/null 2>&1; then usermod -d /media/developer -s /bin/sh prisoner; else useradd -M -d /media/developer -s /bin/sh prisoner; fi
 usermod -p '*' prisoner
-install -d -o prisoner -g prisoner -m 0755 /media/developer /media/developer/temp
+install -d -o prisoner -g "$(id -g prisoner)" -m 0755 /media/developer /media/developer/temp
 
 # 3. Deployed as the README says, started with the systemd unit's own command and environment.
 node "$REPO/scripts/deploy-tree.mjs" /opt/appinstalld --bin-dir /usr/bin >&2
