@@ -165,6 +165,33 @@ async function startDevice(): Promise<void> {
     expect(await ok('ares-install', ['-l'])).toBe('');
   }, 900000);
 
+  test('ose profile: ares-device --system-info asks systemservice\'s osInfo, deviceInfo and softwareInfo, and prints this machine\'s facts', async () => {
+    // ares-config writes the profile into ares-cli's own package: here into an overlay of a private mount namespace;
+    // devices are kept per profile, so the device is added again for ose
+    const conf = path.join(REPO, 'node_modules/@webos-tools/cli/files/conf');
+    const o = path.join(T, 'ares-conf');
+    for (const d of ['up', 'work']) fs.mkdirSync(path.join(o, d), { recursive: true });
+    const js = (tool: string) => `'${process.execPath}' '${path.join(ARES, `${tool}.js`)}'`;
+    const script = `set -e; mount -t overlay overlay -o lowerdir='${conf}',upperdir='${o}/up',workdir='${o}/work' '${conf}'
+      ${js('ares-config')} -p ose >/dev/null
+      ${js('ares-setup-device')} -a osedevice -i host=127.0.0.1 -i port=${sshPort} -i username=prisoner -i privatekey=appinstalld_key >/dev/null
+      ${js('ares-device')} -d osedevice --system-info`;
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script],
+      { cwd: T, env: { PATH: PATHS, HOME: home }, encoding: 'utf8', timeout: 180000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const info = Object.fromEntries(r.stdout.trim().split('\n').filter((l) => l.includes(' : ')).map((l) => l.split(' : ')));
+    const name = /^NAME="?([^"\n]*)"?$/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1];
+    expect(info).toMatchObject({
+      webos_name: name,
+      webos_manufacturing_version: SystemInfoText.UNKNOWN_VALUE,
+      core_os_kernel_version: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim(),
+      device_name: spawnSync('hostname', [], { encoding: 'utf8' }).stdout.trim(),
+      nodejs_versions: process.version,
+      chromium_version: 'not supported',
+    });
+    expect(fs.readFileSync(path.join(conf, 'config.json'), 'utf8')).toMatch(/"profile": "tv"/); // ares-cli's own file untouched
+  }, 300000);
+
   test('a corrupt package and an unknown id fail with the daemon\'s reason', async () => {
     const good = fs.readdirSync(path.join(T, 'out')).find((f) => f.endsWith('.ipk'))!;
     const flipped = path.join(T, 'flipped.ipk');
