@@ -11,7 +11,7 @@ import { firstValueFrom } from 'rxjs/internal/firstValueFrom';
 import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
 import { FrameDecoder, encodeCall, encodeFrame, parseHubFrame, type FrameError } from './framing';
 import { MethodRegistry, type Message, type MethodSpec } from './method-registry';
-import { checkSocketPath, resolveHubSocket, resolveRoot } from './paths';
+import { checkSocketPath, resolveClientHubSocket } from './paths';
 import { DEFAULT_LIMITS, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ServiceReplyMsg } from './protocol';
 import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
 import { parseUri } from './uri';
@@ -93,14 +93,14 @@ export class LunaClient {
   get socketPath(): string { return this._socketPath; }
 
   /**
-   * Connects (socket from opts.socketPath, else resolveHubSocket(resolveRoot(opts.root))) and registers `name`
+   * Connects (socket from opts.socketPath, else resolveClientHubSocket(opts.root)) and registers `name`
    * (null/undefined = anonymous). Rejects with CodedError: refused registration (its code and text), or cannot
    * connect: text names the socket path.
    */
   static connect(opts: ConnectOptions = {}): Promise<LunaClient> {
     let socketPath: string;
     try {
-      socketPath = opts.socketPath ? path.resolve(opts.socketPath) : resolveHubSocket(resolveRoot(opts.root));
+      socketPath = opts.socketPath ? path.resolve(opts.socketPath) : resolveClientHubSocket(opts.root);
       checkSocketPath(socketPath);
     } catch (e) {
       return Promise.reject(e);

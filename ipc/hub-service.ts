@@ -1,7 +1,7 @@
 // The hub's own service, com.webos.service.bus, answered inside the hub: server status, signal matches,
 // isCallAllowed and manifests. Not routing or access control: hub.ts checks ACG before a call gets here.
 import { BusErrorCode, BusErrorText, errorReply } from '../status-codes';
-import type { Policy } from '../acg/policy';
+import type { CallerContext, Policy } from '../acg/policy';
 import type { Payload } from './protocol';
 import { parseUri } from './uri';
 
@@ -13,6 +13,8 @@ export interface HubServiceCall {
 export interface HubServiceHost {
   policy: Policy;
   isServiceConnected(name: string): boolean;
+  /** The caller on the connection with this unique id (":1.N"), by its kernel identity; null when it is gone. */
+  callerByUniqueId(uniqueId: string): CallerContext | null;
 }
 
 /** The methods of com.webos.service.bus, by category. */
@@ -136,6 +138,12 @@ export class HubService {
     } catch (e) {
       const err = e as { code?: number; text?: string; message: string };
       return errorReply(err.code ?? BusErrorCode.GENERAL, err.text ?? err.message);
+    }
+    // A unique id (":1.N", what a service sees as a call's senderId) is answered for that connection's kernel identity,
+    // exactly as its own call would be: a service can ask what the caller of a call may do. A closed one may do nothing.
+    if (requester.startsWith(':')) {
+      const caller = this.host.callerByUniqueId(requester);
+      return { returnValue: true, allowed: caller !== null && this.host.policy.checkCall(caller, target) === null };
     }
     return { returnValue: true, allowed: this.host.policy.isCallAllowedByName(requester, target) };
   }

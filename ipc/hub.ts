@@ -97,6 +97,8 @@ export class Hub {
   private socketIno: number | null = null;
   private readonly peers = new Set<Peer>();
   private readonly services = new Map<string, Peer>();
+  /** Every connection by its unique id (isCallAllowed about a call's sender). */
+  private readonly byUniqueId = new Map<string, Peer>();
   private readonly hubService: HubService;
   private nextConnId = 1;
   /** Parsed URIs (or why they are bad): callers use few distinct URIs, parsing each once saves the hot path. */
@@ -111,7 +113,14 @@ export class Hub {
     // Log lines quote what peers sent (names, URIs): keep each line short whatever a peer sends.
     this.log = (line) => log(line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} chars)` : line);
     this.verbose = opts.verbose ?? false;
-    this.hubService = new HubService({ policy: this.policy, isServiceConnected: (n) => n === HUB_SERVICE || this.services.has(n) });
+    this.hubService = new HubService({
+      policy: this.policy,
+      isServiceConnected: (n) => n === HUB_SERVICE || this.services.has(n),
+      callerByUniqueId: (id) => {
+        const p = this.byUniqueId.get(id);
+        return p && p.welcomed ? { peer: p.conn.peer, name: p.name } : null;
+      },
+    });
   }
 
   /** Listen on the socket: creates parent dirs, clears a stale socket file, refuses if a live hub answers. */
@@ -241,6 +250,7 @@ export class Hub {
       onClose: (_c, reason, fault) => this.onClose(peer, reason, fault),
     });
     this.peers.add(peer);
+    this.byUniqueId.set(peer.uniqueId, peer);
   }
 
   // ---- messages ----
@@ -349,13 +359,23 @@ export class Hub {
     if (peer.outgoing.size >= limit) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCalls(limit)));
     }
+    const { service, category, method } = target;
+    // null: the hub's own service; undefined: no such service connected.
+    const svc = service === HUB_SERVICE ? null : this.services.get(service);
+    if (svc === undefined) {
+      // The name is resolved before any access check, as luna-service2's hub does: every caller learns that a
+      // service is absent the same way (ares-cli asks for services a device may not have and goes on without them).
+      const payload = this.policy.isKnownService(service)
+        ? errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(service), { serviceName: service })
+        : errorReply(BusErrorCode.GENERAL, BusErrorText.serviceDoesNotExist(service));
+      return this.busError(peer, token, payload);
+    }
     const caller: CallerContext = { peer: peer.conn.peer, name: peer.name };
     if (msg.appId !== undefined) caller.appId = msg.appId;
     const denial = this.policy.checkCall(caller, target);
     if (denial) return this.busError(peer, token, errorReply(denial.errorCode, denial.errorText));
-    const { service, category, method } = target;
 
-    if (service === HUB_SERVICE) {
+    if (svc === null) {
       if (!hubServiceHasMethod(category, method)) {
         return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
       }
@@ -365,13 +385,6 @@ export class Hub {
       return;
     }
 
-    const svc = this.services.get(service);
-    if (!svc) {
-      const payload = this.policy.isKnownService(service)
-        ? errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(service), { serviceName: service })
-        : errorReply(BusErrorCode.GENERAL, BusErrorText.serviceDoesNotExist(service));
-      return this.busError(peer, token, payload);
-    }
     if (!svc.categories.get(category)?.has(method)) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
     }
@@ -428,6 +441,7 @@ export class Hub {
 
   private onClose(peer: Peer, reason: string, fault: boolean): void {
     if (!this.peers.delete(peer)) return;
+    this.byUniqueId.delete(peer.uniqueId);
     if (fault || peer.name !== null || this.verbose) this.log(`closed ${peer.label}: ${reason}`);
     // As a caller: cancel everything it had open.
     for (const call of peer.outgoing.values()) this.dropCall(call);

@@ -1,5 +1,6 @@
-// Where things live (SPEC §0): the root prefix and every path under it, resolved the same way by
-// the hub, the daemons and the CLIs so that with no settings they find each other. No I/O here.
+// Where things live: the root prefix and every path under it, resolved the same way by the hub, the daemons and the
+// CLIs so that with no settings they find each other. The only I/O here: a client looking whether a hub socket exists.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CodedError, BusErrorCode } from '../status-codes';
@@ -20,6 +21,30 @@ export function resolveHubSocket(root: string, env: NodeJS.ProcessEnv = process.
   const p = env.LUNA_HUB_SOCKET ? path.resolve(env.LUNA_HUB_SOCKET) : path.join(root, 'var/run/luna-service2/com.palm.hub');
   checkSocketPath(p);
   return p;
+}
+
+/** The hub socket of a device, where the daemon run with root "/" (deploy/appinstalld.service) listens. */
+export const DEVICE_HUB_SOCKET = '/var/run/luna-service2/com.palm.hub';
+
+function isSocket(p: string): boolean {
+  try {
+    return fs.statSync(p).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The hub socket a client connects to (luna-send, luna-send-pub, LunaClient.connect); the one rule for every client:
+ * LUNA_HUB_SOCKET; else under a root given on purpose (--root, APPINSTALLD_ROOT); else under the default root when a
+ * hub listens there (npm start's development default), and otherwise DEVICE_HUB_SOCKET when a hub listens there. So
+ * on a device any user's luna-send and luna-send-pub (ares-cli runs the latter as the developer user) need no settings,
+ * as on webOS. When neither listens, the default root's socket is the one named in the error.
+ */
+export function resolveClientHubSocket(explicitRoot?: string, env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = isSocket): string {
+  if (env.LUNA_HUB_SOCKET || explicitRoot || env.APPINSTALLD_ROOT) return resolveHubSocket(resolveRoot(explicitRoot, env), env);
+  const own = resolveHubSocket(resolveRoot(undefined, env), env);
+  return !exists(own) && exists(DEVICE_HUB_SOCKET) ? DEVICE_HUB_SOCKET : own;
 }
 
 export function checkSocketPath(p: string): void {

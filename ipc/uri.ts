@@ -48,9 +48,31 @@ export function categoryProblem(category: string): string | null {
   return null;
 }
 
+/** glib's g_path_get_dirname: the path before the last "/", with the slashes before it dropped ("/" when none is left). */
+export function pathDirname(p: string): string {
+  let i = p.lastIndexOf('/');
+  if (i < 0) return '.';
+  while (i > 0 && p[i] === '/') i--;
+  return p.slice(0, i + 1);
+}
+
+/** glib's g_path_get_basename: the last component, trailing slashes ignored ("/" for a path of slashes only). */
+export function pathBasename(p: string): string {
+  if (p === '') return '.';
+  let end = p.length - 1;
+  while (end >= 0 && p[end] === '/') end--;
+  if (end < 0) return '/';
+  let start = end;
+  while (start >= 0 && p[start] !== '/') start--;
+  return p.slice(start + 1, end + 1);
+}
+
 /**
- * Split `luna://<service>/<category path>/<method>` (palm:// accepted): service up to the first "/",
- * method the last segment, category the rest ("/" when empty). Throws CodedError(-1, invalidUri) saying why.
+ * Split `luna://<service>/<category path>/<method>` (palm:// accepted) as luna-service2 does (its LSUriParse): service
+ * up to the first "/", then of the rest (which starts with "/") the method is g_path_get_basename and the category
+ * g_path_get_dirname. So `luna://s//m` is category "/" and `luna://s/a//m` category "/a" (ares-cli builds such URIs
+ * when a method has no folder), and trailing slashes are ignored (`luna://s/a/m/` is method "m" in "/a"). A category
+ * with an empty segment inside (`/a//b`) is still refused, as luna-service2 refuses it. Throws CodedError(-1, invalidUri).
  */
 export function parseUri(uri: string): ParsedUri {
   if (typeof uri !== 'string') throw invalid(String(uri), 'the URI must be a string');
@@ -62,13 +84,12 @@ export function parseUri(uri: string): ParsedUri {
   const service = rest.slice(0, slash);
   const serviceWhy = serviceNameProblem(service);
   if (serviceWhy) throw invalid(uri, serviceWhy);
-  const pathPart = rest.slice(slash + 1);
-  const lastSlash = pathPart.lastIndexOf('/');
-  const method = pathPart.slice(lastSlash + 1);
+  const pathPart = rest.slice(slash);
+  const base = pathBasename(pathPart);
+  const method = base === '/' ? '' : base;
   const methodWhy = methodNameProblem(method);
   if (methodWhy) throw invalid(uri, methodWhy);
-  if (lastSlash === 0) throw invalid(uri, 'the category path has an empty segment ("//")');
-  const category = lastSlash < 0 ? '/' : '/' + pathPart.slice(0, lastSlash);
+  const category = pathDirname(pathPart);
   const categoryWhy = categoryProblem(category);
   if (categoryWhy) throw invalid(uri, categoryWhy);
   return { service, category, method };

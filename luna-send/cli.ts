@@ -2,7 +2,7 @@
 // signal, or time calls) and print replies. Option syntax is options.ts's, reply text is output.ts's.
 import fs from 'node:fs';
 import type { LunaClient } from '../ipc/client';
-import { resolveHubSocket, resolveRoot } from '../ipc/paths';
+import { resolveClientHubSocket } from '../ipc/paths';
 import type { Payload } from '../ipc/protocol';
 import { parsePayload, parseUri } from '../ipc/uri';
 import { CodedError, LunaSendText } from '../status-codes';
@@ -68,7 +68,7 @@ export async function main(variant: Variant, argv: readonly string[]): Promise<n
 
   let socketPath: string;
   try {
-    socketPath = resolveHubSocket(resolveRoot(o.root));
+    socketPath = resolveClientHubSocket(o.root);
   } catch (e) {
     errLine(`${prog}: ${textOf(e)}`);
     return 1;

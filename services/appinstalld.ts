@@ -1,4 +1,4 @@
-// `appinstalld [--root DIR]`: the three install services as a standalone daemon on an already running hub
+// `appinstalld [--root DIR]`: the install daemon's services (services/daemon.ts) as a standalone daemon on an already running hub
 // (ls-hubd). Exits when the hub goes away; SIGTERM/SIGINT stop it cleanly.
 import { startServices } from './daemon';
 import { log, runDaemon } from './daemon-cli';

@@ -1,5 +1,6 @@
-// The three services of the install daemon (appInstallService, devmode, applicationManager) on an existing hub:
-// config check, one bus connection each, recovery before any method opens, clean stop. Used by main.ts and appinstalld.ts.
+// The services of the install daemon (appInstallService, devmode, applicationManager, and the device facts of
+// systemservice and tv.systemproperty) on an existing hub: config check, one bus connection each, recovery before any
+// method opens, clean stop. Used by main.ts and appinstalld.ts.
 import { LunaClient } from '../ipc/client';
 import { layout as layoutOf } from '../ipc/paths';
 import { loadDaemonConfig } from './appinstall/daemon-config';
@@ -8,6 +9,8 @@ import { UNSAFE_NO_SYNC, UNSAFE_NO_SYNC_ENV } from './appinstall/durable-fs';
 import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
 import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
+import { SystemServiceService, SYSTEMSERVICE_SERVICE } from './systemservice/systemservice-service';
+import { SystemPropertyService, SYSTEMPROPERTY_SERVICE } from './systemproperty/systemproperty-service';
 
 export interface ServicesOptions {
   root: string;
@@ -36,19 +39,22 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   const connect = (name: string) => LunaClient.connect({ root: opts.root, socketPath: opts.socketPath, name });
   const clients: LunaClient[] = [];
   try {
-    clients.push(await connect(APPMANAGER_SERVICE), await connect(DEVMODE_SERVICE), await connect(APPINSTALL_SERVICE));
+    for (const name of [APPMANAGER_SERVICE, DEVMODE_SERVICE, APPINSTALL_SERVICE, SYSTEMSERVICE_SERVICE, SYSTEMPROPERTY_SERVICE]) clients.push(await connect(name));
   } catch (e) {
     await Promise.all(clients.map((c) => c.close()));
     throw e;
   }
-  const [amClient, devClient, installClient] = clients;
+  const [amClient, devClient, installClient, sysClient, propClient] = clients;
   const log = opts.log;
   if (!opts.recovered) for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
   const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });
-  appManager.open();
+  appManager.open(devmode.enabled$);
   devmode.open();
+  // Device facts for ares-device --system-info: nothing to stop, they answer from the OS on each call.
+  new SystemServiceService(sysClient).open();
+  new SystemPropertyService(propClient).open();
   install.open(devmode.enabled$);
   log(`services open (root ${opts.root}; developer mode ${devmode.enabled ? 'on' : 'off'}; at most ${config.maxConcurrentTasks} tasks at once; signatures ${config.requireSignature ? 'required' : 'optional'} on /install)`);
   let gone = false;
@@ -65,6 +71,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     devmode,
     appManager,
     async stop() {
+      appManager.stop();
       await install.stop();
       await Promise.all(clients.map((c) => c.close()));
     },

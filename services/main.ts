@@ -1,4 +1,4 @@
-// `npm start`: the hub and the three install services in one foreground process, logs on stderr.
+// `npm start`: the hub and the install daemon's services (services/daemon.ts) in one foreground process, logs on stderr.
 // `node dist/services/main.js [--root DIR]`; SIGTERM/SIGINT stop it cleanly (running tasks finish first); SIGHUP reloads the bus policy.
 import { layout as layoutOf } from '../ipc/paths';
 import { startHub } from '../ipc/ls-hubd';
@@ -7,7 +7,8 @@ import { log, runDaemon } from './daemon-cli';
 import { recover } from './appinstall/recovery';
 
 const USAGE = `usage: appinstalld-main [--root DIR]
-  Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode and com.webos.applicationManager.
+  Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode, com.webos.applicationManager,
+  com.webos.service.systemservice and com.webos.service.tv.systemproperty.
   --root DIR  root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   Environment: LUNA_HUB_SOCKET (hub socket path), APPINSTALLD_FAULT (tests: crash at a step boundary),
   APPINSTALLD_UNSAFE_NO_SYNC=1 (benchmarks only: no fsyncs, NOT crash-safe).

@@ -152,8 +152,26 @@ export function errorReply(code: number, text: string, extra: Record<string, unk
 export const AppManagerErrorCode = {
   APP_NOT_FOUND: -101,
   APP_LOCKED: -102,
+  /** A developer-mode caller asked about an app it did not install in developer mode. */
+  NOT_DEVELOPER_APP: -103,
+  /** A developer-mode caller asked to launch while developer mode is off. */
+  DEVMODE_OFF: -104,
 } as const;
 export const AppManagerErrorText = {
   APP_NOT_FOUND: 'app is not installed',
   APP_LOCKED: 'app is locked',
+  notDeveloperApp: (id: string) =>
+    `${id} is not installed in developer mode: a developer may launch, list and close only the apps installed in developer mode`,
+  DEVMODE_OFF: 'Developer mode is off: a developer may launch apps only while it is on',
+} as const;
+
+/** com.webos.service.systemservice and com.webos.service.tv.systemproperty (device facts for ares-device). */
+export const SystemInfoErrorCode = {
+  /** A parameter or key the service does not know at all (not merely without a value on this device). */
+  UNKNOWN_KEY: -2,
+} as const;
+export const SystemInfoText = {
+  /** The value of a known key this device has no true value for (ares-cli prints "(unknown)" for a missing one too). */
+  UNKNOWN_VALUE: '(unknown)',
+  unknownKey: (key: string, known: readonly string[]) => `Unknown key "${key}" (known: ${known.join(', ')})`,
 } as const;

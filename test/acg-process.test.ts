@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BusErrorText } from '../status-codes';
-import { killAll, runLunaSend, startHub, startTestService, type HubProcess, type ServiceProcess } from './helpers/client-bus';
+import { killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess } from './helpers/client-bus';
 
 const asRoot = process.getuid?.() === 0;
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -38,6 +38,38 @@ const deniedReply = (m: string, c: string) => ({ returnValue: false, errorCode: 
     expect(reply((await send(['-n', '1', `${AIS}/install`, '{}'])).stdout))
       .toEqual({ returnValue: false, errorCode: -1, errorText: BusErrorText.unknownMethod('install', '/') });
     expect(reply((await send(['-n', '1', 'luna://com.example.acgtest/echo', '{}'])).stdout)).toEqual({ returnValue: true });
+  });
+
+  test('as uid 65534 an absent service gets the bus\'s "Service does not exist" and luna-send-pub exits 0, also for ares-cli\'s "//method" URIs', async () => {
+    // ares-cli joins "luna:/", service, folder and method with "/": no folder gives "//getSessionList".
+    for (const uri of ['luna://com.webos.service.sessionmanager//getSessionList', 'luna://com.example.absent/a//m', 'luna://com.example.absent/m']) {
+      const service = uri.slice('luna://'.length, uri.indexOf('/', 'luna://'.length));
+      const r = await send(['-i', uri, '{"subscribe":false}'], { nobody: true, pub: true });
+      expect({ uri, code: r.code }).toEqual({ uri, code: 0 });
+      expect(reply(r.stdout)).toEqual({ returnValue: false, errorCode: -1, errorText: BusErrorText.serviceDoesNotExist(service) });
+    }
+    // a present service with a "//" URI is the root category, and the ACG decides as for "/"
+    expect(reply((await send(['-n', '1', 'luna://com.webos.appInstallService//install', '{}'], { nobody: true, pub: true })).stdout))
+      .toEqual(deniedReply('install', '/'));
+  });
+
+  test('isCallAllowed about a unique id answers for that connection\'s kernel identity, and "no" once it is gone', async () => {
+    // a uid 65534 luna-send-pub that stays connected (-i on a call that does not end) and says its unique id (-d)
+    const dev = startLunaSend(['-d', '-i', 'luna://com.webos.service.bus/signal/registerServerStatus', '{"serviceName":"com.example.x"}'],
+      { socketPath: hub.socketPath, pub: true, spawn: NOBODY });
+    let err = '';
+    dev.proc.stderr!.on('data', (d) => (err += d));
+    await dev.lines(1);
+    const uniqueId = /registered as \S+ \((:1\.\d+)\)/.exec(err)?.[1];
+    expect(uniqueId).toBeDefined();
+    const allowed = async (uri: string, requester: string) =>
+      reply((await send(['-n', '1', 'luna://com.webos.service.bus/isCallAllowed', JSON.stringify({ uri, requester })])).stdout);
+    expect(await allowed(`${AIS}/install`, uniqueId!)).toEqual({ returnValue: true, allowed: false });
+    expect(await allowed(`${AIS}/dev/install`, uniqueId!)).toEqual({ returnValue: true, allowed: true });
+    dev.proc.kill('SIGTERM');
+    await dev.done;
+    expect(await allowed(`${AIS}/dev/install`, uniqueId!)).toEqual({ returnValue: true, allowed: false });
+    expect(await allowed(`${AIS}/dev/install`, ':1.999999')).toEqual({ returnValue: true, allowed: false });
   });
 
   test('as uid 65534 a management method is denied, a dev method is not', async () => {

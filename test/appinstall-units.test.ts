@@ -6,6 +6,8 @@ import { firstValueFrom, BehaviorSubject } from 'rxjs';
 import { layout as layoutOf } from '../ipc/paths';
 import { AppInstallService } from '../services/appinstall/appinstall-service';
 import { DevModeService } from '../services/devmode/devmode-service';
+import { SystemServiceService } from '../services/systemservice/systemservice-service';
+import { SystemPropertyService } from '../services/systemproperty/systemproperty-service';
 import { AppManagerService } from '../services/appmanager/appmanager-service';
 import { toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
@@ -241,7 +243,18 @@ describe('declared ACG groups agree with the shipped api-permissions', () => {
   test('com.webos.service.devmode', () => {
     expect(check('com.webos.service.devmode', declarations((c) => new DevModeService(c, '/nonexistent-root/flag', () => undefined).open()))).toEqual([]);
   });
+  test('com.webos.service.systemservice and com.webos.service.tv.systemproperty', () => {
+    const sys = declarations((c) => new SystemServiceService(c).open());
+    expect(Object.keys(sys).sort()).toEqual(['/deviceInfo', '/osInfo', '/softwareInfo']);
+    expect(check('com.webos.service.systemservice', sys)).toEqual([]);
+    const prop = declarations((c) => new SystemPropertyService(c).open());
+    expect(Object.keys(prop['/'])).toEqual(['getSystemInfo']);
+    expect(check('com.webos.service.tv.systemproperty', prop)).toEqual([]);
+  });
   test('com.webos.applicationManager', () => {
-    expect(check('com.webos.applicationManager', declarations((c) => new AppManagerService(c, layout, () => undefined).open()))).toEqual([]);
+    const decl = declarations((c) => new AppManagerService(c, layout, () => undefined).open(new BehaviorSubject(true)));
+    expect(Object.keys(decl).sort()).toEqual(['/', '/dev']);
+    expect(Object.keys(decl['/dev']).sort()).toEqual(['closeByAppId', 'listApps', 'running']);
+    expect(check('com.webos.applicationManager', decl)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 // (uid 65534) calling dev/install with the constant id "com.ares.defaultName", read by ares-cli's rule (SPEC §3).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stage, ErrorCode, ErrorText, BusErrorText } from '../status-codes';
+import { Stage, ErrorCode, ErrorText, BusErrorText, AppManagerErrorCode, AppManagerErrorText } from '../status-codes';
 import {
   startDaemon, killAllChildren, install, remove, call, makeIpk, aresVerdict, type Daemon, type Json,
 } from './helpers/appinstall-daemon';
@@ -104,6 +104,49 @@ test('privileged package ids are refused on /dev/*: -15 install, -19 remove (tex
   expect(fs.existsSync(path.join(d.root, 'media/developer/apps/usr/palm/applications/com.webos.sneaky'))).toBe(false);
   const rm = await remove(d.root, 'com.lge.thing', { dev: true, pub: true, uid: NOBODY });
   expect(rm.lines[0]).toEqual({ returnValue: false, errorCode: ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, errorText: ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE, subscribed: false });
+});
+
+test('ares-launch as uid 65534: launch, dev/running and dev/closeByAppId work for apps installed in developer mode, and for no other app', async () => {
+  const AM = 'luna://com.webos.applicationManager';
+  const asDev = { pub: true, uid: NOBODY };
+  // one app installed in developer mode by the developer, one verified app installed by root
+  const devIpk = upload(await makeIpk(work, 'com.example.mine', '1.0.0'), 'mine.ipk');
+  expect(aresVerdict((await install(d.root, 'com.ares.defaultName', devIpk, { dev: true, ...asDev })).lines, 'install')).toBe('success');
+  const sysIpk = path.join(work, 'sys.ipk');
+  fs.copyFileSync(await makeIpk(work, 'com.example.system', '1.0.0'), sysIpk);
+  expect(last((await install(d.root, 'com.example.system', sysIpk)).lines)).toMatchObject({ statusValue: Stage.INSTALLED.statusValue });
+
+  // what ares-launch sends: {"id","subscribe":false,"params":{"displayAffinity":0}}, and ares-cli's "//" URI for launch
+  const launchMine = await call(d.root, `${AM}//launch`, { id: 'com.example.mine', subscribe: false, params: { displayAffinity: 0 } }, asDev);
+  expect(launchMine).toEqual({ returnValue: true, appId: 'com.example.mine' });
+  const notMine = { returnValue: false, errorCode: AppManagerErrorCode.NOT_DEVELOPER_APP, errorText: AppManagerErrorText.notDeveloperApp('com.example.system') };
+  expect(await call(d.root, `${AM}//launch`, { id: 'com.example.system', subscribe: false }, asDev)).toEqual(notMine);
+  // root launches the verified app; the developer does not see it running, nor can close it
+  expect(await call(d.root, `${AM}/launch`, { id: 'com.example.system' })).toEqual({ returnValue: true, appId: 'com.example.system' });
+  const devRunning = await call(d.root, `${AM}/dev/running`, { subscribe: false }, asDev);
+  expect(devRunning).toEqual({ returnValue: true, running: [expect.objectContaining({ id: 'com.example.mine' })] });
+  expect((await call(d.root, `${AM}/running`, {})).running.map((r: Json) => r.id).sort()).toEqual(['com.example.mine', 'com.example.system']);
+  expect(await call(d.root, `${AM}/dev/closeByAppId`, { id: 'com.example.system', subscribe: false }, asDev)).toEqual(notMine);
+  expect(await call(d.root, `${AM}/dev/closeByAppId`, { id: 'com.example.unknown' }, asDev))
+    .toEqual({ ...notMine, errorText: AppManagerErrorText.notDeveloperApp('com.example.unknown') });
+  // the developer's other ways in stay shut: root-category running, closeByAppId and listApps are management only
+  for (const m of ['running', 'closeByAppId', 'listApps', 'getAppInfo']) {
+    expect(await call(d.root, `${AM}/${m}`, { id: 'com.example.system' }, asDev)).toEqual({ returnValue: false, errorCode: -1, errorText: BusErrorText.deniedMethodCall(m, '/') });
+  }
+  expect((await call(d.root, `${AM}/running`, {})).running.map((r: Json) => r.id).sort()).toEqual(['com.example.mine', 'com.example.system']);
+  // closing its own app works, and only that one went
+  expect(await call(d.root, `${AM}/dev/closeByAppId`, { id: 'com.example.mine', subscribe: false }, asDev)).toEqual({ returnValue: true, appId: 'com.example.mine', closed: true });
+  expect(await call(d.root, `${AM}/dev/running`, {}, asDev)).toEqual({ returnValue: true, running: [] });
+  expect((await call(d.root, `${AM}/running`, {})).running.map((r: Json) => r.id)).toEqual(['com.example.system']);
+
+  // with developer mode off, the developer can do none of it, not even for its own app
+  await call(d.root, `${DM}/setDevMode`, { enabled: false });
+  expect(await call(d.root, `${AM}/launch`, { id: 'com.example.mine' }, asDev))
+    .toEqual({ returnValue: false, errorCode: AppManagerErrorCode.DEVMODE_OFF, errorText: AppManagerErrorText.DEVMODE_OFF });
+  expect((await call(d.root, `${AM}/dev/running`, {}, asDev)).errorText).toBe(BusErrorText.unknownMethod('running', '/dev'));
+  expect((await call(d.root, `${AM}/dev/closeByAppId`, { id: 'com.example.mine' }, asDev)).errorText).toBe(BusErrorText.unknownMethod('closeByAppId', '/dev'));
+  await call(d.root, `${DM}/setDevMode`, { enabled: true });
+  await call(d.root, `${AM}/closeByAppId`, { id: 'com.example.system' });
 });
 
 test('turning developer mode off closes /dev at once; the flag persists across a restart', async () => {
