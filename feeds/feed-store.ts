@@ -272,23 +272,34 @@ export class FeedStore {
       const parser = new PackagesParser(feedUrl, this.o.indexLimits);
       const chunks: Buffer[] = [];
       let received = 0;
+      // Our own refusals (size, index faults) are what the feed's error must say, not the abort of the body
+      // stream that the pipeline's teardown may report first.
+      let refusal: unknown;
       const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           received += chunk.length;
           touch();
-          if (received > max) cb(new CodedError(FeedErrorCode.TOO_LARGE, FeedText.indexTooLarge(url, max)));
+          if (received > max) cb((refusal = new CodedError(FeedErrorCode.TOO_LARGE, FeedText.indexTooLarge(url, max))));
           else cb(null, chunk);
         },
       });
       const sink = async (source: AsyncIterable<Buffer>) => {
         for await (const c of source) {
-          parser.push(c);
+          try {
+            parser.push(c);
+          } catch (e) {
+            throw (refusal = e);
+          }
           chunks.push(c);
         }
       };
       const src = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-      if (gz) await pipeline(src, counter, zlib.createGunzip(), sink);
-      else await pipeline(src, counter, sink);
+      try {
+        if (gz) await pipeline(src, counter, zlib.createGunzip(), sink);
+        else await pipeline(src, counter, sink);
+      } catch (e) {
+        throw refusal ?? e;
+      }
       const result = parser.end();
       return {
         data: Buffer.concat(chunks),
