@@ -69,7 +69,6 @@ export async function runFeedsBench(o: { packages?: number; rounds?: number; log
     try {
       const refresh: number[] = [];
       const gunzip: number[] = [];
-      const parse: number[] = [];
       let packages = 0;
       for (let r = 0; r <= rounds; r++) {
         // A fresh root each round: a full (not 304) refresh, with its durable cache write.
@@ -83,17 +82,14 @@ export async function runFeedsBench(o: { packages?: number; rounds?: number; log
         if (info.error) throw new Error(`feeds bench: refresh failed: ${info.error}`);
         packages = info.packages;
         const g = gunzipMs(gzFile);
-        const p = parseGzMs(gzFile).ms;
         fs.rmSync(root, { recursive: true, force: true });
         if (r === 0) continue; // warm-up
         refresh.push(ms);
         gunzip.push(g);
-        parse.push(p);
       }
       const figures = {
         'feeds.refresh_ms': Math.round(median(refresh)),
         'feeds.gunzip_ms': Math.round(median(gunzip)),
-        'feeds.parse_ms': Math.round(median(parse)),
         'feeds.packages': packages,
         'feeds.index_mb': Math.round(text.length / 1e5) / 10,
       };
