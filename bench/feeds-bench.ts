@@ -24,6 +24,16 @@ export function gunzipMs(file: string): number {
   return timeMs(t);
 }
 
+/** CPU time (user + system, ms) of `gzip -dc FILE > /dev/null`, from the shell's `times` (a loaded machine skews wall time). */
+export function gunzipCpuMs(file: string): number {
+  const out = execFileSync('bash', ['-c', 'gzip -dc "$1" > /dev/null; times', 'bash', file], { encoding: 'utf8' });
+  // `times`: shell user/sys, then children user/sys, as "0m0.052s 0m0.004s".
+  const child = out.trim().split('\n')[1] ?? '';
+  let ms = 0;
+  for (const m of child.matchAll(/(\d+)m([\d.]+)s/g)) ms += (Number(m[1]) * 60 + Number(m[2])) * 1000;
+  return ms;
+}
+
 /** Gunzip and parse FILE in this process as a refresh streams it (64 KiB pieces); ms and the package count. */
 export function parseGzMs(file: string): { ms: number; packages: number } {
   const gz = fs.readFileSync(file);
@@ -69,6 +79,8 @@ export async function runFeedsBench(o: { packages?: number; rounds?: number; log
     try {
       const refresh: number[] = [];
       const gunzip: number[] = [];
+      const refreshCpu: number[] = [];
+      const gunzipCpu: number[] = [];
       let packages = 0;
       for (let r = 0; r <= rounds; r++) {
         // A fresh root each round: a full (not 304) refresh, with its durable cache write.
@@ -76,20 +88,27 @@ export async function runFeedsBench(o: { packages?: number; rounds?: number; log
         fs.mkdirSync(path.join(root, 'etc/opkg'), { recursive: true });
         fs.writeFileSync(path.join(root, 'etc/opkg/feeds.conf'), `src/gz bench http://127.0.0.1:${port}\n`);
         const store = new FeedStore({ root });
-        let t = process.hrtime.bigint();
+        const t = process.hrtime.bigint();
+        const cpu = process.cpuUsage();
         const [info] = await store.refresh();
         const ms = timeMs(t);
+        const used = process.cpuUsage(cpu);
         if (info.error) throw new Error(`feeds bench: refresh failed: ${info.error}`);
         packages = info.packages;
         const g = gunzipMs(gzFile);
+        const gc = gunzipCpuMs(gzFile);
         fs.rmSync(root, { recursive: true, force: true });
         if (r === 0) continue; // warm-up
         refresh.push(ms);
         gunzip.push(g);
+        refreshCpu.push((used.user + used.system) / 1000);
+        gunzipCpu.push(gc);
       }
       const figures = {
         'feeds.refresh_ms': Math.round(median(refresh)),
         'feeds.gunzip_ms': Math.round(median(gunzip)),
+        'feeds.refresh_cpu_ms': Math.round(median(refreshCpu)),
+        'feeds.gunzip_cpu_ms': Math.round(median(gunzipCpu)),
         'feeds.packages': packages,
         'feeds.index_mb': Math.round(text.length / 1e5) / 10,
       };

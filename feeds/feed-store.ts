@@ -295,7 +295,7 @@ export class FeedStore {
       };
       const src = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
       try {
-        if (gz) await pipeline(src, counter, zlib.createGunzip(), sink);
+        if (gz) await pipeline(src, counter, zlib.createGunzip({ chunkSize: 128 * 1024 }), sink);
         else await pipeline(src, counter, sink);
       } catch (e) {
         throw refusal ?? e;
