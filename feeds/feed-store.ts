@@ -87,11 +87,19 @@ export class FeedStore {
     return feedCacheDir(this.o.root);
   }
 
-  /** Read the config and every cached index (no network). Safe to call again after the config changed. */
+  /**
+   * Read the config and every cached index not yet held (no network). Safe to call again after the config changed;
+   * refresh() calls it first. Not meant to run while a refresh runs (the bus service serialises them).
+   */
   async load(): Promise<void> {
     this.config = await readOpkgConfig(this.o.root, this.o.configLimits);
     const next = new Map<string, FeedState>();
-    for (const source of this.config.feeds) next.set(source.name, await this.loadCached(source));
+    for (const source of this.config.feeds) {
+      // A feed already held for the same URL and kind keeps its parsed index (no re-read of the cache each refresh).
+      const held = this.states.get(source.name);
+      if (held && held.source.url === source.url && held.source.gz === source.gz) next.set(source.name, { ...held, source });
+      else next.set(source.name, await this.loadCached(source));
+    }
     this.states = next;
   }
 
@@ -221,6 +229,11 @@ export class FeedStore {
       return;
     }
     for (const n of names) {
+      // Temporary files a crash left behind (writeFileDurable's ".NAME.tmp-PID-N"); ours of this run are all renamed.
+      if (n.startsWith('.') && n.includes('.tmp-')) {
+        await fs.rm(path.join(this.cacheDir, n), { force: true }).catch(() => undefined);
+        continue;
+      }
       const m = /^(.+)\.(Packages|sig|json)$/.exec(n);
       if (m && !this.states.has(m[1])) await unlinkDurable(path.join(this.cacheDir, n)).catch(() => undefined);
     }

@@ -258,16 +258,17 @@ describe('a misbehaving server of our own', () => {
     expect((await store.refresh()).map((f) => f.error)).toEqual(names.map(() => undefined).concat([undefined]));
   }, 60_000);
 
-  test('a feed removed from the config loses its cache files; a changed URL does not reuse the old index', async () => {
+  test('a feed removed from the config loses its cache files (and crash leftovers go); a changed URL does not reuse the old index', async () => {
     const root = path.join(work, 'r-prune');
     writeConf(root, 'a.conf', [`src/gz one ${base}/one`, `src/gz two ${base}/two`]);
     await new FeedStore({ root }).refresh();
     expect(fs.readdirSync(feedCacheDir(root)).filter((n) => n.startsWith('two'))).toHaveLength(2);
     writeConf(root, 'a.conf', [`src/gz one ${base}/moved`]);
+    fs.writeFileSync(path.join(feedCacheDir(root), '.one.Packages.tmp-99999-1'), 'left by a crash');
     mode.moved = '500';
     const store = new FeedStore({ root });
     const feeds = await store.refresh();
-    expect(fs.readdirSync(feedCacheDir(root)).filter((n) => n.startsWith('two'))).toEqual([]);
+    expect(fs.readdirSync(feedCacheDir(root)).filter((n) => n.startsWith('two') || n.startsWith('.'))).toEqual([]);
     expect(feeds).toEqual([expect.objectContaining({ name: 'one', url: `${base}/moved`, packages: 0, lastRefresh: null, error: `${base}/moved/Packages.gz: HTTP 500` })]);
     delete mode.moved;
   });
