@@ -157,8 +157,11 @@ export function parseConfigText(text: string, file: string, into: OpkgConfig, li
     } else if (type === 'arch') {
       // opkg: a missing priority defaults to 10 (value is the empty string there only when absent).
       into.arches.push({ name, priority: value === '' ? 10 : Number.parseInt(value, 10) || 0 });
-    } else if (type === 'dist' || type === 'dist/gz' || type === 'lists_dir') {
-      // Release-file feeds and lists_dir are opkg's; we do not fetch dist feeds. Accepted silently as opkg does.
+    } else if (type === 'dist' || type === 'dist/gz') {
+      // opkg accepts Release-file feeds; we do not fetch them, and say so rather than drop them silently.
+      into.warnings.push(FeedText.distNotSupported(file, lineNo, shown));
+    } else if (type === 'lists_dir') {
+      // Where opkg keeps its lists; ours are under var/cache/appinstalld/feeds. Accepted as opkg does.
     } else {
       into.warnings.push(FeedText.invalidLine(file, lineNo, shown));
     }
@@ -171,13 +174,13 @@ interface OpkgConfigInternal extends OpkgConfig {
   pendingPriorities: { name: string; priority: number; line: number; file: string }[];
 }
 
-export function emptyConfig(): OpkgConfig {
+function emptyConfig(): OpkgConfig {
   const c: OpkgConfigInternal = { feeds: [], dests: [], arches: [], options: new Map(), checkSignature: false, warnings: [], pendingPriorities: [] };
   return c;
 }
 
 /** After every file: apply `feed_priority` lines (first one per feed wins, like opkg's options). */
-export function finishConfig(c: OpkgConfig): OpkgConfig {
+function finishConfig(c: OpkgConfig): OpkgConfig {
   const internal = c as OpkgConfigInternal;
   const seen = new Set<string>();
   for (const p of internal.pendingPriorities ?? []) {

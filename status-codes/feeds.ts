@@ -1,7 +1,5 @@
 // Codes and texts of the feeds layer (feeds/): opkg config files, Packages indexes, usign signatures, refresh, catalog.
 // Kept beside status-codes/index.ts (not in it) so the feeds work merges without touching the shared table.
-import { CodedError } from './index';
-
 /** Error codes of feed configuration, index, signature and refresh failures. */
 export const FeedErrorCode = {
   BAD_CONFIG: -40,
@@ -26,13 +24,13 @@ export const FeedText = {
   badFeedName: (file: string, line: number, name: string) => `${file}:${line}: feed name "${name}" is not usable (1-64 of A-Z a-z 0-9 . _ -, not starting with ".")`,
   badFeedUrl: (file: string, line: number, url: string, why: string) => `${file}:${line}: feed URL "${url}" refused: ${why}`,
   badFeedPriority: (file: string, line: number, text: string) => `${file}:${line}: feed_priority wants "option feed_priority NAME N" with an integer N in -1000..1000: \`${text}'`,
+  distNotSupported: (file: string, line: number, text: string) => `${file}:${line}: dist feeds (Release files) are not fetched; line ignored: \`${text}'`,
   priorityForUnknownFeed: (file: string, line: number, name: string) => `${file}:${line}: feed_priority for "${name}", which no src or src/gz line declares`,
 
   indexTooLarge: (what: string, max: number) => `${what}: larger than the ${max}-byte limit`,
   stanzaTooLarge: (line: number, max: number) => `Packages line ${line}: stanza larger than the ${max}-byte limit`,
   tooManyFields: (line: number, max: number) => `Packages line ${line}: stanza has more than ${max} fields`,
   tooManyPackages: (max: number) => `Packages: more than ${max} packages`,
-  notUtf8: (line: number) => `Packages line ${line}: not valid UTF-8`,
   badFieldLine: (line: number) => `Packages line ${line}: neither "Field: value" nor a continuation line`,
   continuationFirst: (line: number) => `Packages line ${line}: continuation line before any field`,
   stanzaRejected: (line: number, why: string) => `Packages stanza at line ${line} refused: ${why}`,
@@ -50,7 +48,6 @@ export const FeedText = {
   fetchError: (url: string, why: string) => `${url}: ${why}`,
   timedOut: (url: string, ms: number) => `${url}: no complete answer within ${ms} ms`,
   stalled: (url: string, ms: number) => `${url}: no data for ${ms} ms`,
-  notRefreshed: 'never refreshed',
 } as const;
 
 /** Status of a catalog package beside the installed set (the front-ends' words). */
@@ -64,7 +61,3 @@ export type CatalogStatusValue = (typeof CatalogStatus)[keyof typeof CatalogStat
 /** /catalog/list filters. */
 export const CatalogFilters = ['all', 'available', 'upgradable', 'installed'] as const;
 export type CatalogFilter = (typeof CatalogFilters)[number];
-
-export function feedError(code: number, text: string): CodedError {
-  return new CodedError(code, text);
-}

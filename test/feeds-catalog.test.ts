@@ -1,7 +1,7 @@
 // feeds/catalog.ts: candidates across feeds, the chosen one (priority, then version, through an injected compare),
 // status beside the installed set, filters, search, reverse dependencies, and the /feeds/list and /catalog/list shapes.
 import { CatalogStatus } from '../status-codes/feeds';
-import { buildCatalog, catalogListReply, dependsEntries, dependsNames, feedsListReply, reverseDependencies, type FeedPackages } from '../feeds/catalog';
+import { buildCatalog, catalogListReply, dependsEntries, dependsNames, feedsListReply, isCatalogFilter, reverseDependencies, type FeedPackages } from '../feeds/catalog';
 import type { IndexPackage } from '../feeds/packages-index';
 import { compareVersions } from '../services/appinstall/version-compare';
 
@@ -60,6 +60,7 @@ test('status beside the installed set, and the filters', () => {
   expect(names({ search: 'PLAY' })).toEqual(['player']);
   expect(names({ search: 'little' })).toEqual(['game']);
   expect(names({ search: 'nothing matches this' })).toEqual([]);
+  expect(['all', 'available', 'upgradable', 'installed', 'everything', 1].map(isCatalogFilter)).toEqual([true, true, true, true, false, false]);
 });
 
 test('/catalog/list reply shape', () => {

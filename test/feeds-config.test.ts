@@ -69,9 +69,10 @@ test('feed_priority extension: option feed_priority NAME N, in any file, for a d
 });
 
 test('lines opkg rejects, and feeds we refuse (unusable names, non-http URLs), are warnings naming file and line', () => {
-  const c = parse('bogus a b\nsrc/gz ../etc http://h/a\nsrc/gz f file:///srv/feed\nsrc/gz g http://u:p@h/\nsrc/gz h not-a-url\nsrc/gz ok https://h/ok');
+  const c = parse('bogus a b\nsrc/gz ../etc http://h/a\nsrc/gz f file:///srv/feed\nsrc/gz g http://u:p@h/\nsrc/gz h not-a-url\nsrc/gz ok https://h/ok\ndist/gz d http://h/dists stable main\nlists_dir ext /var/lib/opkg/lists');
   expect(c.feeds.map((f) => f.name)).toEqual(['ok']);
-  expect(c.warnings).toHaveLength(5);
+  expect(c.warnings).toHaveLength(6);
+  expect(c.warnings[5]).toBe("/etc/opkg/a.conf:7: dist feeds (Release files) are not fetched; line ignored: `dist/gz d http://h/dists stable main'");
   expect(c.warnings[0]).toBe("/etc/opkg/a.conf:1: Ignoring invalid line: `bogus a b'");
   expect(c.warnings[1]).toMatch(/^\/etc\/opkg\/a\.conf:2: feed name "\.\.\/etc" is not usable/);
   expect(c.warnings[2]).toMatch(/:3: feed URL "file:\/\/\/srv\/feed" refused: scheme file: is not supported/);
