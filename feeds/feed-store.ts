@@ -76,6 +76,7 @@ const DEFAULTS = { maxDownloadBytes: 32 * 1024 * 1024, timeoutMs: 120_000, stall
 export class FeedStore {
   private states = new Map<string, FeedState>();
   private running: Promise<FeedInfo[]> | null = null;
+  private readonly listeners = new Set<(info: FeedInfo) => void>();
   config: OpkgConfig | null = null;
   private readonly o: Required<Omit<FeedStoreOptions, 'fetch' | 'configLimits'>> & Pick<FeedStoreOptions, 'fetch' | 'configLimits'>;
 
@@ -149,21 +150,36 @@ export class FeedStore {
     return this.states.get(name)?.rejectedCount ?? 0;
   }
 
-  /** Re-read the config, then refresh every feed; one refresh at a time (a second call joins the running one). */
-  refresh(): Promise<FeedInfo[]> {
+  /**
+   * Re-read the config, then refresh every feed; one refresh at a time (a second call joins the running one).
+   * `onFeed` hears each feed's new info as its refresh ends (for /feeds/refresh subscribers), joiners included.
+   */
+  refresh(onFeed?: (info: FeedInfo) => void): Promise<FeedInfo[]> {
+    if (onFeed) this.listeners.add(onFeed);
     if (!this.running) {
       this.running = (async () => {
         await this.load();
         await fs.mkdir(this.cacheDir, { recursive: true });
         const queue = [...this.states.values()];
         const worker = async () => {
-          for (let s = queue.shift(); s; s = queue.shift()) await this.refreshOne(s);
+          for (let s = queue.shift(); s; s = queue.shift()) {
+            await this.refreshOne(s);
+            const info = this.list().find((f) => f.name === s!.source.name)!;
+            for (const l of this.listeners) {
+              try {
+                l(info);
+              } catch {
+                /* a listener's fault is not the refresh's */
+              }
+            }
+          }
         };
         await Promise.all(Array.from({ length: Math.max(1, Math.min(this.o.concurrency, queue.length)) }, worker));
         await this.prune();
         return this.list();
       })().finally(() => {
         this.running = null;
+        this.listeners.clear();
       });
     }
     return this.running;

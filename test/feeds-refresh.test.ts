@@ -228,7 +228,14 @@ describe('a misbehaving server of our own', () => {
 
     Object.assign(mode, { e500: '500', stall: 'stall', stallhdr: 'stall-headers', wrong: 'wrong-bytes', trunc: 'truncated-gz', endless: 'endless', bomb: 'bomb', garbage: 'garbage-index', hostile: 'hostile' });
     const t = Date.now();
-    const after = await store.refresh();
+    const heard: string[] = [];
+    const joined: string[] = [];
+    const running = store.refresh((f) => heard.push(`${f.name}:${f.error ? 'error' : 'ok'}`));
+    // A second call while one runs joins it, and hears the same feeds.
+    const after = await store.refresh((f) => joined.push(f.name));
+    expect(await running).toEqual(after);
+    expect(heard.sort()).toEqual([...names.map((n) => `${n}:${n === 'hostile' ? 'ok' : 'error'}`), 'nginx:ok'].sort());
+    expect(joined.sort()).toEqual([...names, 'nginx'].sort());
     expect(Date.now() - t).toBeLessThan(5000);
     const err = Object.fromEntries(after.map((f) => [f.name, f.error]));
     expect(err).toEqual({
