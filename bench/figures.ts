@@ -39,6 +39,8 @@ export const COMPARISONS: Comparison[] = [
   { figure: 'install.ms', baseline: 'install.dpkg_ms', goal: { op: '<', ratio: 1, text: 'faster than dpkg' } },
   { figure: 'install.ms', baseline: 'install.nosync_ms' },
   { figure: 'extract.ms', baseline: 'extract.tar_ms' },
+  { figure: 'feeds.refresh_ms', baseline: 'feeds.gunzip_ms', goal: { op: '<=', ratio: 3, text: '≤ 3× gzip -dc' } },
+  { figure: 'feeds.refresh_cpu_ms', baseline: 'feeds.gunzip_cpu_ms' },
   { figure: 'rss.after_mb', baseline: 'rss.idle_mb', goal: { op: '<=', ratio: 1.2, text: '≤ 1.2× idle' } },
   { figure: 'rss.after_mb', baseline: 'rss.warm_mb' },
   { figure: 'rss.idle_mb', baseline: 'rss.node_baseline_mb' },

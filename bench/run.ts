@@ -1,6 +1,6 @@
-// `npm run bench`: every benchmark in one run (bus, install, extract, fan-out, memory), a table on stdout and
+// `npm run bench`: every benchmark in one run (bus, install, extract, fan-out, memory, feeds), a table on stdout and
 // bench/results/latest.json (one flat object of named figures) plus latest.md (the table and the machine).
-// Usage: node dist/bench/run.js [--quick] [bus|install|extract|fanout|memory ...]; --quick shrinks every count.
+// Usage: node dist/bench/run.js [--quick] [bus|install|extract|fanout|memory|feeds ...]; --quick shrinks every count.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,13 +8,14 @@ import { UNSAFE_NO_SYNC_ENV } from '../services/appinstall/durable-fs';
 import { killAllChildren } from './bench-process';
 import { DEFAULT_BUS_OPTIONS, runBusBench } from './bus-bench';
 import { DEFAULT_FANOUT_OPTIONS, runFanoutBench } from './fanout-bench';
+import { runFeedsBench } from './feeds-bench';
 import { formatMarkdown, formatTable, missingFigures, evaluate, type Figures } from './figures';
 import { DEFAULT_INSTALL_OPTIONS, runInstallBench } from './install-bench';
 import { DEFAULT_MEMORY_OPTIONS, runMemoryBench } from './memory-bench';
 import { msSince, nowNs } from './stats';
 
 const RESULTS = path.resolve(__dirname, '../../bench/results');
-const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory'] as const;
+const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
@@ -88,6 +89,10 @@ async function main(): Promise<number> {
     } else if (s === 'memory') {
       await timed('memory', async () => {
         Object.assign(figures, await runMemoryBench({ ...(quick ? { cycles: 40, warmCycles: 8, parallel: 4, settleMs: 1000 } : DEFAULT_MEMORY_OPTIONS), log }));
+      });
+    } else if (s === 'feeds') {
+      await timed('feeds', async () => {
+        Object.assign(figures, await runFeedsBench({ rounds: quick ? 1 : 5, log }));
       });
     }
   }
