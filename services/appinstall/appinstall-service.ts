@@ -6,7 +6,7 @@ import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { checkId, checkIpkUrl, installSchema, isPrivilegedPackageId, removeSchema, statusSchema } from './request-validation';
+import { checkId, checkIpkUrl, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';
 import { TaskQueue } from './task-queue';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';
@@ -145,7 +145,7 @@ export class AppInstallService {
       handler: async (msg) => {
         const id = String(msg.payload.id);
         checkId(id);
-        if (developer && isPrivilegedPackageId(id)) {
+        if (developer && isPrivilegedName(id)) {
           throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
         }
         if (this.queue.has(id)) throw new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.DUPLICATE_COMMAND);
@@ -153,7 +153,7 @@ export class AppInstallService {
         try {
           const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
           if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_SUCH_ID);
-          if (developer && isPrivilegedPackageId(pkg.packageId)) {
+          if (developer && isPrivilegedName(pkg.packageId)) {
             throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
           }
           // Subscribed by submit once the task is accepted, before its first stages (emitted at once); a refusal

@@ -12,13 +12,14 @@ import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
-import { canRead, isPrivilegedPackageId } from './request-validation';
+import { canRead, isPrivilegedName } from './request-validation';
 import { dbFiles, readPackage } from './package-db';
 import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
 import { commit, finish, rollback, stagingRoot, switchIn } from './package-switch';
 import { installPackageBusFiles, manifestPath, removePackageBusFiles } from './bus-file-sync';
 import { faultPoint } from './fault-points';
+import { checkDeveloperNames, checkNamesFree } from './package-names';
 
 const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
 
@@ -94,7 +95,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       if (!ctx.req.developer && ctx.req.id !== packageId) {
         throw failed(ErrorText.APPID_WRONG, `request id "${ctx.req.id}" differs from the package "${packageId}"`);
       }
-      if (ctx.req.developer && isPrivilegedPackageId(packageId)) {
+      if (ctx.req.developer && isPrivilegedName(packageId)) {
         throw new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE, packageId);
       }
       if (!ctx.env.locks.acquire(packageId, ctx.req.taskId)) throw failed(ErrorText.DUPLICATE_COMMAND, `${ErrorText.PACKAGE_BUSY} (${packageId})`);
@@ -187,6 +188,12 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       ];
       await writeFileDurable(path.join(newDir, db.list), newRels.join('\n') + '\n');
       await writeFileDurable(path.join(newDir, db.control), formatControl(Object.entries(ipk.control.raw)));
+      // Every name the package takes on the bus, now that its apps and services are known: a developer package none
+      // in a privileged name space, and no package one that another package or the system holds.
+      const staged = await readPackage(newDir, packageId, ctx.req.developer);
+      if (!staged) throw failed(ErrorText.FAILED_IPKG_INSTALL, `${packageId}: the staged package cannot be read back`);
+      if (ctx.req.developer) checkDeveloperNames(staged);
+      await checkNamesFree(ctx.env.layout, staged, ctx.req.developer);
       const oldRels = ctx.before?.targets ?? [];
       for (const rel of newRels) {
         if (!oldRels.includes(rel) && (await exists(path.join(ctx.appRoot.base, rel)))) {
