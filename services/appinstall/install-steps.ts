@@ -13,7 +13,7 @@ import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
 import { canRead, isPrivilegedName } from './request-validation';
-import { dbFiles, readPackage } from './package-db';
+import { dbFiles, readPackage, readPackageRecord } from './package-db';
 import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
 import { commit, finish, rollback, stagingRoot, switchIn } from './package-switch';
@@ -107,10 +107,16 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     statusValues: { before: ['UPDATE_CHECK_NEEDED', 'UPDATE_CHECK_REQUESTED'], after: ['UPDATE_CHECK_COMPLETE'] },
     async work(ctx) {
       const { ipk, packageId } = ipkOf(ctx);
-      const other = await readPackage(appRootOf(ctx.env.layout, !ctx.req.developer).base, packageId, !ctx.req.developer);
+      const other = await readPackageRecord(appRootOf(ctx.env.layout, !ctx.req.developer).base, packageId, !ctx.req.developer);
+      if (other?.damaged) {
+        ctx.env.log(`install ${packageId}: ${other.base}: ${ErrorText.DAMAGED_RECORD}: ${other.damaged}`);
+        throw failed(ErrorText.INSTALLED_ELSEWHERE, `${packageId} is installed under ${other.base}, and ${ErrorText.DAMAGED_RECORD} there (${other.damaged})`);
+      }
       if (other) throw failed(ErrorText.INSTALLED_ELSEWHERE, `${packageId} ${other.version} is installed under ${other.base}`);
-      ctx.before = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
-      const change = classifyVersion(ctx.before?.version, ipk.control.version);
+      ctx.before = await readPackageRecord(ctx.appRoot.base, packageId, ctx.req.developer);
+      // A damaged record of this package is repaired by this install: it replaces whatever the record may own.
+      if (ctx.before?.damaged) ctx.env.log(`install ${packageId}: ${ctx.before.base}: ${ErrorText.DAMAGED_RECORD}: ${ctx.before.damaged}; this install replaces it`);
+      const change = ctx.before?.damaged ? 'reinstall' : classifyVersion(ctx.before?.version, ipk.control.version);
       if (change === 'downgrade' && ctx.req.payload.allowDowngrade !== true) {
         throw failed(ErrorText.DOWNGRADE_REFUSED, `installed ${ctx.before?.version}, package ${ipk.control.version}`);
       }
