@@ -132,3 +132,32 @@ describe('a damaged package record', () => {
     expect(((await call(d.root, `${AM}/listApps`, {})).apps as Json[]).map((a) => a.id)).toContain('com.example.keep');
   });
 });
+
+test('an installed package\'s old bus manifest never makes a reinstall or a remove delete files that are not the package\'s own', async () => {
+  const d = await start();
+  const ok = async (id: string, v = '1.0.0') => expect(last((await install(d.root, id, await makeIpk(work, id, v))).lines)).toMatchObject({ statusValue: Stage.INSTALLED.statusValue });
+  await ok('com.example.keep2');
+  await ok('com.example.man');
+  const tree = path.join(d.root, 'var/luna-service2');
+  const victim = path.join(d.root, 'etc/victim.txt');
+  fs.mkdirSync(path.dirname(victim), { recursive: true });
+  const keepRole = path.join(tree, 'roles.d/com.example.keep2.app.json');
+  const keepManifest = path.join(tree, 'manifests.d/com.example.keep2.json');
+  expect(fs.existsSync(keepRole)).toBe(true);
+  const plant = () => {
+    fs.writeFileSync(victim, 'keep me');
+    const mp = path.join(tree, 'manifests.d/com.example.man.json');
+    const m = JSON.parse(fs.readFileSync(mp, 'utf8'));
+    m.roleFiles.push('/etc/victim.txt', '/var/luna-service2/roles.d/com.example.keep2.app.json', '/var/luna-service2/manifests.d/com.example.keep2.json');
+    fs.writeFileSync(mp, JSON.stringify(m));
+  };
+  plant();
+  await ok('com.example.man', '1.0.1');
+  plant();
+  expect(last((await remove(d.root, 'com.example.man')).lines)).toMatchObject({ statusValue: Stage.REMOVED.statusValue });
+  expect(fs.readFileSync(victim, 'utf8')).toBe('keep me');
+  expect(fs.existsSync(keepRole)).toBe(true);
+  expect(fs.existsSync(keepManifest)).toBe(true);
+  expect(fs.existsSync(path.join(tree, 'roles.d/com.example.man.app.json'))).toBe(false);
+  expect(fs.existsSync(path.join(tree, 'manifests.d/com.example.man.json'))).toBe(false);
+});
