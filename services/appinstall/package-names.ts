@@ -1,21 +1,27 @@
 // The names a package takes on the bus (its package id, which is also its security manifest's id, its app ids,
-// service ids and service names) and the checks that it takes none that is not free for it: a developer package
-// none in a privileged name space (-15), and no package one that another package, in either app root, or a
-// security manifest of another package or of the system already holds.
+// service ids, service names and its services' ACG groups) and the checks that it takes none that is not free for
+// it: a developer package none in a privileged name space (-15), and no package one that another package, in
+// either app root, or a security manifest of another package or of the system already holds.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../../ipc/paths';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { isPrivilegedName } from '../../acg/namespaces';
 import { listDir, parseManifestFile, parseServiceFile } from '../../acg/security-files';
-import { serviceNames } from './bus-files';
+import { serviceGroup, serviceNames } from './bus-files';
 import { manifestPath } from './bus-file-sync';
 import { listPackages, type InstalledPackage } from './package-db';
 
-/** Every bus name of a package: package id (= manifest id), app ids, service ids and the service names they declare. */
+/**
+ * Every bus name of a package: package id (= manifest id), app ids, service ids, the service names they declare
+ * and the ACG group of each service (bus-files.ts serviceGroup).
+ */
 export function packageNames(pkg: InstalledPackage): string[] {
   const names = new Set<string>([pkg.packageId, ...pkg.apps.map((a) => a.id)]);
-  for (const s of pkg.services) serviceNames(s.id, s.servicesJson).forEach((n) => names.add(n));
+  for (const s of pkg.services) {
+    serviceNames(s.id, s.servicesJson).forEach((n) => names.add(n));
+    names.add(serviceGroup(s.id));
+  }
   for (const id of ([] as unknown[]).concat(pkg.packageInfo.app ?? [], pkg.packageInfo.apps ?? [], pkg.packageInfo.services ?? [])) {
     if (typeof id === 'string') names.add(id);
   }
