@@ -65,7 +65,7 @@ const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWit
  * - installed API permissions may put only their own unit's services' methods into a group (any group: that opens
  *   only their own methods); a group belongs to the static files when they mention it anywhere (API and client
  *   permissions, groups files, the devmode certificate), else to the first unit whose API permissions define it
- *   with only its own services, and only a group's owner may grant it (below);
+ *   with only its own services; a developer unit grants only groups it owns (and the certificate's, below);
  * - an installed role is dropped when its appId is not its unit's, keeps only allowedNames and permissions of its
  *   unit's names, is at most `regular` with trust `dev` from a developer install (privileged becomes devmode), and is
  *   matched by kernel identity only through an exact exeName inside an app root (else only by appId/name);
