@@ -49,7 +49,7 @@ export async function checkNamesFree(layout: Layout, pkg: InstalledPackage, deve
     throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.NAME_TAKEN, `"${name}" belongs to ${holder}`);
   };
   for (const [root, dev] of [[layout.verifiedApps, false], [layout.developerApps, true]] as const) {
-    for (const other of await listPackages(root, dev)) {
+    for (const other of await listPackages(root, dev, { damaged: true })) {
       if (other.packageId === pkg.packageId && dev === developer) continue; // the package itself (an update)
       const theirs = new Set(packageNames(other));
       const hit = mine.find((n) => theirs.has(n));
