@@ -73,10 +73,18 @@ export class PolicyStore {
     const claimed = new Set<string>();
     for (const m of manifests) m.files.forEach((f) => claimed.add(f.file));
     for (const files of this.removed.values()) files.forEach((f) => claimed.add(f));
-    const active = activeManifests(manifests.filter((m) => !this.removed.has(m.file)));
+    const active = activeManifests(manifests.filter((m) => !this.removed.has(m.file)), (m) => this.originOf(m.file), this.log);
 
+    // Most trusted tree first, so a file two manifests list keeps the origin of the more trusted one.
     const toLoad: { kind: FileKind; file: string; manifest?: string }[] = [];
-    for (const m of active) for (const f of m.files) toLoad.push({ ...f, manifest: m.file });
+    for (const m of active) {
+      const tree = this.installedTreeOf(m.file);
+      for (const f of m.files) {
+        // An installed manifest lists only files of its own tree: it never pulls a shipped or other tree's file under its name.
+        if (tree && !within(f.file, tree.base)) { this.log(`acg: ${m.file}: listed file ${f.file} is outside its tree ${tree.base}; not loaded`); continue; }
+        toLoad.push({ ...f, manifest: m.file });
+      }
+    }
     for (const { tree } of this.trees) {
       for (const [kind, dir] of KIND_DIRS) {
         for (const f of listDir(tree[dir], kind)) if (!claimed.has(f)) toLoad.push({ kind, file: f });
@@ -180,6 +188,11 @@ export class PolicyStore {
     return path.isAbsolute(p) ? direct : viaPrefix;
   }
 
+  /** The volatile (installed) tree a manifest lies in; undefined for the static tree and manifests added from elsewhere. */
+  private installedTreeOf(manifest: string): Tree | undefined {
+    return [this.l.volatileBus, this.l.volatileDevBus].find((t) => within(manifest, t.base));
+  }
+
   private originOf(file: string, manifest?: string): Origin {
     const dev = this.l.volatileDevBus.base;
     if (within(file, dev) || (manifest && within(manifest, dev))) return 'developer';
@@ -205,14 +218,29 @@ export class PolicyStore {
   }
 }
 
-/** Per manifest id only the newest version applies (as luna-service2 does); equal versions: the later one. */
-export function activeManifests<T extends { manifest: ManifestFile }>(ms: T[]): T[] {
+const ORIGIN_RANK: Record<Origin, number> = { static: 0, verified: 1, developer: 2 };
+
+/**
+ * Per manifest id only one manifest applies: the newest version (as luna-service2 does; equal versions: the later
+ * one) among those of the most trusted origin that has the id. A manifest of an id a more trusted origin holds
+ * never applies, whatever its version: an installed manifest can never shadow a shipped one, nor a developer
+ * install a verified one. The result is ordered most trusted origin first.
+ */
+export function activeManifests<T extends { manifest: ManifestFile; file?: string }>(ms: T[], originOf: (m: T) => Origin = () => 'static', log: (line: string) => void = () => {}): T[] {
   const byId = new Map<string, T>();
   for (const m of ms) {
     const cur = byId.get(m.manifest.id);
-    if (!cur || compareVersions(m.manifest.version, cur.manifest.version) >= 0) byId.set(m.manifest.id, m);
+    const rank = ORIGIN_RANK[originOf(m)];
+    const curRank = cur ? ORIGIN_RANK[originOf(cur)] : Infinity;
+    if (!cur || rank < curRank || (rank === curRank && compareVersions(m.manifest.version, cur.manifest.version) >= 0)) byId.set(m.manifest.id, m);
   }
-  return [...byId.values()];
+  for (const m of ms) {
+    const winner = byId.get(m.manifest.id)!;
+    if (ORIGIN_RANK[originOf(m)] > ORIGIN_RANK[originOf(winner)]) {
+      log(`acg: ${m.file ?? m.manifest.id}: manifest id ${JSON.stringify(m.manifest.id)} belongs to the ${originOf(winner)} manifest ${winner.file ?? ''}; this ${originOf(m)} one is not applied`);
+    }
+  }
+  return [...byId.values()].sort((a, b) => ORIGIN_RANK[originOf(a)] - ORIGIN_RANK[originOf(b)]);
 }
 
 function compareVersions(a: string, b: string): number {

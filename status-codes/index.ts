@@ -78,6 +78,10 @@ export const ErrorText = {
   PACKAGE_BUSY: 'another install or remove of this package is in progress',
   /** The package is already installed in the other app root (verified vs developer). */
   INSTALLED_ELSEWHERE: 'package is already installed in the other app root; remove it there first',
+  /** A package id, app id, service id or service name of the package is another package's or the system's. */
+  NAME_TAKEN: 'an id the package declares belongs to another package or to the system',
+  /** A package's database record (var/lib/opkg/info/<pkg>.control / .list) cannot be trusted; a reinstall or remove repairs it. */
+  DAMAGED_RECORD: 'the package record is damaged; reinstall or remove the package to repair it',
   /** /install with requireSignature: package unsigned or signed by an untrusted certificate. */
   SIGNATURE_REQUIRED: 'a trusted signature is required',
   /** The daemon config file <root>/etc/palm/appinstalld.json is unreadable or wrong. */

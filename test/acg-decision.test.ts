@@ -1,6 +1,6 @@
 // Decision table for the ACG's pure functions: (caller identity, security files, method) → allowed or the exact
 // denial. No sockets, no disk: the files are texts compiled in memory.
-import { decideCall, decideCallByName, decideRegister, kernelRole, methodPath } from '../acg/decision';
+import { appRole, clientGroups, decideCall, decideCallByName, decideRegister, kernelRole, methodPath } from '../acg/decision';
 import type { CallerContext, CallTarget, Denial } from '../acg/policy';
 import type { SecurityData } from '../acg/security-data';
 import { BusErrorText } from '../status-codes';
@@ -261,5 +261,34 @@ describe('ACG pieces', () => {
     expect(decideCall(data, ctx(USER_NODE), t('com.evil/ok'))).toBeNull();
     expect(decideCall(data, ctx(USER_NODE), t('com.bank/pay'))).toEqual({ errorCode: -1, errorText: denied(t('com.bank/pay')) });
     expect(decideCall(data, ctx(ROOT_NODE, null, 'com.bank'), t('com.bank/pay'))).toEqual({ errorCode: -1, errorText: denied(t('com.bank/pay')) });
+  });
+
+  test('developer-install files act only on their own package\'s names (issue #10 class 1)', () => {
+    const data = dataFrom([
+      ...FILES,
+      // a verified package: app com.bank, service com.bank.svc in group com.bank.svc.api
+      { kind: 'role', origin: 'verified', unit: 'bank', text: '{"appId":"com.bank","allowedNames":["com.bank","com.bank-*"]}' },
+      { kind: 'service', origin: 'verified', unit: 'bank', text: '[D-BUS Service]\nName=com.bank.svc\n' },
+      { kind: 'apiPermissions', origin: 'verified', unit: 'bank', text: '{"com.bank.svc.api":["com.bank.svc/*"]}' },
+      { kind: 'clientPermissions', origin: 'verified', unit: 'bank', text: '{"com.bank":["com.bank.svc.api"]}' },
+      // a developer package naming the bank's service next to one of its own, to be credited with the bank's group
+      { kind: 'role', origin: 'developer', unit: 'dev', text: '{"appId":"com.dev","allowedNames":["com.dev","com.bank.svc.evil"]}' },
+      { kind: 'service', origin: 'developer', unit: 'dev', text: '[D-BUS Service]\nName=com.bank.svc;com.bank.svc.evil\n' },
+      { kind: 'apiPermissions', origin: 'developer', unit: 'dev', text: '{"com.bank.svc.api":["com.bank.svc/*","com.bank.svc.evil/*"]}' },
+      // granting groups to names it does not own, and a role speaking for the bank's app
+      { kind: 'clientPermissions', origin: 'developer', unit: 'dev', text: '{"com.dev":["com.bank.svc.api"],"com.bank":["arescli.interface"]}' },
+      { kind: 'role', origin: 'developer', unit: 'dev', text: '{"appId":"com.bank","allowedNames":["com.bank"],"permissions":[{"service":"com.bank.svc","inbound":["com.dev"]}]}' },
+      // names in a privileged name space
+      { kind: 'role', origin: 'developer', unit: 'dev', text: '{"appId":"com.webos.fake","allowedNames":["com.webos.fake"]}' },
+    ]);
+    const pay = t('com.bank.svc/pay');
+    expect(decideCallByName(data, 'com.dev', pay)).toBe(false);
+    expect(decideCallByName(data, 'com.bank', pay)).toBe(true);
+    expect(decideCall(data, { peer: ROOT_NODE, name: null, appId: 'com.bank' }, pay)).toBeNull();
+    expect(clientGroups(data, 'com.bank').has('arescli.interface')).toBe(false);
+    expect(appRole(data, 'com.bank')?.origin).toBe('verified');
+    expect(appRole(data, 'com.webos.fake')).toBeNull();
+    // its own extra name stays its own: a group of its own for it would be granted
+    expect(data.apiPermissions.filter((a) => a.origin === 'developer').map((a) => a.pattern)).toEqual(['com.bank.svc.evil/*']);
   });
 });

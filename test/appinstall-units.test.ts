@@ -12,7 +12,7 @@ import { AppManagerService } from '../services/appmanager/appmanager-service';
 import { toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
 import { compareVersions, classifyVersion } from '../services/appinstall/version-compare';
-import { checkId, checkIpkUrlShape, isPrivilegedPackageId, canRead } from '../services/appinstall/request-validation';
+import { checkId, checkIpkUrlShape, isPrivilegedName, canRead } from '../services/appinstall/request-validation';
 import { foldEvent, initialEvent, requestFields } from '../services/appinstall/status-events';
 import { runSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
 import { failureUpdate } from '../services/appinstall/task-queue';
@@ -66,8 +66,10 @@ describe('request checks', () => {
     expect(canRead(f(0, 65534, 0o640), { uid: 65534, gid: 65534 })).toBe(true);
   });
   test('privileged ids', () => {
-    for (const id of ['com.palm.x', 'com.webos.app.y', 'com.lge.z']) expect(isPrivilegedPackageId(id)).toBe(true);
-    for (const id of ['com.example.x', 'com.webosx.y', 'org.lge.z']) expect(isPrivilegedPackageId(id)).toBe(false);
+    for (const id of ['com.palm.x', 'com.webos.app.y', 'com.lge.z']) expect(isPrivilegedName(id)).toBe(true);
+    // the prefix itself, and a name above one (its sub-names would reach into it)
+    for (const id of ['com.palm', 'com.webos', 'com.lge', 'com']) expect(isPrivilegedName(id)).toBe(true);
+    for (const id of ['com.example.x', 'com.webosx.y', 'org.lge.z', 'co', 'org', 'com.lg']) expect(isPrivilegedName(id)).toBe(false);
   });
 });
 

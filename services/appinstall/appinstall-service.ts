@@ -2,10 +2,11 @@
 // status subscriptions, and the /dev category following developer mode. The work itself is task-queue.ts's.
 import type { Observable, Subscription } from 'rxjs';
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
+import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { checkId, checkIpkUrl, installSchema, isPrivilegedPackageId, removeSchema, statusSchema } from './request-validation';
+import { checkId, checkIpkUrl, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';
 import { TaskQueue } from './task-queue';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';
@@ -56,6 +57,11 @@ export interface AppInstallOptions {
   log(line: string): void;
 }
 
+/** The subscription key of one task's own events. */
+function taskKey(taskId: string): string {
+  return `task_${taskId}`;
+}
+
 /** Who asked: the caller's app id, else its service name, else its unique bus id. */
 function clientOf(msg: Message): string {
   return msg.appId ?? msg.sender ?? msg.senderId;
@@ -76,14 +82,42 @@ export class AppInstallService {
         appManager: appManagerOverBus(client, opts.log),
         log: opts.log,
       },
-      (ev) => this.publish(ev),
+      (ev, task) => this.publish(ev, task),
     );
   }
 
-  private publish(ev: StatusEvent): void {
+  /** The subscribed call of each task that has one: it hears that task's events only, and ends with the task. */
+  private readonly followers = new Map<string, Message>();
+
+  /**
+   * A task's events go to `/status` subscribers (who may see every task) and to the call that asked for this very
+   * task, never to any other install or remove call: the key is the task, not the request id, so a `/dev/*` caller
+   * never hears a verified task of the same id. The task's final event is that call's last reply.
+   */
+  private publish(ev: StatusEvent, task: { taskId: string; final: boolean; repeat?: boolean }): void {
     const payload = ev as unknown as Payload;
-    this.client.subscriptions.reply(`status_${ev.id}`, payload);
-    this.client.subscriptions.reply('status', payload);
+    if (!task.repeat) this.client.subscriptions.reply('status', payload);
+    const key = taskKey(task.taskId);
+    if (!task.final) { this.client.subscriptions.reply(key, payload); return; }
+    const msg = this.followers.get(task.taskId);
+    this.followers.delete(task.taskId);
+    if (msg) this.endWith(key, msg, payload);
+  }
+
+  /** Ends a task's subscribed call with its final event as the last reply (once the call return has gone out). */
+  private endWith(key: string, msg: Message, payload: Payload): void {
+    if (msg instanceof IncomingMessage && !msg.hasReturned && !msg.ended) { setImmediate(() => this.endWith(key, msg, payload)); return; }
+    this.client.subscriptions.remove(key, msg);
+    msg.respond(payload, { last: true });
+  }
+
+  /** Subscribes the call to the accepted task (nothing before: a refused request never subscribes). */
+  private follow(msg: Message): ((taskId: string) => void) | undefined {
+    if (!msg.isSubscription) return undefined;
+    return (taskId) => {
+      this.followers.set(taskId, msg);
+      this.client.subscriptions.add(taskKey(taskId), msg);
+    };
   }
 
   private install(developer: boolean): MethodSpec {
@@ -96,9 +130,8 @@ export class AppInstallService {
         checkId(id);
         checkIpkUrl(String(msg.payload.ipkUrl), msg.peer);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
-        if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
         const caller = { uid: msg.peer.uid, gid: msg.peer.gid };
-        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }).catch(() => undefined);
+        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }, undefined, this.follow(msg)).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
     };
@@ -112,7 +145,7 @@ export class AppInstallService {
       handler: async (msg) => {
         const id = String(msg.payload.id);
         checkId(id);
-        if (developer && isPrivilegedPackageId(id)) {
+        if (developer && isPrivilegedName(id)) {
           throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
         }
         if (this.queue.has(id)) throw new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.DUPLICATE_COMMAND);
@@ -120,18 +153,12 @@ export class AppInstallService {
         try {
           const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
           if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_SUCH_ID);
-          if (developer && isPrivilegedPackageId(pkg.packageId)) {
+          if (developer && isPrivilegedName(pkg.packageId)) {
             throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
           }
-          // Subscribed before the task starts (its first stages are emitted at once); taken back if submit refuses
-          // with DUPLICATE_COMMAND (-7) because the package is busy.
-          if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
-          try {
-            void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg) }, pkg.packageId).catch(() => undefined);
-          } catch (e) {
-            if (msg.isSubscription) this.client.subscriptions.remove(`status_${id}`, msg);
-            throw e;
-          }
+          // Subscribed by submit once the task is accepted, before its first stages (emitted at once); a refusal
+          // (DUPLICATE_COMMAND -7: the package is busy) never subscribes.
+          void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg) }, pkg.packageId, this.follow(msg)).catch(() => undefined);
         } finally {
           release();
         }

@@ -60,6 +60,16 @@ async function readOr(p: string): Promise<string | null> {
   }
 }
 
+/**
+ * A file an old manifest of the package lists that may be deleted on its word: one of the package's own files
+ * (named after the package or one of its apps or services, all `<packageId>` or under it) directly in one of the
+ * tree's .d directories other than manifests.d. Anything else a manifest names is left alone.
+ */
+function ownBusFile(tree: BusTree, packageId: string, p: string): boolean {
+  const name = path.basename(p);
+  return SUBDIRS.some((k) => k !== 'manifestsD' && path.dirname(p) === tree[k]) && name.startsWith(`${packageId}.`);
+}
+
 export function manifestPath(tree: BusTree, packageId: string): string {
   return path.join(tree.manifestsD, `${packageId}.json`);
 }
@@ -72,7 +82,7 @@ export function manifestPath(tree: BusTree, packageId: string): string {
 export async function installPackageBusFiles(pkg: InstalledPackage, tree: BusTree, root: string, hub: HubManifests | null): Promise<void> {
   const want = packageBusFiles(pkg, tree, root);
   const prev = await readManifest(want.manifest.path);
-  const stale = prev ? manifestEntries(prev).map((e) => path.join(root, e)).filter((p) => !want.files.some((f) => f.path === p)) : [];
+  const stale = prev ? manifestEntries(prev).map((e) => path.join(root, e)).filter((p) => ownBusFile(tree, pkg.packageId, p) && !want.files.some((f) => f.path === p)) : [];
   const changed: BusFile[] = [];
   for (const f of [...want.files, want.manifest]) if ((await readOr(f.path)) !== f.content) changed.push(f);
   if (changed.length === 0 && stale.length === 0) return;
@@ -92,7 +102,7 @@ export async function removePackageBusFiles(packageId: string, tree: BusTree, ro
   if (hub) await hub.removeManifest(mp, root).catch(() => undefined);
   for (const e of prev ? manifestEntries(prev) : []) {
     const p = path.join(root, e);
-    if (path.relative(tree.base, p).startsWith('..')) continue; // a manifest never makes us delete outside its tree
+    if (!ownBusFile(tree, packageId, p)) continue; // a manifest never makes us delete outside its tree
     await unlinkDurable(p);
   }
   await unlinkDurable(mp);

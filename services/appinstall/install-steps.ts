@@ -12,13 +12,14 @@ import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
-import { canRead, isPrivilegedPackageId } from './request-validation';
-import { dbFiles, readPackage } from './package-db';
+import { canRead, isPrivilegedName } from './request-validation';
+import { dbFiles, readPackage, readPackageRecord } from './package-db';
 import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
 import { commit, finish, rollback, stagingRoot, switchIn } from './package-switch';
 import { installPackageBusFiles, manifestPath, removePackageBusFiles } from './bus-file-sync';
 import { faultPoint } from './fault-points';
+import { checkDeveloperNames, checkNamesFree } from './package-names';
 
 const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
 
@@ -94,7 +95,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       if (!ctx.req.developer && ctx.req.id !== packageId) {
         throw failed(ErrorText.APPID_WRONG, `request id "${ctx.req.id}" differs from the package "${packageId}"`);
       }
-      if (ctx.req.developer && isPrivilegedPackageId(packageId)) {
+      if (ctx.req.developer && isPrivilegedName(packageId)) {
         throw new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE, packageId);
       }
       if (!ctx.env.locks.acquire(packageId, ctx.req.taskId)) throw failed(ErrorText.DUPLICATE_COMMAND, `${ErrorText.PACKAGE_BUSY} (${packageId})`);
@@ -106,10 +107,16 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     statusValues: { before: ['UPDATE_CHECK_NEEDED', 'UPDATE_CHECK_REQUESTED'], after: ['UPDATE_CHECK_COMPLETE'] },
     async work(ctx) {
       const { ipk, packageId } = ipkOf(ctx);
-      const other = await readPackage(appRootOf(ctx.env.layout, !ctx.req.developer).base, packageId, !ctx.req.developer);
+      const other = await readPackageRecord(appRootOf(ctx.env.layout, !ctx.req.developer).base, packageId, !ctx.req.developer);
+      if (other?.damaged) {
+        ctx.env.log(`install ${packageId}: ${other.base}: ${ErrorText.DAMAGED_RECORD}: ${other.damaged}`);
+        throw failed(ErrorText.INSTALLED_ELSEWHERE, `${packageId} is installed under ${other.base}, and ${ErrorText.DAMAGED_RECORD} there (${other.damaged})`);
+      }
       if (other) throw failed(ErrorText.INSTALLED_ELSEWHERE, `${packageId} ${other.version} is installed under ${other.base}`);
-      ctx.before = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
-      const change = classifyVersion(ctx.before?.version, ipk.control.version);
+      ctx.before = await readPackageRecord(ctx.appRoot.base, packageId, ctx.req.developer);
+      // A damaged record of this package is repaired by this install: it replaces whatever the record may own.
+      if (ctx.before?.damaged) ctx.env.log(`install ${packageId}: ${ctx.before.base}: ${ErrorText.DAMAGED_RECORD}: ${ctx.before.damaged}; this install replaces it`);
+      const change = ctx.before?.damaged ? 'reinstall' : classifyVersion(ctx.before?.version, ipk.control.version);
       if (change === 'downgrade' && ctx.req.payload.allowDowngrade !== true) {
         throw failed(ErrorText.DOWNGRADE_REFUSED, `installed ${ctx.before?.version}, package ${ipk.control.version}`);
       }
@@ -187,6 +194,12 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       ];
       await writeFileDurable(path.join(newDir, db.list), newRels.join('\n') + '\n');
       await writeFileDurable(path.join(newDir, db.control), formatControl(Object.entries(ipk.control.raw)));
+      // Every name the package takes on the bus, now that its apps and services are known: a developer package none
+      // in a privileged name space, and no package one that another package or the system holds.
+      const staged = await readPackage(newDir, packageId, ctx.req.developer);
+      if (!staged) throw failed(ErrorText.FAILED_IPKG_INSTALL, `${packageId}: the staged package cannot be read back`);
+      if (ctx.req.developer) checkDeveloperNames(staged);
+      await checkNamesFree(ctx.env.layout, staged, ctx.req.developer);
       const oldRels = ctx.before?.targets ?? [];
       for (const rel of newRels) {
         if (!oldRels.includes(rel) && (await exists(path.join(ctx.appRoot.base, rel)))) {

@@ -30,6 +30,24 @@ export interface InstalledPackage {
   services: InstalledService[];
   /** Paths relative to the base that belong to this package (from <pkg>.list). */
   targets: string[];
+  /**
+   * Set when the package's database record is damaged (control file unreadable or malformed, list naming paths a
+   * package cannot own): what is wrong. Such a record is still found by its package id, so that a reinstall or a
+   * remove repairs it; everything else (listings, bus files) leaves it out.
+   */
+  damaged?: string;
+}
+
+/**
+ * The shapes of a path a package may own in its app root (relative; what <pkg>.list and journal targets hold): its
+ * app, service and package folders, its two database files, its apps' data folders, each named by the package id or
+ * a name under it (services are `<pkg>.<name>`). Nothing else is ever touched on a record's word.
+ */
+export function isPackageTarget(packageId: string, rel: unknown): rel is string {
+  if (typeof rel !== 'string') return false;
+  const m = /^(?:usr\/palm\/(?:applications|services|packages)\/([^/]+)|var\/palm\/data\/([^/]+)|var\/lib\/opkg\/info\/([^/]+)\.(?:control|list))$/.exec(rel);
+  const name = m ? m[1] ?? m[2] ?? m[3] : '';
+  return !!m && isSafeName(name) && (name === packageId || name.startsWith(`${packageId}.`));
 }
 
 /** Relative paths of the package database entries of one package. */
@@ -51,30 +69,52 @@ async function readJson(p: string): Promise<Record<string, unknown> | null> {
   }
 }
 
-/** Reads one package from an app root (or a staging tree laid out the same way); null when its control file is absent. */
+/** Reads one package from an app root (or a staging tree laid out the same way); null when absent or its record is damaged. */
 export async function readPackage(base: string, packageId: string, developer: boolean): Promise<InstalledPackage | null> {
+  const pkg = await readPackageRecord(base, packageId, developer);
+  return pkg && !pkg.damaged ? pkg : null;
+}
+
+/**
+ * Reads one package's record; null when the package has neither a control nor a list file. A damaged record comes
+ * back with `damaged` saying what is wrong, its version empty, and as targets only paths a package can own (the valid
+ * lines of its list, and its own folders).
+ */
+export async function readPackageRecord(base: string, packageId: string, developer: boolean): Promise<InstalledPackage | null> {
+  if (!isSafeName(packageId)) return null;
   const db = dbFiles(packageId);
-  let controlText: string;
+  const problems: string[] = [];
+  let controlText: string | null = null;
   try {
     controlText = await fs.readFile(path.join(base, db.control), 'utf8');
-  } catch {
-    return null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`${db.control} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let control: Record<string, string>;
-  try {
-    control = parseControlText(controlText);
-  } catch {
-    return null; // we only ever write well-formed control files; anything else is not one of ours
+  let control: Record<string, string> = {};
+  if (controlText !== null) {
+    try {
+      control = parseControlText(controlText);
+      if (control.Package !== packageId) problems.push(`${db.control} names package ${JSON.stringify(control.Package)}`);
+    } catch (e) {
+      problems.push(`${db.control} is malformed (${(e as Error).message})`);
+    }
   }
-  let targets: string[] = [];
+  let listed: string[] | null = null;
   try {
-    targets = (await fs.readFile(path.join(base, db.list), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    listed = (await fs.readFile(path.join(base, db.list), 'utf8')).split('\n').filter((l) => l.trim() !== '');
   } catch {
     /* a package without a list still has its control file; its targets are derived below */
   }
+  if (controlText === null && problems.length === 0) {
+    if (listed === null) return null;
+    problems.push(`${db.control} is missing`);
+  }
+  const badLines = (listed ?? []).filter((l) => !isPackageTarget(packageId, l));
+  if (badLines.length) problems.push(`${db.list} names paths that are not the package's own (ignored): ${badLines.slice(0, 3).map((l) => JSON.stringify(l)).join(', ')}${badLines.length > 3 ? ', ...' : ''}`);
+  let targets = (listed ?? []).filter((l) => isPackageTarget(packageId, l));
   const packageInfo = (await readJson(path.join(base, 'usr/palm/packages', packageId, 'packageinfo.json'))) ?? {};
-  const appIds = ([] as unknown[]).concat(packageInfo.app ?? [], packageInfo.apps ?? []).filter((x): x is string => typeof x === 'string');
-  const serviceIds = (Array.isArray(packageInfo.services) ? packageInfo.services : []).filter((x): x is string => typeof x === 'string');
+  const appIds = ([] as unknown[]).concat(packageInfo.app ?? [], packageInfo.apps ?? []).filter((x): x is string => typeof x === 'string' && isSafeName(x));
+  const serviceIds = (Array.isArray(packageInfo.services) ? packageInfo.services : []).filter((x): x is string => typeof x === 'string' && isSafeName(x));
   const apps: InstalledApp[] = [];
   for (const id of appIds) {
     const dir = path.join(base, 'usr/palm/applications', id);
@@ -87,20 +127,25 @@ export async function readPackage(base: string, packageId: string, developer: bo
     const servicesJson = await readJson(path.join(dir, 'services.json'));
     if (servicesJson) services.push({ id, dir, servicesJson });
   }
-  if (targets.length === 0) {
-    targets = [
-      `usr/palm/packages/${packageId}`,
-      ...appIds.map((a) => `usr/palm/applications/${a}`),
-      ...serviceIds.map((s) => `usr/palm/services/${s}`),
-      db.list,
-      db.control,
-    ];
+  const derived = [
+    `usr/palm/packages/${packageId}`,
+    ...appIds.map((a) => `usr/palm/applications/${a}`),
+    ...serviceIds.map((s) => `usr/palm/services/${s}`),
+    db.list,
+    db.control,
+  ];
+  if (targets.length === 0) targets = derived.filter((rel) => isPackageTarget(packageId, rel));
+  if (problems.length) {
+    // Everything the package may own goes with it on a repair, its app folder too (the app id is the package id).
+    const own = [...derived, `usr/palm/applications/${packageId}`].filter((rel) => isPackageTarget(packageId, rel));
+    targets = [...new Set([...targets, ...own])];
+    return { packageId, version: '', developer, base, control, packageInfo, apps, services, targets, damaged: problems.join('; ') };
   }
   return { packageId, version: control.Version ?? '', developer, base, control, packageInfo, apps, services, targets };
 }
 
-/** Every package installed in one app root. */
-export async function listPackages(root: AppRootLayout, developer: boolean): Promise<InstalledPackage[]> {
+/** Every package installed in one app root (with `damaged: true`, also those whose record is damaged). */
+export async function listPackages(root: AppRootLayout, developer: boolean, opts: { damaged?: boolean } = {}): Promise<InstalledPackage[]> {
   let names: string[];
   try {
     names = await fs.readdir(root.opkgInfo);
@@ -110,8 +155,8 @@ export async function listPackages(root: AppRootLayout, developer: boolean): Pro
   const out: InstalledPackage[] = [];
   for (const n of names.sort()) {
     if (!n.endsWith('.control') || n.startsWith('.')) continue;
-    const pkg = await readPackage(root.base, n.slice(0, -'.control'.length), developer);
-    if (pkg) out.push(pkg);
+    const pkg = await readPackageRecord(root.base, n.slice(0, -'.control'.length), developer);
+    if (pkg && (!pkg.damaged || opts.damaged)) out.push(pkg);
   }
   return out;
 }
@@ -121,10 +166,10 @@ export function isSafeName(name: string): boolean {
   return /^[A-Za-z0-9._+-]+$/.test(name) && name !== '.' && name !== '..';
 }
 
-/** The package in this root whose package id or one of whose app ids is `id`. */
+/** The package in this root whose package id (its record even if damaged) or one of whose app ids is `id`. */
 export async function findPackage(root: AppRootLayout, developer: boolean, id: string): Promise<InstalledPackage | null> {
   if (!isSafeName(id)) return null;
-  const direct = await readPackage(root.base, id, developer);
+  const direct = await readPackageRecord(root.base, id, developer);
   if (direct) return direct;
   for (const p of await listPackages(root, developer)) if (p.apps.some((a) => a.id === id)) return p;
   return null;

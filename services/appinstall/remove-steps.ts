@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
-import { appDataRel, dbFiles, readPackage } from './package-db';
+import { appDataRel, dbFiles, isPackageTarget, readPackageRecord } from './package-db';
 import { exists } from './durable-fs';
 import { writeJournal } from './journal';
 import { commit, finish, moveAside, stagingRoot } from './package-switch';
@@ -26,7 +26,7 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
     statusValues: { before: ['CLOSE_APP_NEEDED', 'CLOSE_APP_REQUESTED'], after: ['CLOSE_APP_COMPLETE'] },
     async work(ctx) {
       const packageId = packageIdOf(ctx);
-      const pkg = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
+      const pkg = await readPackageRecord(ctx.appRoot.base, packageId, ctx.req.developer);
       for (const app of pkg?.apps ?? [{ id: packageId }]) {
         if ((await ctx.env.appManager.closeApp(app.id)) === 'locked') throw failed(ErrorText.APP_LOCKED, app.id);
       }
@@ -37,13 +37,18 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
     statusValues: { before: ['REMOVE_START', 'REMOVING'], after: [] },
     async work(ctx) {
       const packageId = packageIdOf(ctx);
-      const pkg = await readPackage(ctx.appRoot.base, packageId, ctx.req.developer);
+      // A damaged record is removed too (that is how it is repaired): only what it may own, see package-db.ts.
+      const pkg = await readPackageRecord(ctx.appRoot.base, packageId, ctx.req.developer);
       if (!pkg) throw failed(ErrorText.NO_SUCH_ID, packageId);
+      if (pkg.damaged) ctx.env.log(`remove ${packageId}: ${pkg.base}: ${ErrorText.DAMAGED_RECORD}: ${pkg.damaged}; removing what it owns`);
       ctx.before = pkg;
       const db = dbFiles(packageId);
       // Database files first: the package leaves the database before its files do.
       const rels = [db.control, db.list, ...pkg.targets.filter((r) => r !== db.control && r !== db.list)];
-      for (const app of pkg.apps) if (await exists(path.join(pkg.base, appDataRel(app.id)))) rels.push(appDataRel(app.id));
+      for (const appId of new Set([...pkg.apps.map((a) => a.id), ...(pkg.damaged ? [packageId] : [])])) {
+        const rel = appDataRel(appId);
+        if (isPackageTarget(packageId, rel) && (await exists(path.join(pkg.base, rel)))) rels.push(rel);
+      }
       ctx.journal = {
         taskId: ctx.req.taskId, op: 'remove', phase: 'begun', packageId, appRoot: ctx.appRoot.base, developer: ctx.req.developer,
         staging: path.join(stagingRoot(ctx.appRoot.base), ctx.req.taskId),

@@ -63,7 +63,5 @@ export function checkIpkUrl(ipkUrl: string, caller?: { uid: number; gid: number 
   if (caller && !canRead(st, caller)) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not readable by uid ${caller.uid}`);
 }
 
-/** webOS privileged package ids: refused on /dev/install and /dev/remove (-15 / -19). */
-export function isPrivilegedPackageId(id: string): boolean {
-  return /^(com\.palm\.|com\.webos\.|com\.lge\.)/.test(id);
-}
+/** webOS privileged name spaces (refused on /dev/install and /dev/remove, -15 / -19): one rule, acg/namespaces.ts. */
+export { isPrivilegedName } from '../../acg/namespaces';

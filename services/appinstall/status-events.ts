@@ -29,6 +29,14 @@ export interface StageUpdate {
   patch?: Details;
 }
 
+/** The statusValues a task ends with (installed, removed, install failed, remove failed). */
+const FINAL_STATUS_VALUES: ReadonlySet<number> = new Set([Stage.INSTALLED, Stage.REMOVED, Stage.INSTALL_FAILED, Stage.REMOVE_FAILED].map((s) => s.statusValue));
+
+/** Is this the event a task ends with? */
+export function isFinalEvent(ev: StatusEvent): boolean {
+  return FINAL_STATUS_VALUES.has(ev.statusValue);
+}
+
 /** The request's own fields that go into details: everything but id and subscribe. */
 export function requestFields(payload: Payload): Details {
   const { id: _id, subscribe: _subscribe, ...rest } = payload;

@@ -5,7 +5,7 @@ import { mergeMap, scan, tap, finalize, catchError, distinctUntilChanged } from 
 import { EMPTY } from 'rxjs';
 import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
 import { runSteps, type Step } from './task-runner';
-import { foldEvent, initialEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
+import { foldEvent, initialEvent, isFinalEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskContext, type TaskRequest } from './task-context';
 import { INSTALL_STEPS } from './install-steps';
 import { REMOVE_STEPS } from './remove-steps';
@@ -55,8 +55,15 @@ export class SimplePackageLocks implements PackageLocks {
   }
 }
 
+/**
+ * Where a task's events go: `final` marks the event the task ends with (sent once; a task that ended without one,
+ * after an internal error, repeats its last event with `final` and `repeat` set, so the caller's call still ends).
+ */
+export type TaskPublisher = (ev: StatusEvent, task: { taskId: string; final: boolean; repeat?: boolean }) => void;
+
 interface QueuedTask {
   req: TaskRequest;
+  finalSent: boolean;
   ctx: TaskContext;
   current: StatusEvent;
   started: boolean;
@@ -71,7 +78,7 @@ export class TaskQueue {
   private readonly submit$ = new Subject<QueuedTask>();
   readonly locks = new SimplePackageLocks();
 
-  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: (ev: StatusEvent) => void) {
+  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: TaskPublisher) {
     this.submit$.pipe(mergeMap((t) => this.run(t), env.config.maxConcurrentTasks)).subscribe();
   }
 
@@ -98,8 +105,11 @@ export class TaskQueue {
     return this.byId.size;
   }
 
-  /** Queues a task. Throws CodedError DUPLICATE_COMMAND when the id (or, for a remove, the package) is busy. */
-  submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op'>, packageId?: string): Promise<StatusEvent> {
+  /**
+   * Queues a task. Throws CodedError DUPLICATE_COMMAND when the id (or, for a remove, the package) is busy.
+   * `accepted` runs once the task is accepted, before its first event: the caller subscribes to that task's events there.
+   */
+  submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op'>, packageId?: string, accepted?: (taskId: string) => void): Promise<StatusEvent> {
     const code = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
     if (this.byId.has(r.id)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
     const taskId = `${Date.now().toString(36)}-${process.pid}-${++taskCounter}`;
@@ -112,8 +122,9 @@ export class TaskQueue {
     if (packageId) base.packageId = packageId;
     let resolve!: (ev: StatusEvent) => void;
     const done = new Promise<StatusEvent>((res) => (resolve = res));
-    const t: QueuedTask = { req, ctx, current: initialEvent(req.id, req.payload, base), started: false, done, resolve };
+    const t: QueuedTask = { req, finalSent: false, ctx, current: initialEvent(req.id, req.payload, base), started: false, done, resolve };
     this.byId.set(req.id, t);
+    accepted?.(taskId);
     this.submit$.next(t);
     return done;
   }
@@ -140,7 +151,9 @@ export class TaskQueue {
       distinctUntilChanged((a, b) => a.statusValue === b.statusValue && JSON.stringify(a.details) === JSON.stringify(b.details)),
       tap((ev) => {
         t.current = ev;
-        this.publish(ev);
+        const final = isFinalEvent(ev);
+        if (final) t.finalSent = true;
+        this.publish(ev, { taskId: t.req.taskId, final });
       }),
       catchError((err) => {
         this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`);
@@ -150,6 +163,7 @@ export class TaskQueue {
         if (t.ctx.ipk) void closeIpk(t.ctx.ipk);
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);
+        if (!t.finalSent) this.publish(t.current, { taskId: t.req.taskId, final: true, repeat: true });
         const s = t.current;
         this.env.log(`${t.req.op} ${t.req.id}${t.ctx.packageId && t.ctx.packageId !== t.req.id ? ` (${t.ctx.packageId})` : ''}: ${s.details.state}${s.details.reason ? `: ${s.details.reason}` : ''}`);
         t.resolve(s);
