@@ -2,6 +2,7 @@
 // `--root DIR` / `-h`, logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
 import { resolveRoot } from '../ipc/paths';
 import { CodedError } from '../status-codes';
+import { takeInstanceLock } from './instance-lock';
 
 export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
   const out: { root?: string; help?: boolean } = {};
@@ -30,7 +31,8 @@ export interface Running {
 
 /**
  * Runs a daemon in the foreground: parses the arguments, starts it under the resolved root, and stops it on
- * SIGTERM/SIGINT (a signal during start-up stops it right after). SIGHUP calls `reload` (before then: logged).
+ * SIGTERM/SIGINT (a signal during start-up stops it right after). One daemon per root: the single-instance lock
+ * (instance-lock.ts) is taken first; a second start logs that a daemon runs and exits 1 having changed nothing. SIGHUP calls `reload` (before then: logged).
  */
 export function runDaemon(usage: string, start: (root: string) => Promise<Running>): void {
   let args;
@@ -61,7 +63,14 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => (running?.reload ? running.reload() : log('SIGHUP: nothing to reload yet')));
-  start(resolveRoot(args.root)).then(
+  const root = resolveRoot(args.root);
+  try {
+    takeInstanceLock(root); // before anything reads or changes state under the root: recovery, hub socket, tasks
+  } catch (e) {
+    log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+    process.exit(1);
+  }
+  start(root).then(
     async (r) => {
       running = r;
       if (stopRequested) await stop(stopRequested);
