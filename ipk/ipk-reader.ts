@@ -1,6 +1,6 @@
 // Opening an ipk: the ar members in order, control.tar.gz (control fields, signer certificate, signature) and
 // where data.tar.gz lies in the file. Does not extract data.tar.gz (extract.ts does); reads only small members.
-import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream, promises as fsp, type ReadStream, type Stats } from 'node:fs';
 import zlib from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
@@ -113,17 +113,26 @@ function gunzipSmall(gz: Buffer, what: string): Buffer {
   }
 }
 
+export interface OpenIpkOptions {
+  /** Keep the handle open in the result (IpkPackage.handle); the caller closes it with closeIpk. */
+  keepOpen?: boolean;
+  /** Called with the fstat of the opened file before any byte of it is read; throwing refuses the file. */
+  checkOpened?(st: Stats): void | Promise<void>;
+}
+
 /** Open an ipk: check its ar structure and control, locate data.tar.gz. Throws CodedError(-5, ...) with a specific detail. */
-export async function openIpk(file: string, opts: { keepOpen?: boolean } = {}): Promise<IpkPackage> {
+export async function openIpk(file: string, opts: OpenIpkOptions = {}): Promise<IpkPackage> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, 'r');
+    // Non-blocking: opening a FIFO (or a tty) must never park a thread of the pool waiting for a writer.
+    fh = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   } catch (e) {
     throw corrupt(`cannot open ${file}: ${(e as Error).message}`);
   }
   let kept = false;
   try {
     const st = await fh.stat();
+    await opts.checkOpened?.(st);
     if (!st.isFile()) throw corrupt(`${file} is not a regular file`);
     const members = await readArMembers(fh, st.size);
     checkMemberOrder(members.map((m) => m.name));

@@ -7,6 +7,7 @@ import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { checkId, checkIpkUrl, installSchema, isPrivilegedPackageId, removeSchema, statusSchema } from './request-validation';
 import { TaskQueue } from './task-queue';
+import { callerFromPeer } from './caller-access';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';
 import type { AppManagerLink } from './task-context';
@@ -94,10 +95,10 @@ export class AppInstallService {
       handler: (msg) => {
         const id = String(msg.payload.id);
         checkId(id);
-        checkIpkUrl(String(msg.payload.ipkUrl), msg.peer);
+        const caller = callerFromPeer(msg.peer);
+        checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
         if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
-        const caller = { uid: msg.peer.uid, gid: msg.peer.gid };
         void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },

@@ -12,7 +12,8 @@ import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
-import { canRead, isPrivilegedPackageId } from './request-validation';
+import { isPrivilegedPackageId } from './request-validation';
+import { checkOpenedFor } from './caller-access';
 import { dbFiles, readPackage } from './package-db';
 import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
@@ -81,14 +82,16 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     name: 'parse',
     statusValues: { before: ['PARSE_NEEDED'], after: ['PARSE_COMPLETE'] },
     async work(ctx) {
-      // Opened once and read only through this handle from here on (verify, unpack): a path swapped after the
-      // request was checked, or after the signature was, changes nothing. The task's end closes it.
-      const ipk = await openIpk(String(ctx.req.payload.ipkUrl), { keepOpen: true });
-      ctx.ipk = ipk;
+      // Opened once, non-blocking (a FIFO or device swapped in never blocks a worker thread), and read only through
+      // this handle from here on (verify, unpack). Before a byte is read, the opened inode must be a regular file that
+      // the caller reaches and may read at that path itself (caller-access.ts); a path swapped after the request was
+      // checked, or after this, changes nothing. The task's end closes it.
       const caller = ctx.req.caller;
-      if (caller && !canRead(await ipk.handle!.stat(), caller)) {
-        throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipk.path} is not readable by uid ${caller.uid}`);
-      }
+      const ipk = await openIpk(String(ctx.req.payload.ipkUrl), {
+        keepOpen: true,
+        checkOpened: (st) => checkOpenedFor(String(ctx.req.payload.ipkUrl), st, caller ?? { uid: 0, gid: 0 }),
+      });
+      ctx.ipk = ipk;
       const packageId = ipk.control.packageName;
       ctx.packageId = packageId;
       if (!ctx.req.developer && ctx.req.id !== packageId) {
