@@ -5,7 +5,7 @@ import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { checkId, checkIpkUrl, installSchema, isPrivilegedPackageId, removeSchema, statusSchema } from './request-validation';
+import { checkId, checkIpkUrl, checkPayloadBounds, installSchema, isPrivilegedPackageId, removeSchema, statusSchema } from './request-validation';
 import { TaskQueue } from './task-queue';
 import { callerFromPeer } from './caller-access';
 import type { DaemonConfig } from './daemon-config';
@@ -93,6 +93,7 @@ export class AppInstallService {
       groups: [...(developer ? METHOD_GROUPS.devmode : METHOD_GROUPS.management)],
       errorExtra: { subscribed: false },
       handler: (msg) => {
+        checkPayloadBounds(msg.payload);
         const id = String(msg.payload.id);
         checkId(id);
         const caller = callerFromPeer(msg.peer);
@@ -111,6 +112,7 @@ export class AppInstallService {
       groups: [...(developer ? METHOD_GROUPS.devmode : METHOD_GROUPS.management)],
       errorExtra: { subscribed: false },
       handler: async (msg) => {
+        checkPayloadBounds(msg.payload);
         const id = String(msg.payload.id);
         checkId(id);
         if (developer && isPrivilegedPackageId(id)) {

@@ -3,6 +3,9 @@
 import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
+import { parseBoundedJson } from '../../ipk/json-bounds';
+
+const MAX_CONFIG_BYTES = 64 * 1024;
 
 export interface DaemonConfig {
   /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
@@ -56,7 +59,7 @@ export function loadDaemonConfig(file: string): DaemonConfig {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseBoundedJson(text, MAX_CONFIG_BYTES);
   } catch (e) {
     throw new CodedError(ErrorCode.GENERAL, ErrorText.BAD_DAEMON_CONFIG, `${file}: not valid JSON: ${(e as Error).message}`);
   }

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { mayAccess, reachableBy, type Caller } from './caller-access';
+import { valueDepthOver } from '../../ipk/json-bounds';
 
 /** Schemas of the five methods (extra keys allowed: webOS callers send more). */
 export const installSchema = {
@@ -27,6 +28,15 @@ export const statusSchema = {
   type: 'object',
   properties: { subscribe: { type: 'boolean' } },
 } as const;
+
+/** Deepest request payload the install service takes (json-bounds.ts); deeper is refused at once with -2. */
+export const MAX_REQUEST_DEPTH = 32;
+
+export function checkPayloadBounds(payload: Record<string, unknown>): void {
+  if (valueDepthOver(payload, MAX_REQUEST_DEPTH)) {
+    throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.REQUEST_TOO_DEEP, `more than ${MAX_REQUEST_DEPTH} levels`);
+  }
+}
 
 export function checkId(id: string): void {
   if (id.trim() === '') throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.ID_EMPTY);

@@ -1,10 +1,10 @@
 // Runs install and remove tasks: one task per request id, one per package, at most N at once (the rest queued
 // in order), each as the step pipeline of its table folded into status events. Who hears the events is the caller's.
 import { Subject, defer } from 'rxjs';
-import { mergeMap, scan, tap, finalize, catchError, distinctUntilChanged } from 'rxjs/operators';
+import { mergeMap, catchError } from 'rxjs/operators';
 import { EMPTY } from 'rxjs';
 import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
-import { runSteps, type Step } from './task-runner';
+import { driveSteps, type Step } from './task-runner';
 import { foldEvent, initialEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskContext, type TaskRequest } from './task-context';
 import { INSTALL_STEPS } from './install-steps';
@@ -123,37 +123,43 @@ export class TaskQueue {
     while (this.byId.size > 0) await Promise.race([...this.byId.values()].map((t) => t.done));
   }
 
+  /** Folds an update into the task's event and publishes it; a progress report that changes nothing is not pushed.
+   *  Publishing never throws into the task: a listener's failure is logged and the task goes on. */
+  private update(t: QueuedTask, u: StageUpdate): void {
+    const ev = foldEvent(t.current, u);
+    const same = ev.statusValue === t.current.statusValue && JSON.stringify(ev.details) === JSON.stringify(t.current.details);
+    t.current = ev;
+    if (same) return;
+    try {
+      this.publish(ev);
+    } catch (e) {
+      this.env.log(`${t.req.op} ${t.req.id}: status event not delivered: ${(e as Error).message}`);
+    }
+  }
+
+  /** One task from start to end. The package lock, the ipk handle and the id are given back only once the task's
+   *  steps (and undos) are over: driveSteps never returns before that, whatever a step throws. */
   private run(t: QueuedTask) {
     const steps: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
-    return defer(() => {
+    return defer(async () => {
       t.started = true;
-      return runSteps(steps, t.ctx, {
-        failure: (err) => failureUpdate(t.req.op, err, {
-          ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
-          ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
-        }),
-        undoFailed: (step, err) => this.env.log(`${t.req.op} ${t.req.id}: undo of ${step} failed (recovery will finish it): ${(err as Error).message}`),
-      });
-    }).pipe(
-      scan((prev: StatusEvent, u: StageUpdate) => foldEvent(prev, u), t.current),
-      // A progress report that changes nothing is not pushed.
-      distinctUntilChanged((a, b) => a.statusValue === b.statusValue && JSON.stringify(a.details) === JSON.stringify(b.details)),
-      tap((ev) => {
-        t.current = ev;
-        this.publish(ev);
-      }),
-      catchError((err) => {
-        this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`);
-        return EMPTY;
-      }),
-      finalize(() => {
-        if (t.ctx.ipk) void closeIpk(t.ctx.ipk);
+      try {
+        await driveSteps(steps, t.ctx, {
+          failure: (err) => failureUpdate(t.req.op, err, {
+            ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
+            ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
+          }),
+          undoFailed: (step, err) => this.env.log(`${t.req.op} ${t.req.id}: undo of ${step} failed (recovery will finish it): ${(err as Error).message}`),
+          emitFailed: (err) => this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`),
+        }, (u) => this.update(t, u));
+      } finally {
+        if (t.ctx.ipk) await closeIpk(t.ctx.ipk);
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);
         const s = t.current;
         this.env.log(`${t.req.op} ${t.req.id}${t.ctx.packageId && t.ctx.packageId !== t.req.id ? ` (${t.ctx.packageId})` : ''}: ${s.details.state}${s.details.reason ? `: ${s.details.reason}` : ''}`);
         t.resolve(s);
-      }),
-    );
+      }
+    }).pipe(catchError(() => EMPTY));
   }
 }
