@@ -36,6 +36,24 @@ export function dataMemberStream(pkg: IpkPackage, highWaterMark: number): ReadSt
   return pkg.handle ? pkg.handle.createReadStream({ ...range, autoClose: false }) : createReadStream(pkg.path, range);
 }
 
+/** The data.tar.gz member's bytes in chunks, read by position through the kept handle (else a handle opened on the
+ *  path for the while): no stream, so stopping early never closes the kept handle. */
+export async function* dataMemberChunks(pkg: IpkPackage, chunkSize: number): AsyncGenerator<Buffer> {
+  const fh = pkg.handle ?? (await fsp.open(pkg.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY));
+  try {
+    const { offset, size } = pkg.dataMember;
+    for (let done = 0; done < size; ) {
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, size - done));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset + done);
+      if (bytesRead === 0) throw new Error('data.tar.gz is shorter than its ar member size');
+      done += bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    if (fh !== pkg.handle) await fh.close();
+  }
+}
+
 /** Close the handle openIpk kept (no-op otherwise). */
 export async function closeIpk(pkg: IpkPackage): Promise<void> {
   const fh = pkg.handle;

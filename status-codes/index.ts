@@ -82,6 +82,8 @@ export const ErrorText = {
   SIGNATURE_REQUIRED: 'a trusted signature is required',
   /** The daemon config file <root>/etc/palm/appinstalld.json is unreadable or wrong. */
   BAD_DAEMON_CONFIG: 'bad daemon config',
+  /** A non-root caller already has the configured maximum of install/remove tasks queued or running (appinstalld.json maxQueuedTasksPerCaller). */
+  TOO_MANY_TASKS: 'too many install or remove requests of this caller are queued; wait for them to finish',
   /** An install/remove request whose payload nests deeper than the service takes (request-validation.ts). */
   REQUEST_TOO_DEEP: 'request payload is nested too deeply',
   /** A second daemon started on a root whose daemon is running (services/instance-lock.ts); it changes nothing and exits. */

@@ -99,6 +99,7 @@ export class AppInstallService {
         const caller = callerFromPeer(msg.peer);
         checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
+        this.queue.checkCallerQuota('install', caller);
         if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
         void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
@@ -119,6 +120,8 @@ export class AppInstallService {
           throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
         }
         if (this.queue.has(id)) throw new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.DUPLICATE_COMMAND);
+        const caller = callerFromPeer(msg.peer);
+        this.queue.checkCallerQuota('remove', caller);
         const release = this.queue.reserve(id); // the lookup below is asynchronous: requests meanwhile are duplicates
         try {
           const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
@@ -130,7 +133,7 @@ export class AppInstallService {
           // with DUPLICATE_COMMAND (-7) because the package is busy.
           if (msg.isSubscription) this.client.subscriptions.add(`status_${id}`, msg);
           try {
-            void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg) }, pkg.packageId).catch(() => undefined);
+            void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg), caller }, pkg.packageId).catch(() => undefined);
           } catch (e) {
             if (msg.isSubscription) this.client.subscriptions.remove(`status_${id}`, msg);
             throw e;

@@ -12,11 +12,13 @@ export interface DaemonConfig {
   requireSignature: boolean;
   /** Most install/remove tasks running at once; more wait in a queue. */
   maxConcurrentTasks: number;
+  /** Most install/remove tasks one non-root uid may have queued or running at once; more are refused at the call. */
+  maxQueuedTasksPerCaller: number;
   /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
   extractLimits: ExtractLimits;
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, extractLimits: DEFAULT_LIMITS };
+export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
@@ -32,6 +34,9 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
     } else if (k === 'maxConcurrentTasks') {
       if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 256) throw bad('"maxConcurrentTasks" must be an integer from 1 to 256');
       cfg.maxConcurrentTasks = v as number;
+    } else if (k === 'maxQueuedTasksPerCaller') {
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 4096) throw bad('"maxQueuedTasksPerCaller" must be an integer from 1 to 4096');
+      cfg.maxQueuedTasksPerCaller = v as number;
     } else if (k === 'extractLimits') {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('"extractLimits" must be an object');
       const limits = { ...DEFAULT_LIMITS };
@@ -42,7 +47,7 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
       }
       cfg.extractLimits = limits;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, extractLimits)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits)`);
     }
   }
   return cfg;

@@ -5,7 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { openIpk } from '../../ipk/ipk-reader';
-import { extractData } from '../../ipk/extract';
+import { checkDataSize, extractData } from '../../ipk/extract';
+import { DEFAULT_LIMITS } from '../../ipk/entry-rules';
 import { verifySignature } from '../../ipk/signature';
 import { formatControl } from '../../ipk/control';
 import type { Step } from './task-runner';
@@ -92,6 +93,8 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
         checkOpened: (st) => checkOpenedFor(String(ctx.req.payload.ipkUrl), st, caller ?? { uid: 0, gid: 0 }),
       });
       ctx.ipk = ipk;
+      // Before any byte of data.tar.gz is hashed or inflated: a member far larger than its Installed-Size is refused.
+      checkDataSize(ipk, { ...DEFAULT_LIMITS, ...ctx.env.config.extractLimits }, { memberOnly: true });
       const packageId = ipk.control.packageName;
       ctx.packageId = packageId;
       if (!ctx.req.developer && ctx.req.id !== packageId) {
@@ -132,7 +135,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     statusValues: { before: ['VERIFY_NEEDED', 'VERIFY_REQUESTED'], after: ['VERIFY_COMPLETE'] },
     async work(ctx) {
       const { ipk } = ipkOf(ctx);
-      const verdict = await verifySignature(ipk, ctx.env.layout.trustBundle);
+      const verdict = await verifySignature(ipk, ctx.env.layout.trustBundle, new Date(), { ...DEFAULT_LIMITS, ...ctx.env.config.extractLimits });
       ctx.signature = verdict.result;
       if (verdict.result === 'invalid') throw failed(ErrorText.FAILED_VERIFY, verdict.detail ?? 'the signature does not match the data');
       if (verdict.result !== 'trusted' && ctx.env.config.requireSignature && !ctx.req.developer) {

@@ -93,6 +93,18 @@ export class TaskQueue {
     return [...this.byId.values()].filter((t) => t.started && t.current.statusValue !== 0).map((t) => t.current);
   }
 
+  /** Refuses (CodedError -5 install / -7 remove, TOO_MANY_TASKS) a non-root caller that already has
+   *  config.maxQueuedTasksPerCaller tasks queued or running, so no one user can grow the queue without bound. */
+  checkCallerQuota(op: 'install' | 'remove', caller: { uid: number }): void {
+    if (caller.uid === 0) return;
+    const limit = this.env.config.maxQueuedTasksPerCaller;
+    let n = 0;
+    for (const t of this.byId.values()) if (t.req.caller?.uid === caller.uid) n++;
+    if (n >= limit) {
+      throw new CodedError(op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED, ErrorText.TOO_MANY_TASKS, `uid ${caller.uid} has ${n} (limit ${limit})`);
+    }
+  }
+
   /** Number of queued or running tasks. */
   get size(): number {
     return this.byId.size;
@@ -102,6 +114,7 @@ export class TaskQueue {
   submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op'>, packageId?: string): Promise<StatusEvent> {
     const code = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
     if (this.byId.has(r.id)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
+    if (r.caller) this.checkCallerQuota(op, r.caller);
     const taskId = `${Date.now().toString(36)}-${process.pid}-${++taskCounter}`;
     if (packageId !== undefined && !this.locks.acquire(packageId, taskId)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
     const req: TaskRequest = { ...r, taskId, op };
