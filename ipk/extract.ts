@@ -62,6 +62,13 @@ export function describeTarError(e: Error & { code?: string; tarCode?: string })
   return extractFailed(`data.tar.gz: ${msg}`);
 }
 
+/** Pure: the refusal detail of a tar entry whose type the extractor does not take (named by node-tar, else by its type flag). */
+export function unknownTypeDetail(e: { path: string; type?: string; header?: { typeKey?: string } | null }): string {
+  const shown = JSON.stringify(e.path.length > 200 ? e.path.slice(0, 200) + '...' : e.path);
+  const type = e.type ?? (e.header?.typeKey !== undefined ? `flag ${JSON.stringify(e.header.typeKey)}` : 'unknown');
+  return `entry ${shown} is of unsupported type ${type} (only regular files and directories are allowed)`;
+}
+
 /** Pure: a zlib error while inflating data.tar.gz. */
 export function describeGzipError(e: Error & { code?: string }): CodedError {
   if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message)) return corrupt('data.tar.gz: truncated gzip stream');
@@ -253,6 +260,7 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
   const { size } = pkg.dataMember;
   const rules = new EntryRules(limits);
   const verdicts = new WeakMap<object, { rel: string; kind: 'file' | 'dir'; mode: number }>();
+  const judged = new WeakSet<object>(); // entries our filter saw (the parser skips types it does not know without asking)
   const src = dataMemberStream(pkg, 1024 * 1024);
   const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let failure: CodedError | undefined;
@@ -277,6 +285,7 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
       filter: (_p: string, entry: ReadEntry | unknown) => {
         if (failure) return false;
         const e = entry as ReadEntry;
+        judged.add(e);
         const v = rules.check({ path: e.path, type: e.type, mode: e.mode ?? 0, size: e.size ?? 0 });
         if (!v.accept) {
           fail(extractFailed(v.detail));
@@ -292,6 +301,11 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
       const v = verdicts.get(e);
       if (failure || !v) return void e.resume();
       writer.write(e, v.rel, v.kind, v.mode);
+    });
+    // An entry of a type node-tar does not know (GNU sparse, volume header, multi-volume continuation, ...) is
+    // dropped by the parser without reaching the filter; the package would install without it. Refused instead.
+    parser.on('ignoredEntry', (e: ReadEntry) => {
+      if (!failure && !judged.has(e)) fail(extractFailed(unknownTypeDetail(e)));
     });
     parser.on('error', (e: Error) => fail(failure ?? describeTarError(e)));
     parser.on('end', () => {

@@ -110,6 +110,10 @@ export async function readSmallTar(tarBytes: Buffer, what: string): Promise<Map<
         entry.on('end', () => files.set(name, Buffer.concat(chunks)));
       },
     });
+    p.on('ignoredEntry', (entry: ReadEntry) => {
+      // a type node-tar does not know (GNU sparse, volume header, ...): not silently dropped
+      problem ??= `${what}: entry "${entry.path.replace(/^\.\//, '')}" is of unsupported type ${entry.type ?? 'unknown'}`;
+    });
     p.on('error', (e: Error) => {
       problem ??= `${what}: ${e.message}`;
       resolve();
