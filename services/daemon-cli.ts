@@ -19,8 +19,21 @@ export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
   return out;
 }
 
+/** Pure: a log line with every control character (newline, CR, ESC, ..., and the Unicode line separators) written as
+ *  a visible escape, so that text from a request (an id, a path, an error message quoting package bytes) can never
+ *  start a line of its own or drive the terminal: one call, one line. */
+export function escapeLogText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
 export function log(line: string): void {
-  process.stderr.write(`appinstalld: ${line}\n`);
+  process.stderr.write(`appinstalld: ${escapeLogText(line)}\n`);
 }
 
 /** Something started that can be stopped, and optionally reloaded (SIGHUP). */
