@@ -11,6 +11,7 @@ import { INSTALL_STEPS } from './install-steps';
 import { REMOVE_STEPS } from './remove-steps';
 import { isNoSpace } from './durable-fs';
 import { closeIpk } from '../../ipk/ipk-reader';
+import { ensureSpaceReserve } from './space-reserve';
 
 /** Pure: the failure update of a task for any error (CodedError keeps its code; a full disk is -3 on install). */
 export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Details = {}): StageUpdate {
@@ -167,6 +168,7 @@ export class TaskQueue {
         }, (u) => this.update(t, u));
       } finally {
         if (t.ctx.ipk) await closeIpk(t.ctx.ipk);
+        await ensureSpaceReserve(this.env.layout.installerState);
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);
         const s = t.current;
