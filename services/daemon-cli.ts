@@ -36,6 +36,19 @@ export function log(line: string): void {
   process.stderr.write(`appinstalld: ${escapeLogText(line)}\n`);
 }
 
+/**
+ * Pure: why a start failed, in one line. A product error says itself; a file-system error names the path that is not
+ * what the daemon expects (a state file or directory replaced by something else, unreadable, ...) instead of a stack.
+ */
+export function startFailure(e: unknown): string {
+  if (e instanceof CodedError) return e.message;
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.path === 'string') {
+    return `state path ${err.path} is not what the daemon expects (${err.code}${err.syscall ? ` on ${err.syscall}` : ''}: ${err.message.replace(/^[A-Z]+: /, '')}); fix it or move it aside, then start again`;
+  }
+  return err instanceof Error ? err.stack ?? err.message : String(e);
+}
+
 /** Something started that can be stopped, and optionally reloaded (SIGHUP). */
 export interface Running {
   stop(): Promise<void>;
@@ -89,7 +102,7 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
       if (stopRequested) await stop(stopRequested);
     },
     (e) => {
-      log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+      log(`cannot start: ${startFailure(e)}`);
       process.exit(1);
     },
   );

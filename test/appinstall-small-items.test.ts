@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ErrorCode, ErrorText, Stage } from '../status-codes';
 import { buildTar, controlText, controlTgz, goodEntries, gz, ipkOf, tarHeader, CORPUS_PKG } from './helpers/ipk-corpus';
-import { call, install, killAllChildren, listTree, makeIpk, makeRoot, remove, startDaemon, type Daemon } from './helpers/appinstall-daemon';
+import { MAIN, call, install, killAllChildren, listTree, makeIpk, makeRoot, remove, startDaemon, type Daemon } from './helpers/appinstall-daemon';
 
 const DM = 'luna://com.webos.service.devmode';
 let work: string;
@@ -135,4 +135,19 @@ test('a developer mode flag path that is a directory: off at start with a clear 
   } finally {
     await d.stop();
   }
+});
+
+test('a state directory replaced by a file stops the start with one clear line naming it, not a stack trace', () => {
+  const root = makeRoot();
+  roots.push(root);
+  const journal = path.join(root, 'var/lib/appinstalld/journal');
+  fs.mkdirSync(path.dirname(journal), { recursive: true });
+  fs.writeFileSync(journal, 'not a directory');
+  const env = { ...process.env };
+  delete env.APPINSTALLD_ROOT;
+  delete env.LUNA_HUB_SOCKET;
+  const r = spawnSync(process.execPath, [MAIN, '--root', root], { encoding: 'utf8', env, timeout: 20000 });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`cannot start: state path ${journal} is not what the daemon expects (ENOTDIR`);
+  expect(r.stderr).not.toMatch(/\bat (async )?[\w.]+ \(|\\n\s+at /);
 });
