@@ -111,7 +111,9 @@ test('a newline or other control character in a request id cannot forge daemon l
     // the daemon serves on, and once there is room again the reserve is back
     fs.rmSync(filler);
     expect(last((await install(root, 'com.example.full', ipk)).lines)).toMatchObject({ statusValue: Stage.INSTALLED.statusValue });
-    expect(fs.statSync(path.join(root, 'var/lib/appinstalld/space-reserve')).size).toBeGreaterThan(0);
+    const reserve = path.join(root, 'var/lib/appinstalld/space-reserve');
+    for (let i = 0; i < 50 && !fs.existsSync(reserve); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.statSync(reserve).size).toBeGreaterThan(0);
   } finally {
     await d.stop();
   }

@@ -167,10 +167,11 @@ export class TaskQueue {
           emitFailed: (err) => this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`),
         }, (u) => this.update(t, u));
       } finally {
-        if (t.ctx.ipk) await closeIpk(t.ctx.ipk);
-        await ensureSpaceReserve(this.env.layout.installerState);
+        // In the same turn as the final event: a request for the id sent on seeing it is never a duplicate.
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);
+        if (t.ctx.ipk) void closeIpk(t.ctx.ipk);
+        void ensureSpaceReserve(this.env.layout.installerState);
         const s = t.current;
         this.env.log(`${t.req.op} ${t.req.id}${t.ctx.packageId && t.ctx.packageId !== t.req.id ? ` (${t.ctx.packageId})` : ''}: ${s.details.state}${s.details.reason ? `: ${s.details.reason}` : ''}`);
         t.resolve(s);
