@@ -15,7 +15,10 @@ export const UNKNOWN_PEER: Readonly<PeerIdentity> = Object.freeze({ pid: 0, uid:
 
 const ADDON_RELATIVE = path.join('build', 'Release', 'peer_credentials.node');
 
-interface Addon { peerCredentials(fd: number): { pid: number; uid: number; gid: number } }
+interface Addon {
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  tryLockExclusive(fd: number): boolean;
+}
 
 let addon: Addon | null | undefined;
 let addonError: string | null = null;
@@ -61,6 +64,13 @@ export function readPeerCredentials(fd: number): { pid: number; uid: number; gid
   const a = loadAddon();
   if (!a) throw new Error(addonError ?? 'peer credentials unavailable');
   return a.peerCredentials(fd);
+}
+
+/** flock(fd, LOCK_EX|LOCK_NB) through the addon: true when taken, false when another holder has it. Throws when the addon is missing. */
+export function tryLockExclusive(fd: number): boolean {
+  const a = loadAddon();
+  if (!a) throw new Error(addonError ?? 'native addon unavailable');
+  return a.tryLockExclusive(fd);
 }
 
 /** The executable of a process, or null when it cannot be read (gone, or not ours to see). */

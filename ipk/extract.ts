@@ -41,6 +41,8 @@ export interface ExtractResult {
 }
 
 const MAX_JSON_BYTES = 1024 * 1024;
+/** Read-ahead of the member stream over what gunzip has consumed, past which the rest is input after its end. */
+const TRAILING_SLACK = 4 * 1024 * 1024;
 
 /** `cause`: the errno error behind it, if any (a full disk stays recognisable by its code, ENOSPC/EDQUOT). */
 function extractFailed(detail: string, cause?: unknown): CodedError {
@@ -58,6 +60,13 @@ export function describeTarError(e: Error & { code?: string; tarCode?: string })
   if (/Unrecognized archive format/i.test(msg)) return corrupt('data.tar.gz: not a tar archive');
   if (code === 'TAR_ENTRY_INVALID' || code === 'TAR_BAD_ARCHIVE') return corrupt(`data.tar.gz: bad tar data (${msg})`);
   return extractFailed(`data.tar.gz: ${msg}`);
+}
+
+/** Pure: the refusal detail of a tar entry whose type the extractor does not take (named by node-tar, else by its type flag). */
+export function unknownTypeDetail(e: { path: string; type?: string; header?: { typeKey?: string } | null }): string {
+  const shown = JSON.stringify(e.path.length > 200 ? e.path.slice(0, 200) + '...' : e.path);
+  const type = e.type ?? (e.header?.typeKey !== undefined ? `flag ${JSON.stringify(e.header.typeKey)}` : 'unknown');
+  return `entry ${shown} is of unsupported type ${type} (only regular files and directories are allowed)`;
 }
 
 /** Pure: a zlib error while inflating data.tar.gz. */
@@ -251,6 +260,7 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
   const { size } = pkg.dataMember;
   const rules = new EntryRules(limits);
   const verdicts = new WeakMap<object, { rel: string; kind: 'file' | 'dir'; mode: number }>();
+  const judged = new WeakSet<object>(); // entries our filter saw (the parser skips types it does not know without asking)
   const src = dataMemberStream(pkg, 1024 * 1024);
   const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let failure: CodedError | undefined;
@@ -275,6 +285,7 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
       filter: (_p: string, entry: ReadEntry | unknown) => {
         if (failure) return false;
         const e = entry as ReadEntry;
+        judged.add(e);
         const v = rules.check({ path: e.path, type: e.type, mode: e.mode ?? 0, size: e.size ?? 0 });
         if (!v.accept) {
           fail(extractFailed(v.detail));
@@ -291,8 +302,14 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
       if (failure || !v) return void e.resume();
       writer.write(e, v.rel, v.kind, v.mode);
     });
+    // An entry of a type node-tar does not know (GNU sparse, volume header, multi-volume continuation, ...) is
+    // dropped by the parser without reaching the filter; the package would install without it. Refused instead.
+    parser.on('ignoredEntry', (e: ReadEntry) => {
+      if (!failure && !judged.has(e)) fail(extractFailed(unknownTypeDetail(e)));
+    });
     parser.on('error', (e: Error) => fail(failure ?? describeTarError(e)));
     parser.on('end', () => {
+      if (gunzip.bytesWritten !== size) return fail(trailingBytes(gunzip.bytesWritten, size));
       void writer.settled().then(() => {
         if (!failure) resolve();
       });
@@ -301,6 +318,9 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
     src.on('error', (e: Error) => fail(corrupt(`cannot read data.tar.gz: ${e.message}`)));
     src.on('data', (chunk: string | Buffer) => {
       compressed += chunk.length;
+      // gunzip stops consuming where its stream ends (zero padding after it is skipped silently): far more read than
+      // consumed is input past the end, refused now rather than read to the member's end.
+      if (compressed - gunzip.bytesWritten > TRAILING_SLACK) return fail(trailingBytes(gunzip.bytesWritten, size));
       const pct = Math.min(99, Math.floor((compressed / size) * 100));
       if (onProgress && pct > lastPct) {
         lastPct = pct;
@@ -402,6 +422,31 @@ export async function readPackageContents(staging: string, packageName: string):
   return contents;
 }
 
+/** Slack allowed above twice the Installed-Size for the data member (tar headers of many tiny or empty files). */
+export const DATA_MEMBER_SLACK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Cheap checks of the data member's size, before any byte of it is hashed or inflated: Installed-Size within the
+ * limit, and the member at most 2 x Installed-Size + 8 MiB (gzip never makes a tree much larger; a member far larger
+ * than its tree is padding, e.g. a sparse file behind a small gzip stream). Without Installed-Size: the byte limit.
+ * `memberOnly`: the member check alone (the installer checks Installed-Size against free space first, -3).
+ */
+export function checkDataSize(pkg: IpkPackage, limits: ExtractLimits = DEFAULT_LIMITS, opts: { memberOnly?: boolean } = {}): void {
+  const declared = pkg.control.installedSize;
+  if (!opts.memberOnly && declared !== undefined && declared > limits.maxTotalBytes) {
+    throw extractFailed(`Installed-Size ${declared} passes the ${limits.maxTotalBytes}-byte limit`);
+  }
+  const cap = declared !== undefined ? 2 * declared + DATA_MEMBER_SLACK_BYTES : limits.maxTotalBytes;
+  if (pkg.dataMember.size > cap) {
+    throw corrupt(`data.tar.gz is ${pkg.dataMember.size} bytes, more than its ${declared !== undefined ? `Installed-Size ${declared} allows` : 'byte limit'} (at most ${cap})`);
+  }
+}
+
+/** Pure: the refusal of a data member whose gzip stream ends before the member does. */
+export function trailingBytes(consumed: number, size: number): CodedError {
+  return corrupt(`data.tar.gz: ${size - consumed} bytes follow the end of its gzip stream (the member must end where the stream ends)`);
+}
+
 /**
  * Extract the package's data.tar.gz into `stagingDir` (created here; it must not exist or be empty), refusing
  * the whole package on any hostile entry or limit. On refusal staging is removed and a CodedError(-5) is thrown.
@@ -409,10 +454,7 @@ export async function readPackageContents(staging: string, packageName: string):
 export async function extractData(pkg: IpkPackage, stagingDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const limits: ExtractLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const staging = path.resolve(stagingDir);
-  const declared = pkg.control.installedSize;
-  if (declared !== undefined && declared > limits.maxTotalBytes) {
-    throw extractFailed(`Installed-Size ${declared} passes the ${limits.maxTotalBytes}-byte limit`);
-  }
+  checkDataSize(pkg, limits);
   await makeFreshDir(staging);
   opts.onProgress?.(0, 0, pkg.dataMember.size);
   try {

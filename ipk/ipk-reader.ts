@@ -1,6 +1,6 @@
 // Opening an ipk: the ar members in order, control.tar.gz (control fields, signer certificate, signature) and
 // where data.tar.gz lies in the file. Does not extract data.tar.gz (extract.ts does); reads only small members.
-import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream, promises as fsp, type ReadStream, type Stats } from 'node:fs';
 import zlib from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
@@ -34,6 +34,24 @@ export function dataMemberStream(pkg: IpkPackage, highWaterMark: number): ReadSt
   const { offset, size } = pkg.dataMember;
   const range = { start: offset, end: offset + size - 1, highWaterMark };
   return pkg.handle ? pkg.handle.createReadStream({ ...range, autoClose: false }) : createReadStream(pkg.path, range);
+}
+
+/** The data.tar.gz member's bytes in chunks, read by position through the kept handle (else a handle opened on the
+ *  path for the while): no stream, so stopping early never closes the kept handle. */
+export async function* dataMemberChunks(pkg: IpkPackage, chunkSize: number): AsyncGenerator<Buffer> {
+  const fh = pkg.handle ?? (await fsp.open(pkg.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY));
+  try {
+    const { offset, size } = pkg.dataMember;
+    for (let done = 0; done < size; ) {
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, size - done));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset + done);
+      if (bytesRead === 0) throw new Error('data.tar.gz is shorter than its ar member size');
+      done += bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    if (fh !== pkg.handle) await fh.close();
+  }
 }
 
 /** Close the handle openIpk kept (no-op otherwise). */
@@ -92,6 +110,10 @@ export async function readSmallTar(tarBytes: Buffer, what: string): Promise<Map<
         entry.on('end', () => files.set(name, Buffer.concat(chunks)));
       },
     });
+    p.on('ignoredEntry', (entry: ReadEntry) => {
+      // a type node-tar does not know (GNU sparse, volume header, ...): not silently dropped
+      problem ??= `${what}: entry "${entry.path.replace(/^\.\//, '')}" is of unsupported type ${entry.type ?? 'unknown'}`;
+    });
     p.on('error', (e: Error) => {
       problem ??= `${what}: ${e.message}`;
       resolve();
@@ -113,17 +135,26 @@ function gunzipSmall(gz: Buffer, what: string): Buffer {
   }
 }
 
+export interface OpenIpkOptions {
+  /** Keep the handle open in the result (IpkPackage.handle); the caller closes it with closeIpk. */
+  keepOpen?: boolean;
+  /** Called with the fstat of the opened file before any byte of it is read; throwing refuses the file. */
+  checkOpened?(st: Stats): void | Promise<void>;
+}
+
 /** Open an ipk: check its ar structure and control, locate data.tar.gz. Throws CodedError(-5, ...) with a specific detail. */
-export async function openIpk(file: string, opts: { keepOpen?: boolean } = {}): Promise<IpkPackage> {
+export async function openIpk(file: string, opts: OpenIpkOptions = {}): Promise<IpkPackage> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, 'r');
+    // Non-blocking: opening a FIFO (or a tty) must never park a thread of the pool waiting for a writer.
+    fh = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   } catch (e) {
     throw corrupt(`cannot open ${file}: ${(e as Error).message}`);
   }
   let kept = false;
   try {
     const st = await fh.stat();
+    await opts.checkOpened?.(st);
     if (!st.isFile()) throw corrupt(`${file} is not a regular file`);
     const members = await readArMembers(fh, st.size);
     checkMemberOrder(members.map((m) => m.name));

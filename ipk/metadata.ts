@@ -2,6 +2,7 @@
 // pure validation with messages that name the field, and the package consistency rules. No file access here.
 import Ajv, { ErrorObject } from 'ajv';
 import { PACKAGE_ID_RE } from './control';
+import { MAX_JSON_DEPTH, textDepthOver } from './json-bounds';
 
 export const APP_TYPES = ['web', 'stub', 'native', 'native_builtin', 'native_appshell', 'qml'] as const;
 
@@ -79,8 +80,9 @@ function check<T>(file: string, validate: ReturnType<typeof ajv.compile<T>>, dat
   return { ok: false, problem: e ? describeAjvError(file, e, data) : `${file} is invalid` };
 }
 
-/** Pure: parse JSON text, naming the file in the problem. */
+/** Pure: parse JSON text (nesting bounded: json-bounds.ts), naming the file in the problem. */
 export function parseJson(file: string, text: string): { ok: true; value: unknown } | { ok: false; problem: string } {
+  if (textDepthOver(text, MAX_JSON_DEPTH)) return { ok: false, problem: `${file} is nested deeper than ${MAX_JSON_DEPTH} levels` };
   try {
     return { ok: true, value: JSON.parse(text.replace(/^\uFEFF/, '')) };
   } catch (e) {

@@ -2,6 +2,7 @@
 // `--root DIR` / `-h`, logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
 import { resolveRoot } from '../ipc/paths';
 import { CodedError } from '../status-codes';
+import { takeInstanceLock } from './instance-lock';
 
 export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
   const out: { root?: string; help?: boolean } = {};
@@ -18,8 +19,34 @@ export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
   return out;
 }
 
+/** Pure: a log line with every control character (newline, CR, ESC, ..., and the Unicode line separators) written as
+ *  a visible escape, so that text from a request (an id, a path, an error message quoting package bytes) can never
+ *  start a line of its own or drive the terminal: one call, one line. */
+export function escapeLogText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
 export function log(line: string): void {
-  process.stderr.write(`appinstalld: ${line}\n`);
+  process.stderr.write(`appinstalld: ${escapeLogText(line)}\n`);
+}
+
+/**
+ * Pure: why a start failed, in one line. A product error says itself; a file-system error names the path that is not
+ * what the daemon expects (a state file or directory replaced by something else, unreadable, ...) instead of a stack.
+ */
+export function startFailure(e: unknown): string {
+  if (e instanceof CodedError) return e.message;
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.path === 'string') {
+    return `state path ${err.path} is not what the daemon expects (${err.code}${err.syscall ? ` on ${err.syscall}` : ''}: ${err.message.replace(/^[A-Z]+: /, '')}); fix it or move it aside, then start again`;
+  }
+  return err instanceof Error ? err.stack ?? err.message : String(e);
 }
 
 /** Something started that can be stopped, and optionally reloaded (SIGHUP). */
@@ -30,7 +57,8 @@ export interface Running {
 
 /**
  * Runs a daemon in the foreground: parses the arguments, starts it under the resolved root, and stops it on
- * SIGTERM/SIGINT (a signal during start-up stops it right after). SIGHUP calls `reload` (before then: logged).
+ * SIGTERM/SIGINT (a signal during start-up stops it right after). One daemon per root: the single-instance lock
+ * (instance-lock.ts) is taken first; a second start logs that a daemon runs and exits 1 having changed nothing. SIGHUP calls `reload` (before then: logged).
  */
 export function runDaemon(usage: string, start: (root: string) => Promise<Running>): void {
   let args;
@@ -61,13 +89,20 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => (running?.reload ? running.reload() : log('SIGHUP: nothing to reload yet')));
-  start(resolveRoot(args.root)).then(
+  const root = resolveRoot(args.root);
+  try {
+    takeInstanceLock(root); // before anything reads or changes state under the root: recovery, hub socket, tasks
+  } catch (e) {
+    log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+    process.exit(1);
+  }
+  start(root).then(
     async (r) => {
       running = r;
       if (stopRequested) await stop(stopRequested);
     },
     (e) => {
-      log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+      log(`cannot start: ${startFailure(e)}`);
       process.exit(1);
     },
   );

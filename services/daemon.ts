@@ -5,6 +5,7 @@ import { LunaClient } from '../ipc/client';
 import { layout as layoutOf } from '../ipc/paths';
 import { loadDaemonConfig } from './appinstall/daemon-config';
 import { recover } from './appinstall/recovery';
+import { ensureSpaceReserve } from './appinstall/space-reserve';
 import { UNSAFE_NO_SYNC, UNSAFE_NO_SYNC_ENV } from './appinstall/durable-fs';
 import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
 import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
@@ -47,6 +48,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   const [amClient, devClient, installClient, sysClient, propClient] = clients;
   const log = opts.log;
   if (!opts.recovered) for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
+  await ensureSpaceReserve(layout.installerState); // room for a remove on a full disk (space-reserve.ts)
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
   const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });

@@ -86,6 +86,14 @@ export const ErrorText = {
   SIGNATURE_REQUIRED: 'a trusted signature is required',
   /** The daemon config file <root>/etc/palm/appinstalld.json is unreadable or wrong. */
   BAD_DAEMON_CONFIG: 'bad daemon config',
+  /** A non-root caller already has the configured maximum of install/remove tasks queued or running (appinstalld.json maxQueuedTasksPerCaller). */
+  TOO_MANY_TASKS: 'too many install or remove requests of this caller are queued; wait for them to finish',
+  /** An install/remove request whose payload nests deeper than the service takes (request-validation.ts). */
+  REQUEST_TOO_DEEP: 'request payload is nested too deeply',
+  /** setDevMode: something other than a file (a non-empty directory, a FIFO) stands at the developer mode flag path. */
+  DEVMODE_FLAG_BAD: 'the developer mode flag path is not a file; remove what stands there',
+  /** A second daemon started on a root whose daemon is running (services/instance-lock.ts); it changes nothing and exits. */
+  DAEMON_RUNNING: 'an appinstalld daemon is already running on this root',
   PRIVILEGED_INSTALL_IN_DEVMODE: 'Cannnot install privileged app on developer mode',
   PRIVILEGED_REMOVE_IN_DEVMODE: 'Cannnot remove privileged app on developer mode',
 } as const;

@@ -9,12 +9,12 @@ import { DevModeService } from '../services/devmode/devmode-service';
 import { SystemServiceService } from '../services/systemservice/systemservice-service';
 import { SystemPropertyService } from '../services/systemproperty/systemproperty-service';
 import { AppManagerService } from '../services/appmanager/appmanager-service';
-import { toArray } from 'rxjs/operators';
+import { map, toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
 import { compareVersions, classifyVersion } from '../services/appinstall/version-compare';
 import { checkId, checkIpkUrlShape, isPrivilegedName, canRead } from '../services/appinstall/request-validation';
 import { foldEvent, initialEvent, requestFields } from '../services/appinstall/status-events';
-import { runSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
+import { runSteps, driveSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
 import { failureUpdate } from '../services/appinstall/task-queue';
 import { packageBusFiles, manifestEntries, serviceGroup } from '../services/appinstall/bus-files';
 import { parseDaemonConfig, DEFAULT_CONFIG } from '../services/appinstall/daemon-config';
@@ -127,6 +127,26 @@ describe('step-table runner', () => {
     const out = await firstValueFrom(runSteps(table, ctx, hooks).pipe(toArray()));
     expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'undo unpack', 'undo prepare', 'undo parse']);
     expect(out[out.length - 1]).toEqual({ stage: 'INSTALL_FAILED', patch: { errorCode: ErrorCode.INSTALL_FAILED, reason: `${ErrorText.EXTRACT_FAILED}: boom` } });
+  });
+
+  test('a listener that fails mid-task never cuts the task: it runs to its end, or fails with its undos done', async () => {
+    // the Observable's subscriber goes away (an operator downstream threw): the started task still runs every step
+    const ctx: Ctx = { log: [] };
+    await expect(firstValueFrom(runSteps(table, ctx, hooks).pipe(map((u) => {
+      if (u.stage === 'INSTALL_START') throw new RangeError('Maximum call stack size exceeded');
+      return u;
+    }), toArray()))).rejects.toThrow(RangeError);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'do finish']);
+    // an update that cannot be delivered: the undos run and the failure stage is the last update
+    const ctx2: Ctx = { log: [] };
+    const seen: string[] = [];
+    await driveSteps(table, ctx2, hooks, (u) => {
+      if (u.stage === 'INSTALL_START') throw new RangeError('Maximum call stack size exceeded');
+      seen.push(u.stage);
+    });
+    expect(ctx2.log).toEqual(['do parse', 'do prepare', 'undo unpack', 'undo prepare', 'undo parse']);
+    expect(seen[seen.length - 1]).toBe('INSTALL_FAILED');
   });
 
   test('the real tables are well-formed', () => {

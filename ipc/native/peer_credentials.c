@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <node_api.h>
@@ -44,8 +45,38 @@ static napi_value PeerCredentials(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* tryLockExclusive(fd) -> true when flock(fd, LOCK_EX|LOCK_NB) took the lock, false when another open file
+ * description holds it; throws on any other error. The kernel drops the lock when the process dies (also kill -9). */
+static napi_value TryLockExclusive(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "EINVAL", "tryLockExclusive(fd) needs a non-negative integer fd");
+    return NULL;
+  }
+  int r;
+  do r = flock(fd, LOCK_EX | LOCK_NB); while (r != 0 && errno == EINTR);
+  napi_value out;
+  if (r == 0) {
+    napi_get_boolean(env, true, &out);
+    return out;
+  }
+  if (errno == EWOULDBLOCK) {
+    napi_get_boolean(env, false, &out);
+    return out;
+  }
+  char msg[128];
+  snprintf(msg, sizeof msg, "flock failed: %s", strerror(errno));
+  napi_throw_error(env, "EFLOCK", msg);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "tryLockExclusive", NAPI_AUTO_LENGTH, TryLockExclusive, NULL, &fn);
+  napi_set_named_property(env, exports, "tryLockExclusive", fn);
   napi_create_function(env, "peerCredentials", NAPI_AUTO_LENGTH, PeerCredentials, NULL, &fn);
   napi_set_named_property(env, exports, "peerCredentials", fn);
   return exports;

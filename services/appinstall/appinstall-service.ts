@@ -6,8 +6,9 @@ import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { checkId, checkIpkUrl, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';
+import { checkId, checkIpkUrl, checkPayloadBounds, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';
 import { TaskQueue } from './task-queue';
+import { callerFromPeer } from './caller-access';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';
 import type { AppManagerLink } from './task-context';
@@ -126,11 +127,12 @@ export class AppInstallService {
       groups: [...(developer ? METHOD_GROUPS.devmode : METHOD_GROUPS.management)],
       errorExtra: { subscribed: false },
       handler: (msg) => {
+        checkPayloadBounds(msg.payload);
         const id = String(msg.payload.id);
         checkId(id);
-        checkIpkUrl(String(msg.payload.ipkUrl), msg.peer);
+        const caller = callerFromPeer(msg.peer);
+        checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
-        const caller = { uid: msg.peer.uid, gid: msg.peer.gid };
         void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }, undefined, this.follow(msg)).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
@@ -143,12 +145,15 @@ export class AppInstallService {
       groups: [...(developer ? METHOD_GROUPS.devmode : METHOD_GROUPS.management)],
       errorExtra: { subscribed: false },
       handler: async (msg) => {
+        checkPayloadBounds(msg.payload);
         const id = String(msg.payload.id);
         checkId(id);
         if (developer && isPrivilegedName(id)) {
           throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);
         }
         if (this.queue.has(id)) throw new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.DUPLICATE_COMMAND);
+        const caller = callerFromPeer(msg.peer);
+        this.queue.checkCallerQuota('remove', caller);
         const release = this.queue.reserve(id); // the lookup below is asynchronous: requests meanwhile are duplicates
         try {
           const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
@@ -158,7 +163,7 @@ export class AppInstallService {
           }
           // Subscribed by submit once the task is accepted, before its first stages (emitted at once); a refusal
           // (DUPLICATE_COMMAND -7: the package is busy) never subscribes.
-          void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg) }, pkg.packageId, this.follow(msg)).catch(() => undefined);
+          void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg), caller }, pkg.packageId, this.follow(msg)).catch(() => undefined);
         } finally {
           release();
         }

@@ -3,17 +3,22 @@
 import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
+import { parseBoundedJson } from '../../ipk/json-bounds';
+
+const MAX_CONFIG_BYTES = 64 * 1024;
 
 export interface DaemonConfig {
   /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
   requireSignature: boolean;
   /** Most install/remove tasks running at once; more wait in a queue. */
   maxConcurrentTasks: number;
+  /** Most install/remove tasks one non-root uid may have queued or running at once; more are refused at the call. */
+  maxQueuedTasksPerCaller: number;
   /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
   extractLimits: ExtractLimits;
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, extractLimits: DEFAULT_LIMITS };
+export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
@@ -29,6 +34,9 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
     } else if (k === 'maxConcurrentTasks') {
       if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 256) throw bad('"maxConcurrentTasks" must be an integer from 1 to 256');
       cfg.maxConcurrentTasks = v as number;
+    } else if (k === 'maxQueuedTasksPerCaller') {
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 4096) throw bad('"maxQueuedTasksPerCaller" must be an integer from 1 to 4096');
+      cfg.maxQueuedTasksPerCaller = v as number;
     } else if (k === 'extractLimits') {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('"extractLimits" must be an object');
       const limits = { ...DEFAULT_LIMITS };
@@ -39,7 +47,7 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
       }
       cfg.extractLimits = limits;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, extractLimits)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits)`);
     }
   }
   return cfg;
@@ -56,7 +64,7 @@ export function loadDaemonConfig(file: string): DaemonConfig {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseBoundedJson(text, MAX_CONFIG_BYTES);
   } catch (e) {
     throw new CodedError(ErrorCode.GENERAL, ErrorText.BAD_DAEMON_CONFIG, `${file}: not valid JSON: ${(e as Error).message}`);
   }

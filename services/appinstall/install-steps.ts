@@ -5,14 +5,16 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { openIpk } from '../../ipk/ipk-reader';
-import { extractData } from '../../ipk/extract';
+import { checkDataSize, extractData } from '../../ipk/extract';
+import { DEFAULT_LIMITS } from '../../ipk/entry-rules';
 import { verifySignature } from '../../ipk/signature';
 import { formatControl } from '../../ipk/control';
 import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
 import { classifyVersion } from './version-compare';
-import { canRead, isPrivilegedName } from './request-validation';
+import { isPrivilegedName } from './request-validation';
+import { checkOpenedFor } from './caller-access';
 import { dbFiles, readPackage, readPackageRecord } from './package-db';
 import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
@@ -82,14 +84,18 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     name: 'parse',
     statusValues: { before: ['PARSE_NEEDED'], after: ['PARSE_COMPLETE'] },
     async work(ctx) {
-      // Opened once and read only through this handle from here on (verify, unpack): a path swapped after the
-      // request was checked, or after the signature was, changes nothing. The task's end closes it.
-      const ipk = await openIpk(String(ctx.req.payload.ipkUrl), { keepOpen: true });
-      ctx.ipk = ipk;
+      // Opened once, non-blocking (a FIFO or device swapped in never blocks a worker thread), and read only through
+      // this handle from here on (verify, unpack). Before a byte is read, the opened inode must be a regular file that
+      // the caller reaches and may read at that path itself (caller-access.ts); a path swapped after the request was
+      // checked, or after this, changes nothing. The task's end closes it.
       const caller = ctx.req.caller;
-      if (caller && !canRead(await ipk.handle!.stat(), caller)) {
-        throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipk.path} is not readable by uid ${caller.uid}`);
-      }
+      const ipk = await openIpk(String(ctx.req.payload.ipkUrl), {
+        keepOpen: true,
+        checkOpened: (st) => checkOpenedFor(String(ctx.req.payload.ipkUrl), st, caller ?? { uid: 0, gid: 0 }),
+      });
+      ctx.ipk = ipk;
+      // Before any byte of data.tar.gz is hashed or inflated: a member far larger than its Installed-Size is refused.
+      checkDataSize(ipk, { ...DEFAULT_LIMITS, ...ctx.env.config.extractLimits }, { memberOnly: true });
       const packageId = ipk.control.packageName;
       ctx.packageId = packageId;
       if (!ctx.req.developer && ctx.req.id !== packageId) {
@@ -136,7 +142,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
     statusValues: { before: ['VERIFY_NEEDED', 'VERIFY_REQUESTED'], after: ['VERIFY_COMPLETE'] },
     async work(ctx) {
       const { ipk } = ipkOf(ctx);
-      const verdict = await verifySignature(ipk, ctx.env.layout.trustBundle);
+      const verdict = await verifySignature(ipk, ctx.env.layout.trustBundle, new Date(), { ...DEFAULT_LIMITS, ...ctx.env.config.extractLimits });
       ctx.signature = verdict.result;
       if (verdict.result === 'invalid') throw failed(ErrorText.FAILED_VERIFY, verdict.detail ?? 'the signature does not match the data');
       if (verdict.result !== 'trusted' && ctx.env.config.requireSignature && !ctx.req.developer) {

@@ -5,6 +5,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../../ipc/paths';
 import { parseControlText } from '../../ipk/control';
+import { parseBoundedJson } from '../../ipk/json-bounds';
+
+/** Largest JSON file of an installed package the database reads (appinfo.json, packageinfo.json). */
+const MAX_STATE_JSON_BYTES = 1024 * 1024;
 
 export type AppRootLayout = Layout['verifiedApps'];
 
@@ -62,7 +66,8 @@ export function appDataRel(appId: string): string {
 
 async function readJson(p: string): Promise<Record<string, unknown> | null> {
   try {
-    const v = JSON.parse(await fs.readFile(p, 'utf8'));
+    // Bounded: a file nested past MAX_JSON_DEPTH is read as absent, never handed to a reply serialiser.
+    const v = parseBoundedJson(await fs.readFile(p, 'utf8'), MAX_STATE_JSON_BYTES);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
     return null;

@@ -11,6 +11,7 @@ import { commit, finish, moveAside, stagingRoot } from './package-switch';
 import { removePackageBusFiles } from './bus-file-sync';
 import { rollbackUncommitted } from './install-steps';
 import { faultPoint } from './fault-points';
+import { releaseSpaceReserveIfLow } from './space-reserve';
 
 /** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (SPEC §5). */
 const failed = (cause: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.FAILED_REMOVE, detail ? `${cause}: ${detail}` : cause);
@@ -54,6 +55,8 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
         staging: path.join(stagingRoot(ctx.appRoot.base), ctx.req.taskId),
         targets: rels.map((rel) => ({ rel, existedBefore: true, inNew: false })),
       };
+      // On a full disk the remove must still run (it is how space is freed): the space reserve makes room for its records.
+      if (await releaseSpaceReserveIfLow(ctx.env.layout.installerState, ctx.appRoot.base)) ctx.env.log(`remove ${packageId}: disk nearly full, space reserve released`);
       await writeJournal(ctx.env.layout.installerState, ctx.journal);
       faultPoint('remove.begun');
     },

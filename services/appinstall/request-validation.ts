@@ -1,8 +1,10 @@
 // Checks of an install/remove request beyond its JSON schema (SPEC §5: `id is empty`, `ipkUrl is empty`,
-// `invalid ipkUrl`), and the method schemas themselves. The one I/O here is a stat of the ipk path.
+// `invalid ipkUrl`), and the method schemas themselves. The one I/O here is the walk of the ipk path (caller-access.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import { mayAccess, reachableBy, type Caller } from './caller-access';
+import { valueDepthOver } from '../../ipk/json-bounds';
 
 /** Schemas of the five methods (extra keys allowed: webOS callers send more). */
 export const installSchema = {
@@ -27,6 +29,15 @@ export const statusSchema = {
   properties: { subscribe: { type: 'boolean' } },
 } as const;
 
+/** Deepest request payload the install service takes (json-bounds.ts); deeper is refused at once with -2. */
+export const MAX_REQUEST_DEPTH = 32;
+
+export function checkPayloadBounds(payload: Record<string, unknown>): void {
+  if (valueDepthOver(payload, MAX_REQUEST_DEPTH)) {
+    throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.REQUEST_TOO_DEEP, `more than ${MAX_REQUEST_DEPTH} levels`);
+  }
+}
+
 export function checkId(id: string): void {
   if (id.trim() === '') throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.ID_EMPTY);
 }
@@ -39,20 +50,23 @@ export function checkIpkUrlShape(ipkUrl: string): void {
   }
 }
 
-/** Pure: may a process of uid/gid read a file with this owner and mode (uid 0 always may)? */
-export function canRead(st: { uid: number; gid: number; mode: number }, who: { uid: number; gid: number }): boolean {
-  if (who.uid === 0) return true;
-  if (st.uid === who.uid) return (st.mode & 0o400) !== 0;
-  if (st.gid === who.gid) return (st.mode & 0o040) !== 0;
-  return (st.mode & 0o004) !== 0;
+/** Pure: may a process of uid/gid (and supplementary groups) read a file with this owner and mode (uid 0 always may)? */
+export function canRead(st: { uid: number; gid: number; mode: number }, who: Caller): boolean {
+  return mayAccess(st, who, 4);
 }
 
 /**
- * The whole ipkUrl check: the shape, then an existing regular file (symlinks followed). With `caller`, the file must
- * also be readable by the caller's kernel identity, so the root daemon never reads on a user's behalf what that user cannot.
+ * The whole ipkUrl check at request time: the shape, then, for the caller as the kernel would decide it
+ * (caller-access.ts: search on every directory of the path, read on the file, supplementary groups counted), an
+ * existing regular file. Without `caller` (or for root) an existing regular file, symlinks followed. The install step
+ * checks again against the file it actually opened (checkOpenedFor); this early check only answers at once.
  */
-export function checkIpkUrl(ipkUrl: string, caller?: { uid: number; gid: number }): void {
+export function checkIpkUrl(ipkUrl: string, caller?: Caller): void {
   checkIpkUrlShape(ipkUrl);
+  if (caller && caller.uid !== 0) {
+    reachableBy(ipkUrl, caller);
+    return;
+  }
   let st: fs.Stats;
   try {
     st = fs.statSync(ipkUrl);
@@ -60,7 +74,6 @@ export function checkIpkUrl(ipkUrl: string, caller?: { uid: number; gid: number 
     throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl}: ${(e as NodeJS.ErrnoException).code ?? 'cannot stat'}`);
   }
   if (!st.isFile()) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not a regular file`);
-  if (caller && !canRead(st, caller)) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.INVALID_IPKURL, `${ipkUrl} is not readable by uid ${caller.uid}`);
 }
 
 /** webOS privileged name spaces (refused on /dev/install and /dev/remove, -15 / -19): one rule, acg/namespaces.ts. */

@@ -2,6 +2,7 @@
 // event to event (SPEC §5). Pure folding only; who receives the events is appinstall-service.ts's business.
 import { Stage, type StageName } from '../../status-codes';
 import type { Payload } from '../../ipc/protocol';
+import { valueDepthOver } from '../../ipk/json-bounds';
 
 export interface Details {
   client?: string;
@@ -37,10 +38,29 @@ export function isFinalEvent(ev: StatusEvent): boolean {
   return FINAL_STATUS_VALUES.has(ev.statusValue);
 }
 
-/** The request's own fields that go into details: everything but id and subscribe. */
+/** Bounds on what a request may put into every event of its task (and so into every /status subscriber's stream). */
+export const ECHO_LIMITS = { fieldBytes: 1024, totalBytes: 4096, depth: 8 } as const;
+const ALWAYS_ECHOED = new Set(['ipkUrl', 'allowDowngrade']);
+
+/** The request's own fields that go into details: everything but id and subscribe. The schema's own fields always;
+ *  any other field only while small and shallow (ECHO_LIMITS: each at most 1 KiB as JSON and 8 levels deep, 4 KiB
+ *  in all); past that it is left out of the events (the request itself is still served). */
 export function requestFields(payload: Payload): Details {
   const { id: _id, subscribe: _subscribe, ...rest } = payload;
-  return rest;
+  const out: Details = {};
+  let total = 0;
+  for (const [k, v] of Object.entries(rest)) {
+    if (ALWAYS_ECHOED.has(k)) {
+      out[k] = v;
+      continue;
+    }
+    if (valueDepthOver(v, ECHO_LIMITS.depth)) continue;
+    const bytes = Buffer.byteLength(k) + Buffer.byteLength(JSON.stringify(v) ?? '');
+    if (bytes > ECHO_LIMITS.fieldBytes || total + bytes > ECHO_LIMITS.totalBytes) continue;
+    total += bytes;
+    out[k] = v;
+  }
+  return out;
 }
 
 /** The event before any stage: request fields plus who asked and where. statusValue 0 is never pushed. */

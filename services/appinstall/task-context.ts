@@ -8,6 +8,7 @@ import type { BusTree } from './bus-files';
 import type { AppRootLayout, InstalledPackage } from './package-db';
 import type { JournalRecord } from './journal';
 import type { IpkPackage } from '../../ipk/ipk-reader';
+import type { Caller } from './caller-access';
 
 /** The application manager as the installer needs it (a bus call in production). */
 export interface AppManagerLink {
@@ -42,7 +43,7 @@ export interface TaskRequest {
   payload: Payload;
   client: string;
   /** The requester's kernel identity (install): the ipk as opened must be readable by it. */
-  caller?: { uid: number; gid: number };
+  caller?: Caller;
 }
 
 export interface TaskContext {

@@ -1,16 +1,17 @@
 // Runs install and remove tasks: one task per request id, one per package, at most N at once (the rest queued
 // in order), each as the step pipeline of its table folded into status events. Who hears the events is the caller's.
 import { Subject, defer } from 'rxjs';
-import { mergeMap, scan, tap, finalize, catchError, distinctUntilChanged } from 'rxjs/operators';
+import { mergeMap, catchError } from 'rxjs/operators';
 import { EMPTY } from 'rxjs';
 import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
-import { runSteps, type Step } from './task-runner';
+import { driveSteps, type Step } from './task-runner';
 import { foldEvent, initialEvent, isFinalEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskContext, type TaskRequest } from './task-context';
 import { INSTALL_STEPS } from './install-steps';
 import { REMOVE_STEPS } from './remove-steps';
 import { isNoSpace } from './durable-fs';
 import { closeIpk } from '../../ipk/ipk-reader';
+import { ensureSpaceReserve } from './space-reserve';
 
 /** Pure: the failure update of a task for any error (CodedError keeps its code; a full disk is -3 on install). */
 export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Details = {}): StageUpdate {
@@ -100,6 +101,18 @@ export class TaskQueue {
     return [...this.byId.values()].filter((t) => t.started && t.current.statusValue !== 0).map((t) => t.current);
   }
 
+  /** Refuses (CodedError -5 install / -7 remove, TOO_MANY_TASKS) a non-root caller that already has
+   *  config.maxQueuedTasksPerCaller tasks queued or running, so no one user can grow the queue without bound. */
+  checkCallerQuota(op: 'install' | 'remove', caller: { uid: number }): void {
+    if (caller.uid === 0) return;
+    const limit = this.env.config.maxQueuedTasksPerCaller;
+    let n = 0;
+    for (const t of this.byId.values()) if (t.req.caller?.uid === caller.uid) n++;
+    if (n >= limit) {
+      throw new CodedError(op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED, ErrorText.TOO_MANY_TASKS, `uid ${caller.uid} has ${n} (limit ${limit})`);
+    }
+  }
+
   /** Number of queued or running tasks. */
   get size(): number {
     return this.byId.size;
@@ -112,6 +125,7 @@ export class TaskQueue {
   submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op'>, packageId?: string, accepted?: (taskId: string) => void): Promise<StatusEvent> {
     const code = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
     if (this.byId.has(r.id)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
+    if (r.caller) this.checkCallerQuota(op, r.caller);
     const taskId = `${Date.now().toString(36)}-${process.pid}-${++taskCounter}`;
     if (packageId !== undefined && !this.locks.acquire(packageId, taskId)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
     const req: TaskRequest = { ...r, taskId, op };
@@ -134,40 +148,54 @@ export class TaskQueue {
     while (this.byId.size > 0) await Promise.race([...this.byId.values()].map((t) => t.done));
   }
 
+  /** Folds an update into the task's event and publishes it; a progress report that changes nothing is not pushed.
+   *  Publishing never throws into the task: a listener's failure is logged and the task goes on. */
+  private update(t: QueuedTask, u: StageUpdate): void {
+    const ev = foldEvent(t.current, u);
+    const same = ev.statusValue === t.current.statusValue && JSON.stringify(ev.details) === JSON.stringify(t.current.details);
+    t.current = ev;
+    if (same) return;
+    const final = isFinalEvent(ev);
+    if (final) t.finalSent = true;
+    try {
+      this.publish(ev, { taskId: t.req.taskId, final });
+    } catch (e) {
+      this.env.log(`${t.req.op} ${t.req.id}: status event not delivered: ${(e as Error).message}`);
+    }
+  }
+
+  /** One task from start to end. The package lock, the ipk handle and the id are given back only once the task's
+   *  steps (and undos) are over: driveSteps never returns before that, whatever a step throws. */
   private run(t: QueuedTask) {
     const steps: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
-    return defer(() => {
+    return defer(async () => {
       t.started = true;
-      return runSteps(steps, t.ctx, {
-        failure: (err) => failureUpdate(t.req.op, err, {
-          ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
-          ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
-        }),
-        undoFailed: (step, err) => this.env.log(`${t.req.op} ${t.req.id}: undo of ${step} failed (recovery will finish it): ${(err as Error).message}`),
-      });
-    }).pipe(
-      scan((prev: StatusEvent, u: StageUpdate) => foldEvent(prev, u), t.current),
-      // A progress report that changes nothing is not pushed.
-      distinctUntilChanged((a, b) => a.statusValue === b.statusValue && JSON.stringify(a.details) === JSON.stringify(b.details)),
-      tap((ev) => {
-        t.current = ev;
-        const final = isFinalEvent(ev);
-        if (final) t.finalSent = true;
-        this.publish(ev, { taskId: t.req.taskId, final });
-      }),
-      catchError((err) => {
-        this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`);
-        return EMPTY;
-      }),
-      finalize(() => {
-        if (t.ctx.ipk) void closeIpk(t.ctx.ipk);
+      try {
+        await driveSteps(steps, t.ctx, {
+          failure: (err) => failureUpdate(t.req.op, err, {
+            ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
+            ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
+          }),
+          undoFailed: (step, err) => this.env.log(`${t.req.op} ${t.req.id}: undo of ${step} failed (recovery will finish it): ${(err as Error).message}`),
+          emitFailed: (err) => this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`),
+        }, (u) => this.update(t, u));
+      } finally {
+        // In the same turn as the final event: a request for the id sent on seeing it is never a duplicate.
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);
-        if (!t.finalSent) this.publish(t.current, { taskId: t.req.taskId, final: true, repeat: true });
+        if (t.ctx.ipk) void closeIpk(t.ctx.ipk);
+        void ensureSpaceReserve(this.env.layout.installerState);
+        if (!t.finalSent) {
+          try {
+            this.publish(t.current, { taskId: t.req.taskId, final: true, repeat: true });
+          } catch (e) {
+            this.env.log(`${t.req.op} ${t.req.id}: status event not delivered: ${(e as Error).message}`);
+          }
+        }
         const s = t.current;
         this.env.log(`${t.req.op} ${t.req.id}${t.ctx.packageId && t.ctx.packageId !== t.req.id ? ` (${t.ctx.packageId})` : ''}: ${s.details.state}${s.details.reason ? `: ${s.details.reason}` : ''}`);
         t.resolve(s);
-      }),
-    );
+      }
+    }).pipe(catchError(() => EMPTY));
   }
 }

@@ -1,8 +1,7 @@
-// Turns a table of steps (name, the stages it emits, work, undo) into one RxJS pipeline of stage updates:
-// the steps run in order; when one fails, the undos of every step that started run in reverse, then the failure
-// stage is emitted. Knows nothing of installs or removes: install-steps.ts and remove-steps.ts are the tables.
-import { Observable, concat, defer, from, of } from 'rxjs';
-import { catchError, ignoreElements } from 'rxjs/operators';
+// Runs a table of steps (name, the stages it emits, work, undo) as one task of stage updates: the steps run in
+// order; when one fails (or an update cannot be delivered), the undos of every step that started run in reverse,
+// then the failure stage is emitted. A started task always reaches its end. Knows nothing of installs or removes: install-steps.ts and remove-steps.ts are the tables.
+import { Observable } from 'rxjs';
 import type { StageName } from '../../status-codes';
 import type { Details, StageUpdate } from './status-events';
 
@@ -22,6 +21,8 @@ export interface RunHooks {
   failure(err: unknown): StageUpdate;
   /** An undo itself failed: logged, the other undos still run. */
   undoFailed(step: string, err: unknown): void;
+  /** The failure stage itself could not be emitted (logged; the task has ended regardless). */
+  emitFailed?(err: unknown): void;
 }
 
 /** Pure check of a table: every step names at least one stage, names are unique. Throws on a bad table. */
@@ -39,45 +40,65 @@ export function stagesOf<C>(steps: readonly Step<C>[]): StageName[] {
   return steps.flatMap((s) => [...s.statusValues.before, ...s.statusValues.after]);
 }
 
-/** The pipeline of one task: cold; subscribing runs it. Completes after the last stage or after the failure stage. */
-export function runSteps<C>(steps: readonly Step<C>[], ctx: C, hooks: RunHooks): Observable<StageUpdate> {
-  return defer(() => {
-    const started: Step<C>[] = [];
-    let last: StageName | undefined;
-    const track = (u: StageUpdate): StageUpdate => {
-      last = u.stage;
-      return u;
-    };
-    const stepRun = (step: Step<C>): Observable<StageUpdate> =>
-      defer(() => {
-        started.push(step);
-        const before = from(step.statusValues.before.map((stage) => track({ stage })));
-        const work = new Observable<StageUpdate>((sub) => {
-          step
-            .work(ctx, (patch) => {
-              if (last !== undefined) sub.next({ stage: last, patch });
-            })
-            .then((patch) => {
-              const after = step.statusValues.after;
-              after.forEach((stage, i) => sub.next(track(i === 0 && patch ? { stage, patch } : { stage })));
-              sub.complete();
-            }, (e) => sub.error(e));
-        });
-        return concat(before, work);
-      });
-    const undoAll = defer(async () => {
-      for (const step of [...started].reverse()) {
-        if (!step.undo) continue;
+/**
+ * Runs one task's table to its end: before stages, work, after stages, step by step; when anything throws (a step's
+ * work, or the `emit` of an update) the undos of every step that started run in reverse and the failure stage is
+ * emitted. Never rejects and never stops half-way: a task that started always ends in its last stage or its failure
+ * stage, with its undos done, whatever a step or a listener does. `emit` failures after the failure stage are reported
+ * to `hooks.emitFailed` (the update is lost, the task is not).
+ */
+export async function driveSteps<C>(steps: readonly Step<C>[], ctx: C, hooks: RunHooks, emit: (u: StageUpdate) => void): Promise<void> {
+  const started: Step<C>[] = [];
+  let last: StageName | undefined;
+  const send = (u: StageUpdate) => {
+    last = u.stage;
+    emit(u);
+  };
+  try {
+    for (const step of steps) {
+      started.push(step);
+      for (const stage of step.statusValues.before) send({ stage });
+      let progressError: unknown;
+      const patch = await step.work(ctx, (p) => {
+        if (last === undefined || progressError !== undefined) return;
         try {
-          await step.undo(ctx);
+          emit({ stage: last, patch: p });
         } catch (e) {
-          hooks.undoFailed(step.name, e);
+          progressError = e; // thrown once the work is done, so the work is never cut off half-way
         }
+      });
+      if (progressError !== undefined) throw progressError;
+      step.statusValues.after.forEach((stage, i) => send(i === 0 && patch ? { stage, patch } : { stage }));
+    }
+  } catch (err) {
+    for (const step of [...started].reverse()) {
+      if (!step.undo) continue;
+      try {
+        await step.undo(ctx);
+      } catch (e) {
+        hooks.undoFailed(step.name, e);
       }
-    }).pipe(ignoreElements());
-    return concat(...steps.map(stepRun)).pipe(
-      catchError((err) => concat(undoAll, defer(() => of(hooks.failure(err))))),
-    );
-  });
+    }
+    let failure: StageUpdate;
+    try {
+      failure = hooks.failure(err);
+    } catch (e) {
+      failure = hooks.failure(new Error(`internal error: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    try {
+      emit(failure);
+    } catch (e) {
+      hooks.emitFailed?.(e);
+    }
+  }
 }
 
+/** The pipeline of one task as an Observable (cold; subscribing runs it). Unsubscribing stops the updates, never the
+ *  task: a started task runs to its end (driveSteps). Completes after the last stage or the failure stage. */
+export function runSteps<C>(steps: readonly Step<C>[], ctx: C, hooks: RunHooks): Observable<StageUpdate> {
+  return new Observable<StageUpdate>((sub) => {
+    void driveSteps(steps, ctx, hooks, (u) => {
+      if (!sub.closed) sub.next(u);
+    }).then(() => sub.complete());
+  });
+}
