@@ -4,6 +4,18 @@ import type { Socket } from 'node:net';
 import { FrameDecoder, FrameError, OutgoingFrames, parseClientFrame, encodeFrame, encodeReply } from './framing';
 import type { ClientToHub, HubToClient, PeerIdentity } from './protocol';
 
+/**
+ * Bytes queued in the hub for a group of connections (one uid's, or all of them) and its bound. Each connection
+ * adds what changed in its own queue whenever it queues a frame, drains or closes (O(1)); between those a
+ * connection's share may be stale (high), so whoever acts on an exceeded bound first calls syncQueued() on the
+ * group's connections.
+ */
+export class QueueAccount {
+  queuedBytes = 0;
+  readonly conns = new Set<Connection>();
+  constructor(readonly limit: number) {}
+}
+
 export interface ConnectionOptions {
   id: number;
   socket: Socket;
@@ -13,6 +25,11 @@ export interface ConnectionOptions {
   maxQueuedBytes: number;
   /** How long others may wait (paused) for this peer to drain its queue before it is dropped. */
   maxDrainWaitMs: number;
+  /** The queued bytes of this connection's uid and of the whole hub; each has its own bound. */
+  uidQueue: QueueAccount;
+  hubQueue: QueueAccount;
+  /** A bound of uidQueue or hubQueue is exceeded (after this connection queued a frame). */
+  onQueueOverLimit(conn: Connection): void;
   onMessage(conn: Connection, msg: ClientToHub): void;
   /** Called exactly once, when the connection closes for any reason. `fault` = the peer misbehaved. */
   onClose(conn: Connection, reason: string, fault: boolean): void;
@@ -35,6 +52,8 @@ export class Connection {
   private waitingOn: Connection | null = null;
   /** Drops this peer if it has not drained by then while others wait on it: a peer that never reads must not stall them. */
   private drainDeadline: NodeJS.Timeout | null = null;
+  /** This connection's queued bytes as last added to its QueueAccounts. */
+  private accounted = 0;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.id = opts.id;
@@ -53,7 +72,25 @@ export class Connection {
     });
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.close(`socket error: ${e.code ?? e.message}`));
     this.socket.on('close', () => this.close('peer disconnected'));
-    this.socket.on('drain', () => this.releaseWaiters());
+    this.socket.on('drain', () => {
+      this.syncQueued();
+      this.releaseWaiters();
+    });
+    opts.uidQueue.conns.add(this);
+    opts.hubQueue.conns.add(this);
+  }
+
+  /** Bring this connection's share of its QueueAccounts up to date. */
+  syncQueued(): void {
+    this.account(this.isClosed ? 0 : this.out.bytes + this.socket.writableLength);
+  }
+
+  private account(queued: number): void {
+    const d = queued - this.accounted;
+    if (d === 0) return;
+    this.accounted = queued;
+    this.opts.uidQueue.queuedBytes += d;
+    this.opts.hubQueue.queuedBytes += d;
   }
 
   /** Bytes on their way to the peer: queued this tick plus held by the socket. */
@@ -137,6 +174,10 @@ export class Connection {
       this.socket.destroy();
     }
     this.releaseWaiters();
+    // What the socket still holds is freed with it: nothing of this connection stays accounted (or referenced).
+    this.account(0);
+    this.opts.uidQueue.conns.delete(this);
+    this.opts.hubQueue.conns.delete(this);
     this.opts.onClose(this, reason, opts.fault === true);
   }
 
@@ -155,6 +196,15 @@ export class Connection {
     if (queued > this.opts.maxQueuedBytes) {
       this.close(`peer does not read its messages: ${queued} bytes queued (limit ${this.opts.maxQueuedBytes})`, { fault: true });
       return;
+    }
+    if (queued !== this.accounted) {
+      this.account(queued);
+      const u = this.opts.uidQueue;
+      const h = this.opts.hubQueue;
+      if (u.queuedBytes > u.limit || h.queuedBytes > h.limit) {
+        this.opts.onQueueOverLimit(this);
+        if (this.isClosed) return;
+      }
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;

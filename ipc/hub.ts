@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
+import { BusErrorCode, BusErrorText, CodedError, HubCloseReason, errorReply } from '../status-codes';
 import type { Policy, CallerContext } from '../acg/policy';
-import { Connection } from './connection';
-import { callerFields, encodeFrame, encodeIncomingCallWith, targetFields } from './framing';
+import { Connection, QueueAccount } from './connection';
+import { callerFields, encodeFrame, encodeIncomingCallWith, encodeSignalReply, signalSenderFields, targetFields } from './framing';
 import { HubService, HubServiceCall, hubServiceHasMethod } from './hub-service';
 import { peerIdentity } from './peer-credentials';
 import { checkSocketPath } from './paths';
@@ -24,9 +24,38 @@ export interface HubOptions {
   verbose?: boolean;
 }
 
+/**
+ * What all connections of one uid hold at the hub, against the per-uid quotas (root's quotas are unbounded).
+ * Kept while the uid has a connection; dropped with its last one.
+ */
+class UidAccount {
+  connections = 0;
+  /** Open calls made by the uid's connections, and how many of them are subscriptions. */
+  calls = 0;
+  subscriptions = 0;
+  readonly queue: QueueAccount;
+  readonly maxConnections: number;
+  readonly maxCalls: number;
+  readonly maxSubscriptions: number;
+
+  constructor(readonly uid: number, limits: HubLimits) {
+    const root = uid === 0;
+    this.maxConnections = root ? Infinity : limits.maxConnectionsPerUid;
+    this.maxCalls = root ? Infinity : limits.maxOutstandingCallsPerUid;
+    this.maxSubscriptions = root ? Infinity : limits.maxSubscriptionsPerUid;
+    this.queue = new QueueAccount(root ? Infinity : limits.maxQueuedBytesPerUid);
+  }
+}
+
 /** The hub's view of one connection. */
 interface Peer {
   conn: Connection;
+  /** Its uid's quotas and usage. */
+  account: UidAccount;
+  /** Closes the connection if hello does not come in time; null once welcomed or closed. */
+  helloTimer: NodeJS.Timeout | null;
+  /** A refused signal of this connection was logged (later ones are dropped without a line). */
+  signalRefusalLogged: boolean;
   uniqueId: string;
   /** Registered service name, null for an anonymous client. */
   name: string | null;
@@ -47,6 +76,8 @@ interface Peer {
   peerJson: string;
   /** Its sender and senderId fields as JSON (callerFields), set when hello is answered. */
   callerJson: string;
+  /** The sender fields stamped on its signals (signalSenderFields), made at its first signal. */
+  signalJson?: string;
 }
 
 /** A parsed call URI with its category and method fields already serialised (targetFields). */
@@ -69,14 +100,38 @@ class Call implements HubServiceCall {
     readonly callerToken: number,
     readonly service: Peer | null,
     readonly hubToken: number,
+    /** Counted against the caller's subscription quota while open. */
+    readonly subscription: boolean,
   ) {}
 
   /** Used by the hub's own service to answer. */
   reply(payload: Payload, last: boolean): void {
     if (this.caller.outgoing.get(this.callerToken) !== this) return; // already ended
-    if (last) this.caller.outgoing.delete(this.callerToken);
+    if (last) endCall(this);
     this.caller.conn.sendReply(this.callerToken, payload, last);
   }
+
+  /** Used by the hub's own service to deliver a signal (payload already serialised, sender fields stamped by the hub). */
+  signal(payloadJson: string, senderJson: string): void {
+    if (this.caller.outgoing.get(this.callerToken) !== this) return;
+    this.caller.conn.sendEncoded(encodeSignalReply(this.callerToken, payloadJson, senderJson));
+  }
+}
+
+/** Open `call` in its caller's table and quotas. */
+function openCall(call: Call): void {
+  const caller = call.caller;
+  caller.outgoing.set(call.callerToken, call);
+  caller.account.calls++;
+  if (call.subscription) caller.account.subscriptions++;
+}
+
+/** Take `call` out of its caller's table and quotas (it must be there). */
+function endCall(call: Call): void {
+  const caller = call.caller;
+  caller.outgoing.delete(call.callerToken);
+  caller.account.calls--;
+  if (call.subscription) caller.account.subscriptions--;
 }
 
 function defaultLog(line: string): void {
@@ -96,6 +151,12 @@ export class Hub {
   private server: net.Server | null = null;
   private socketIno: number | null = null;
   private readonly peers = new Set<Peer>();
+  /** Per-uid usage, for uids with at least one connection. */
+  private readonly accounts = new Map<number, UidAccount>();
+  /** Bytes queued for all connections. */
+  private readonly hubQueue: QueueAccount;
+  /** Set while the hub drops connections for an exceeded queue bound (closing one queues frames to others). */
+  private trimmingQueues = false;
   private readonly services = new Map<string, Peer>();
   private readonly hubService: HubService;
   private nextConnId = 1;
@@ -107,6 +168,7 @@ export class Hub {
     this.socketPath = opts.socketPath;
     this.policy = opts.policy;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.hubQueue = new QueueAccount(this.limits.maxQueuedBytes);
     const log = opts.log ?? defaultLog;
     // Log lines quote what peers sent (names, URIs): keep each line short whatever a peer sends.
     this.log = (line) => log(line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} chars)` : line);
@@ -164,10 +226,16 @@ export class Hub {
   }
 
   /** Counts for diagnostics and tests. */
-  stats(): { connections: number; services: number; openCalls: number; hubServiceCalls: number } {
+  stats(): { connections: number; services: number; openCalls: number; hubServiceCalls: number; queuedBytes: number; uids: number } {
     let openCalls = 0;
-    for (const p of this.peers) openCalls += p.outgoing.size;
-    return { connections: this.peers.size, services: this.services.size, openCalls, hubServiceCalls: this.hubService.openCalls };
+    for (const p of this.peers) {
+      openCalls += p.outgoing.size;
+      p.conn.syncQueued();
+    }
+    return {
+      connections: this.peers.size, services: this.services.size, openCalls, hubServiceCalls: this.hubService.openCalls,
+      queuedBytes: this.hubQueue.queuedBytes, uids: this.accounts.size,
+    };
   }
 
   // ---- listening ----
@@ -205,19 +273,41 @@ export class Hub {
     this.log(`removed stale socket ${this.socketPath}`);
   }
 
+  private refuseConnection(socket: net.Socket, why: string, errorText: string): void {
+    this.log(`connection refused: ${why}`);
+    socket.on('error', () => undefined);
+    socket.end(encodeFrame({ t: 'refused', errorCode: BusErrorCode.GENERAL, errorText }));
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
   private accept(socket: net.Socket): void {
     const id = this.nextConnId++;
-    if (this.peers.size >= this.limits.maxConnections) {
-      const limit = this.limits.maxConnections;
-      this.log(`connection refused: ${this.peers.size} connections open (limit ${limit})`);
-      socket.on('error', () => undefined);
-      socket.end(encodeFrame({ t: 'refused', errorCode: BusErrorCode.GENERAL, errorText: BusErrorText.tooManyConnections(limit) }));
-      setTimeout(() => socket.destroy(), 2000).unref();
-      return;
+    const { maxConnections, reservedConnections } = this.limits;
+    if (this.peers.size >= maxConnections) {
+      return this.refuseConnection(socket, `${this.peers.size} connections open (limit ${maxConnections})`, BusErrorText.tooManyConnections(maxConnections));
     }
     const identity = peerIdentity(socket, (why) => this.log(`cannot read peer credentials of connection ${id} (${why}): treating it as nobody`));
+    const uid = identity.uid;
+    if (uid !== 0) {
+      // The last reservedConnections are root's: root and its services can always connect, whatever others hold.
+      const limit = Math.max(1, maxConnections - reservedConnections);
+      if (this.peers.size >= limit) {
+        return this.refuseConnection(socket, `${this.peers.size} connections open (limit ${limit} for uid ${uid}; the rest is reserved for root)`,
+          BusErrorText.tooManyConnections(limit));
+      }
+    }
+    let account = this.accounts.get(uid);
+    if (account === undefined) this.accounts.set(uid, (account = new UidAccount(uid, this.limits)));
+    if (account.connections >= account.maxConnections) {
+      return this.refuseConnection(socket, `uid ${uid} has ${account.connections} connections open (limit ${account.maxConnections})`,
+        BusErrorText.tooManyConnectionsForUid(uid, account.maxConnections));
+    }
+    account.connections++;
     const peer: Peer = {
       conn: undefined as unknown as Connection,
+      account,
+      helloTimer: null,
+      signalRefusalLogged: false,
       uniqueId: `:1.${id}`,
       name: null,
       welcomed: false,
@@ -237,10 +327,48 @@ export class Hub {
       maxFrameBytes: this.limits.maxFrameBytes,
       maxQueuedBytes: this.limits.maxQueuedBytesPerConnection,
       maxDrainWaitMs: this.limits.maxDrainWaitMs,
+      uidQueue: account.queue,
+      hubQueue: this.hubQueue,
+      onQueueOverLimit: (c) => this.onQueueOverLimit(c, account),
       onMessage: (_c, msg) => this.onMessage(peer, msg),
       onClose: (_c, reason, fault) => this.onClose(peer, reason, fault),
     });
     this.peers.add(peer);
+    const helloMs = this.limits.helloTimeoutMs;
+    peer.helloTimer = setTimeout(() => peer.conn.close(HubCloseReason.helloTimeout(helloMs), { fault: true }), helloMs);
+    peer.helloTimer.unref();
+  }
+
+  /**
+   * A queue bound (the uid's or the hub's) is exceeded: bring the shares up to date (they may be stale), then drop
+   * the connection holding the most, until both bounds hold. Only non-readers lose their connection this way.
+   */
+  private onQueueOverLimit(conn: Connection, account: UidAccount): void {
+    if (this.trimmingQueues) return;
+    this.trimmingQueues = true;
+    try {
+      for (const group of [account.queue, this.hubQueue]) {
+        for (const c of group.conns) c.syncQueued();
+        while (group.queuedBytes > group.limit && !conn.closed) {
+          let biggest: Connection | null = null;
+          let most = -1;
+          for (const c of group.conns) {
+            const q = c.queuedBytes;
+            if (q > most) {
+              most = q;
+              biggest = c;
+            }
+          }
+          if (biggest === null) break;
+          const total = group.queuedBytes;
+          biggest.close(group === this.hubQueue
+            ? HubCloseReason.hubQueueFull(total, group.limit)
+            : HubCloseReason.uidQueueFull(account.uid, total, group.limit), { fault: true });
+        }
+      }
+    } finally {
+      this.trimmingQueues = false;
+    }
   }
 
   // ---- messages ----
@@ -289,6 +417,7 @@ export class Hub {
       return this.refuse(peer, BusErrorCode.NAME_TAKEN, BusErrorText.nameTaken(name));
     }
     peer.welcomed = true;
+    this.clearHelloTimer(peer);
     peer.name = name;
     peer.callerJson = callerFields(name, peer.uniqueId);
     if (name !== null) {
@@ -300,6 +429,13 @@ export class Hub {
     }
     peer.conn.send({ t: 'welcome', name, uniqueId: peer.uniqueId, peer: identity });
     if (name !== null) this.hubService.serviceStatusChanged(name, true);
+  }
+
+  private clearHelloTimer(peer: Peer): void {
+    if (peer.helloTimer !== null) {
+      clearTimeout(peer.helloTimer);
+      peer.helloTimer = null;
+    }
   }
 
   private onMethods(peer: Peer, msg: MethodsMsg): void {
@@ -349,6 +485,10 @@ export class Hub {
     if (peer.outgoing.size >= limit) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCalls(limit)));
     }
+    const account = peer.account;
+    if (account.calls >= account.maxCalls) {
+      return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCallsForUid(account.uid, account.maxCalls)));
+    }
     const caller: CallerContext = { peer: peer.conn.peer, name: peer.name };
     if (msg.appId !== undefined) caller.appId = msg.appId;
     const denial = this.policy.checkCall(caller, target);
@@ -359,8 +499,10 @@ export class Hub {
       if (!hubServiceHasMethod(category, method)) {
         return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
       }
-      const call = new Call(peer, token, null, 0);
-      peer.outgoing.set(token, call);
+      const subscription = category === '/signal' || msg.payload.subscribe === true;
+      if (subscription && account.subscriptions >= account.maxSubscriptions) return this.tooManySubscriptions(peer, token);
+      const call = new Call(peer, token, null, 0, subscription);
+      openCall(call);
       this.hubService.handle(call, category, method, msg.payload);
       return;
     }
@@ -375,15 +517,22 @@ export class Hub {
     if (!svc.categories.get(category)?.has(method)) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
     }
+    const subscription = msg.payload.subscribe === true;
+    if (subscription && account.subscriptions >= account.maxSubscriptions) return this.tooManySubscriptions(peer, token);
     const hubToken = svc.nextHubToken++;
-    const call = new Call(peer, token, svc, hubToken);
-    peer.outgoing.set(token, call);
+    const call = new Call(peer, token, svc, hubToken, subscription);
+    openCall(call);
     svc.incoming.set(hubToken, call);
     svc.conn.sendEncoded(encodeIncomingCallWith(hubToken, peer.callerJson, msg.appId, target.fieldsJson, msg.payload, peer.peerJson));
     // Calls arriving faster than the service reads them: the caller waits (half the queue limit is the line),
     // instead of the service being dropped once the limit is passed.
     const queued = svc.conn.queuedBytes;
     if (queued > this.limits.maxQueuedBytesPerConnection / 2 && queued >= svc.conn.drainThreshold) peer.conn.waitFor(svc.conn);
+  }
+
+  private tooManySubscriptions(peer: Peer, token: number): void {
+    const a = peer.account;
+    this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManySubscriptionsForUid(a.uid, a.maxSubscriptions)));
   }
 
   private onReply(svc: Peer, msg: ServiceReplyMsg): void {
@@ -395,7 +544,7 @@ export class Hub {
     }
     if (msg.last) {
       svc.incoming.delete(msg.token);
-      call.caller.outgoing.delete(call.callerToken);
+      endCall(call);
     }
     call.caller.conn.sendReply(call.callerToken, msg.payload, msg.last);
   }
@@ -403,7 +552,7 @@ export class Hub {
   private onCancel(peer: Peer, token: number): void {
     const call = peer.outgoing.get(token);
     if (!call) return; // already ended: nothing to cancel
-    peer.outgoing.delete(token);
+    endCall(call);
     this.dropCall(call);
   }
 
@@ -421,24 +570,50 @@ export class Hub {
     const target = this.parse(msg.uri);
     // No reply path to report it on, and one log line per bad signal would let a peer flood the log.
     if (target instanceof CodedError) return this.violation(peer, `signal: ${target.text}`);
-    this.hubService.signal(target.category, target.method, msg.payload);
+    if (!this.maySendSignal(peer, target)) {
+      if (!peer.signalRefusalLogged) {
+        peer.signalRefusalLogged = true;
+        this.log(`${peer.label}: ${HubCloseReason.signalRefused(msg.uri)}`);
+      }
+      return;
+    }
+    peer.signalJson ??= signalSenderFields(peer.name, peer.uniqueId, peer.conn.peer.uid);
+    this.hubService.signal(target.category, target.method, msg.payload, peer.signalJson);
+  }
+
+  /**
+   * A signal luna://S/category/method may come from the connection registered as S, from root, or from a service
+   * the ACG lets call com.webos.service.bus/signal/publish<category>/<method> (how luna-service2 grants it).
+   * Anonymous non-root clients may send none: nobody could tell their signals from the real service's.
+   */
+  private maySendSignal(peer: Peer, target: RouteTarget): boolean {
+    if (peer.conn.peer.uid === 0 || (peer.name !== null && peer.name === target.service)) return true;
+    if (peer.name === null) return false;
+    const publish = { service: HUB_SERVICE, category: `/signal/publish${target.category === '/' ? '' : target.category}`, method: target.method };
+    return this.policy.isCallAllowedByName(peer.name, publish);
   }
 
   // ---- disconnects ----
 
   private onClose(peer: Peer, reason: string, fault: boolean): void {
     if (!this.peers.delete(peer)) return;
+    this.clearHelloTimer(peer);
     if (fault || peer.name !== null || this.verbose) this.log(`closed ${peer.label}: ${reason}`);
     // As a caller: cancel everything it had open.
-    for (const call of peer.outgoing.values()) this.dropCall(call);
+    for (const call of peer.outgoing.values()) {
+      endCall(call);
+      this.dropCall(call);
+    }
     peer.outgoing.clear();
+    const account = peer.account;
+    if (--account.connections === 0) this.accounts.delete(account.uid);
     // As a service: every open call to it ends with "X is not running."
     if (peer.incoming.size > 0) {
       const name = peer.name ?? peer.uniqueId;
       const payload = errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(name), { serviceName: name });
       for (const call of peer.incoming.values()) {
         if (call.caller.outgoing.get(call.callerToken) === call) {
-          call.caller.outgoing.delete(call.callerToken);
+          endCall(call);
           call.caller.conn.sendReply(call.callerToken, payload, true);
         }
       }
