@@ -90,6 +90,8 @@ const URI_CACHE_SIZE = 4096;
 const URI_CACHE_MAX_LENGTH = 512;
 /** Longest log line; the rest is cut. */
 const MAX_LOG_LINE = 400;
+/** Most lines per second about refused or timed-out connections (any peer can cause them at will); the rest are counted. */
+const MAX_NOISY_LINES_PER_S = 20;
 /** Most methods one connection may declare over all its categories (bounds what a peer can make the hub hold). */
 export const MAX_METHODS_PER_CONNECTION = 10000;
 
@@ -157,6 +159,10 @@ export class Hub {
   private readonly hubQueue: QueueAccount;
   /** Set while the hub drops connections for an exceeded queue bound (closing one queues frames to others). */
   private trimmingQueues = false;
+  /** Rate limit of noisyLog: the current one-second window, lines logged in it, and lines left out since the last one logged. */
+  private noisyWindow = 0;
+  private noisyCount = 0;
+  private noisySuppressed = 0;
   private readonly services = new Map<string, Peer>();
   private readonly hubService: HubService;
   private nextConnId = 1;
@@ -273,8 +279,26 @@ export class Hub {
     this.log(`removed stale socket ${this.socketPath}`);
   }
 
+  /** Log a line any peer can cause at will (a refused connection, a hello timeout): a few per second at most. */
+  private noisyLog(line: string): void {
+    const window = Math.floor(Date.now() / 1000);
+    if (window !== this.noisyWindow) {
+      this.noisyWindow = window;
+      this.noisyCount = 0;
+    }
+    if (++this.noisyCount > MAX_NOISY_LINES_PER_S) {
+      this.noisySuppressed++;
+      return;
+    }
+    if (this.noisySuppressed > 0) {
+      this.log(`(${this.noisySuppressed} similar lines about refused or timed-out connections left out)`);
+      this.noisySuppressed = 0;
+    }
+    this.log(line);
+  }
+
   private refuseConnection(socket: net.Socket, why: string, errorText: string): void {
-    this.log(`connection refused: ${why}`);
+    this.noisyLog(`connection refused: ${why}`);
     socket.on('error', () => undefined);
     socket.end(encodeFrame({ t: 'refused', errorCode: BusErrorCode.GENERAL, errorText }));
     setTimeout(() => socket.destroy(), 2000).unref();
@@ -335,7 +359,11 @@ export class Hub {
     });
     this.peers.add(peer);
     const helloMs = this.limits.helloTimeoutMs;
-    peer.helloTimer = setTimeout(() => peer.conn.close(HubCloseReason.helloTimeout(helloMs), { fault: true }), helloMs);
+    peer.helloTimer = setTimeout(() => {
+      const reason = HubCloseReason.helloTimeout(helloMs);
+      this.noisyLog(`closed ${peer.label}: ${reason}`);
+      peer.conn.close(reason); // logged above, within the rate limit
+    }, helloMs);
     peer.helloTimer.unref();
   }
 
