@@ -38,8 +38,8 @@ class UidAccount {
   readonly maxCalls: number;
   readonly maxSubscriptions: number;
 
-  constructor(readonly uid: number, limits: HubLimits) {
-    const root = uid === 0;
+  /** `root`: uid 0, or the uid the hub itself runs as (which the ACG gives root's role: acg/index.ts). */
+  constructor(readonly uid: number, root: boolean, limits: HubLimits) {
     this.maxConnections = root ? Infinity : limits.maxConnectionsPerUid;
     this.maxCalls = root ? Infinity : limits.maxOutstandingCallsPerUid;
     this.maxSubscriptions = root ? Infinity : limits.maxSubscriptionsPerUid;
@@ -163,6 +163,7 @@ export class Hub {
   private noisyWindow = 0;
   private noisyCount = 0;
   private noisySuppressed = 0;
+  private readonly ownUid = process.getuid?.() ?? 0;
   private readonly services = new Map<string, Peer>();
   private readonly hubService: HubService;
   private nextConnId = 1;
@@ -279,6 +280,14 @@ export class Hub {
     this.log(`removed stale socket ${this.socketPath}`);
   }
 
+  /**
+   * Root for the hub's quotas, its reserve and signals: uid 0, and the uid the hub runs as when a user starts it
+   * (`npm start` without root), which the ACG gives root's privileged role too (acg/index.ts).
+   */
+  private isRoot(uid: number): boolean {
+    return uid === 0 || uid === this.ownUid;
+  }
+
   /** Log a line any peer can cause at will (a refused connection, a hello timeout): a few per second at most. */
   private noisyLog(line: string): void {
     const window = Math.floor(Date.now() / 1000);
@@ -312,7 +321,7 @@ export class Hub {
     }
     const identity = peerIdentity(socket, (why) => this.log(`cannot read peer credentials of connection ${id} (${why}): treating it as nobody`));
     const uid = identity.uid;
-    if (uid !== 0) {
+    if (!this.isRoot(uid)) {
       // The last reservedConnections are root's: root and its services can always connect, whatever others hold.
       const limit = Math.max(1, maxConnections - reservedConnections);
       if (this.peers.size >= limit) {
@@ -321,7 +330,7 @@ export class Hub {
       }
     }
     let account = this.accounts.get(uid);
-    if (account === undefined) this.accounts.set(uid, (account = new UidAccount(uid, this.limits)));
+    if (account === undefined) this.accounts.set(uid, (account = new UidAccount(uid, this.isRoot(uid), this.limits)));
     if (account.connections >= account.maxConnections) {
       return this.refuseConnection(socket, `uid ${uid} has ${account.connections} connections open (limit ${account.maxConnections})`,
         BusErrorText.tooManyConnectionsForUid(uid, account.maxConnections));
@@ -615,7 +624,7 @@ export class Hub {
    * Anonymous non-root clients may send none: nobody could tell their signals from the real service's.
    */
   private maySendSignal(peer: Peer, target: RouteTarget): boolean {
-    if (peer.conn.peer.uid === 0 || (peer.name !== null && peer.name === target.service)) return true;
+    if (this.isRoot(peer.conn.peer.uid) || (peer.name !== null && peer.name === target.service)) return true;
     if (peer.name === null) return false;
     const publish = { service: HUB_SERVICE, category: `/signal/publish${target.category === '/' ? '' : target.category}`, method: target.method };
     return this.policy.isCallAllowedByName(peer.name, publish);
