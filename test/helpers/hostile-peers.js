@@ -31,37 +31,47 @@ function out(line) {
   process.stdout.write(line + '\n');
 }
 
-/** Connect; resolves with the socket, or null when the hub refuses or closes it at once. */
+/**
+ * Connect; resolves with the socket once connected (null if the connect itself fails). Whether the hub kept it
+ * shows later: `refused` is set when it answers "refused" or closes it before the mode counted it as open.
+ */
 function connect() {
   return new Promise((resolve) => {
     const s = net.connect(socketPath);
-    let settled = false;
+    s.refused = false;
+    s.counted = false;
     let buf = '';
     s.setEncoding('utf8');
-    s.on('error', () => undefined);
     s.on('data', (d) => {
       buf += d;
-      if (!settled && buf.includes('"refused"')) {
-        settled = true;
-        resolve(null);
-      }
+      if (buf.includes('"refused"')) s.refused = true;
       if (s.onFrames) s.onFrames(buf);
     });
     s.on('close', () => {
-      if (!settled) {
-        settled = true;
-        resolve(null);
-      } else if (sockets.includes(s)) {
+      if (!s.counted) {
+        s.refused = true;
+      } else {
         closed++;
         out(`CLOSED ${closed}`);
       }
     });
-    s.once('connect', () => setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      resolve(s);
-    }, 20));
+    s.once('error', () => resolve(null));
+    s.once('connect', () => resolve(s));
   });
+}
+
+/** Wait until the hub has handled every connection made so far: a last one says hello and gets its answer. */
+async function settle() {
+  const probe = await connect();
+  if (probe !== null) {
+    await new Promise((resolve) => {
+      probe.onFrames = (buf) => { if (buf.includes('"welcome"') || buf.includes('"refused"')) resolve(); };
+      probe.on('close', resolve);
+      probe.write(JSON.stringify({ t: 'hello', name: null }) + '\n');
+    });
+    probe.destroy();
+  }
+  await new Promise((r) => setTimeout(r, 200));
 }
 
 /** Connect and say hello; resolves after the welcome (null when refused). */
@@ -72,21 +82,28 @@ async function hello() {
     s.onFrames = (buf) => {
       if (buf.includes('"welcome"')) {
         s.onFrames = null;
+        s.counted = true;
         resolve(s);
       } else if (buf.includes('"refused"')) resolve(null);
     };
+    s.once('close', () => resolve(null));
     s.write(JSON.stringify({ t: 'hello', name: null }) + '\n');
   });
 }
 
 async function idle() {
-  let refused = 0;
+  const all = [];
   for (let i = 0; i < count; i++) {
     const s = await connect();
-    if (s === null) refused++;
-    else sockets.push(s);
+    if (s !== null) all.push(s);
   }
-  out(`OPENED ${sockets.length} REFUSED ${refused}`);
+  await settle();
+  for (const s of all) {
+    if (s.refused || s.destroyed) continue;
+    s.counted = true;
+    sockets.push(s);
+  }
+  out(`OPENED ${sockets.length} REFUSED ${count - sockets.length}`);
 }
 
 async function lazy() {
