@@ -37,12 +37,16 @@ class UidAccount {
   readonly maxConnections: number;
   readonly maxCalls: number;
   readonly maxSubscriptions: number;
+  /** Characters of category and method names in the method tables of the uid's connections (tableChars). */
+  tableBytes = 0;
+  readonly maxTableBytes: number;
 
   /** `root`: uid 0, or the uid the hub itself runs as (which the ACG gives root's role: acg/index.ts). */
   constructor(readonly uid: number, root: boolean, limits: HubLimits) {
     this.maxConnections = root ? Infinity : limits.maxConnectionsPerUid;
     this.maxCalls = root ? Infinity : limits.maxOutstandingCallsPerUid;
     this.maxSubscriptions = root ? Infinity : limits.maxSubscriptionsPerUid;
+    this.maxTableBytes = root ? Infinity : limits.maxMethodTableBytesPerUid;
     this.queue = new QueueAccount(root ? Infinity : limits.maxQueuedBytesPerUid);
   }
 }
@@ -118,6 +122,13 @@ class Call implements HubServiceCall {
     if (this.caller.outgoing.get(this.callerToken) !== this) return;
     this.caller.conn.sendEncoded(encodeSignalReply(this.callerToken, payloadJson, senderJson));
   }
+}
+
+/** What one category of a method table costs against the per-uid bound: its name and its methods' names. */
+function tableChars(category: string, methods: Set<string>): number {
+  let n = category.length;
+  for (const m of methods) n += m.length;
+  return n;
 }
 
 /** Open `call` in its caller's table and quotas. */
@@ -483,10 +494,19 @@ export class Hub {
       if (mwhy) return this.violation(peer, `"methods": ${mwhy}`);
     }
     const methods = new Set(msg.methods);
-    const total = peer.methodCount - (peer.categories.get(msg.category)?.size ?? 0) + methods.size;
+    const old = peer.categories.get(msg.category);
+    const total = peer.methodCount - (old?.size ?? 0) + methods.size;
     if (total > MAX_METHODS_PER_CONNECTION) {
       return this.violation(peer, `"methods": more than ${MAX_METHODS_PER_CONNECTION} methods declared on one connection`);
     }
+    // Names are unbounded in length: what the tables hold is bounded in characters, per uid (root's is not).
+    const bytes = methods.size === 0 ? 0 : tableChars(msg.category, methods);
+    const account = peer.account;
+    const tableBytes = account.tableBytes - (old === undefined ? 0 : tableChars(msg.category, old)) + bytes;
+    if (tableBytes > account.maxTableBytes) {
+      return this.violation(peer, `"methods": ${HubCloseReason.methodTablesFull(account.uid, account.maxTableBytes)}`);
+    }
+    account.tableBytes = tableBytes;
     peer.methodCount = total;
     if (methods.size === 0) peer.categories.delete(msg.category);
     else peer.categories.set(msg.category, methods);
@@ -643,6 +663,8 @@ export class Hub {
     }
     peer.outgoing.clear();
     const account = peer.account;
+    for (const [category, methods] of peer.categories) account.tableBytes -= tableChars(category, methods);
+    peer.categories.clear();
     if (--account.connections === 0) this.accounts.delete(account.uid);
     // As a service: every open call to it ends with "X is not running."
     if (peer.incoming.size > 0) {

@@ -36,7 +36,7 @@ const USAGE = `usage: ls-hubd [--root DIR] [--socket PATH] [--verbose]
                [--max-frame-bytes N] [--max-connections N] [--max-outstanding-calls N] [--max-queued-bytes N]
                [--max-drain-wait-ms N] [--reserved-connections N] [--max-connections-per-uid N] [--hello-timeout-ms N]
                [--max-outstanding-calls-per-uid N] [--max-subscriptions-per-uid N] [--max-queued-bytes-per-uid N]
-               [--max-hub-queued-bytes N]
+               [--max-hub-queued-bytes N] [--max-method-table-bytes-per-uid N]
   Limits are per connection unless named per uid; per-uid quotas and the reserved connections do not apply to root.
   --root DIR    root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   --socket PATH hub socket (default: LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub)
@@ -55,6 +55,7 @@ const LIMIT_FLAGS: Record<string, keyof HubLimits> = {
   '--max-subscriptions-per-uid': 'maxSubscriptionsPerUid',
   '--max-queued-bytes-per-uid': 'maxQueuedBytesPerUid',
   '--max-hub-queued-bytes': 'maxQueuedBytes',
+  '--max-method-table-bytes-per-uid': 'maxMethodTableBytesPerUid',
 };
 
 class UsageError extends Error {}

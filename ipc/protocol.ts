@@ -75,6 +75,8 @@ export const DEFAULT_LIMITS = {
   maxOutstandingCallsPerUid: 20000,
   /** Most open subscriptions (calls with "subscribe":true, signal/addmatch, signal/registerServerStatus) of one non-root uid. */
   maxSubscriptionsPerUid: 5000,
+  /** Characters of category and method names declared ("methods" frames) over all connections of one non-root uid. */
+  maxMethodTableBytesPerUid: 4 * 1024 * 1024,
   /** Bytes queued for a peer that does not read before the hub drops it. */
   maxQueuedBytesPerConnection: 16 * 1024 * 1024,
   /** Bytes queued for all connections of one non-root uid; past it the uid's connection with the most queued is dropped. */

@@ -141,6 +141,8 @@ export const HubCloseReason = {
     `peer does not read its messages: uid ${uid} has ${bytes} bytes queued over its connections (limit ${limit}); this connection holds the most`,
   hubQueueFull: (bytes: number, limit: number) =>
     `peer does not read its messages: ${bytes} bytes queued in the hub (limit ${limit}); this connection holds the most`,
+  methodTablesFull: (uid: number, limit: number) =>
+    `the method tables of uid ${uid} would hold more than ${limit} characters of names`,
   /** Logged once per connection: later refused signals of the same connection are dropped silently. */
   signalRefused: (uri: string) =>
     `signal ${uri} dropped: only the service it names, root, or a sender the ACG lets publish it may send it (further refused signals of this connection are not logged)`,

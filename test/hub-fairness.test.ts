@@ -187,6 +187,30 @@ afterAll(() => killAll());
     }
   });
 
+  test('the method tables a uid declares are bounded in characters (names have no length limit of their own)', async () => {
+    const hub = await startHub({ args: ['--max-method-table-bytes-per-uid', '100000'] });
+    try {
+      // 50 categories of 10,000 characters: five times the quota
+      const h = hostile(['tables', '--socket', hub.socketPath, '--count', '50', '--chars', '10000']);
+      await h.waitLine(/^CLOSED 1$/);
+      expect(hub.stderr()).toMatch(/closed :1\.\d+ \(pid \d+ uid 65534 [^)]*\): protocol violation: "methods": the method tables of uid 65534 would hold more than 100000 characters of names/);
+      await h.stop();
+      // its quota comes back with its connection; root has none
+      const again = hostile(['tables', '--socket', hub.socketPath, '--count', '5', '--chars', '10000']);
+      await again.waitLine(/^SENT$/);
+      await sleep(200);
+      expect(again.lines).not.toContain('CLOSED 1');
+      await again.stop();
+      const svc = await LunaClient.connect({ socketPath: hub.socketPath, name: 'com.example.big' });
+      for (let i = 0; i < 20; i++) svc.registerCategory(`/c${i}_${'x'.repeat(10000)}`, { m: { handler: () => ({ returnValue: true }) } });
+      const c = await LunaClient.connect({ socketPath: hub.socketPath });
+      expect(await c.callOne(`luna://com.example.big/c19_${'x'.repeat(10000)}/m`, {})).toEqual({ returnValue: true });
+      await Promise.all([svc.close(), c.close()]);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   test('40 clients of one uid that never read are held to the per-uid queue bound; root is served; memory comes back', async () => {
     // Defaults for every queue bound (16 MiB per connection, 64 MiB per uid, 256 MiB in all); gc for the RSS readings.
     const hub = await startHub({ nodeArgs: ['--expose-gc'] });

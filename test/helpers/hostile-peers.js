@@ -10,6 +10,9 @@
 //   calls --socket P --count N --calls K [--subscribe]
 //                                    N clients each open K registerServerStatus calls (or "subscribe":true calls):
 //                                    "ANSWERS ok=x errors=y" and one "ERROR <text>" line per distinct error text
+//   tables --socket P --count N --chars C
+//                                    one client declares N categories whose names are C characters long: "SENT",
+//                                    then "CLOSED 1" if the hub closes it
 //   signal --socket P --uri U --payload JSON
 //                                    says hello (anonymous, or --name N) and sends the signal with forged sender
 //                                    fields in its frame: "SENT"
@@ -181,7 +184,19 @@ async function signal() {
   out('SENT');
 }
 
-const modes = { idle, lazy, calls: manyCalls, signal };
+async function tables() {
+  const chars = Number(arg('--chars', '1000'));
+  const s = await hello();
+  if (s === null) throw new Error('refused');
+  sockets.push(s);
+  for (let i = 0; i < count && !s.destroyed; i++) {
+    const category = `/c${i}_${'x'.repeat(chars)}`;
+    s.write(JSON.stringify({ t: 'methods', category, methods: ['m'] }) + '\n');
+  }
+  out('SENT');
+}
+
+const modes = { idle, lazy, calls: manyCalls, signal, tables };
 if (!modes[mode] || !socketPath) {
   process.stderr.write('usage: hostile-peers.js idle|lazy|calls --socket PATH --count N [...]\n');
   process.exit(2);
