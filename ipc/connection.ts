@@ -5,10 +5,10 @@ import { FrameDecoder, FrameError, OutgoingFrames, parseClientFrame, encodeFrame
 import type { ClientToHub, HubToClient, PeerIdentity } from './protocol';
 
 /**
- * Bytes queued in the hub for a group of connections (one uid's, or all of them) and its bound. Each connection
- * adds what changed in its own queue whenever it queues a frame, drains or closes (O(1)); between those a
- * connection's share may be stale (high), so whoever acts on an exceeded bound first calls syncQueued() on the
- * group's connections.
+ * Bytes the hub holds for a group of connections (one uid's, or all of them) and its bound: what is queued for
+ * them to read, and the unfinished frames they sent. Each connection adds what changed in its share whenever it
+ * queues a frame, receives part of one, drains or closes (O(1)); between those a share may be stale (high), so
+ * whoever acts on an exceeded bound first calls syncQueued() on the group's connections.
  */
 export class QueueAccount {
   queuedBytes = 0;
@@ -54,6 +54,8 @@ export class Connection {
   private drainDeadline: NodeJS.Timeout | null = null;
   /** This connection's queued bytes as last added to its QueueAccounts. */
   private accounted = 0;
+  /** Bytes of an unfinished incoming frame as last accounted. */
+  private inbound = 0;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.id = opts.id;
@@ -65,7 +67,11 @@ export class Connection {
       onFrame: (msg) => this.dispatch(msg),
       onError: (err: FrameError) => this.close(`protocol violation: ${err.reason}`, { fault: true }),
     });
-    this.socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      // Most chunks end on a frame boundary: only a frame left unfinished changes what this peer makes the hub hold.
+      if (this.decoder.bufferedBytes !== this.inbound) this.accountInbound();
+    });
     this.socket.on('end', () => {
       this.decoder.end(); // a frame cut off by the disconnect is reported as a violation
       this.close('peer disconnected');
@@ -82,7 +88,25 @@ export class Connection {
 
   /** Bring this connection's share of its QueueAccounts up to date. */
   syncQueued(): void {
-    this.account(this.isClosed ? 0 : this.out.bytes + this.socket.writableLength);
+    this.account(this.isClosed ? 0 : this.heldBytes);
+  }
+
+  /** What the hub holds for this peer: bytes queued for it and an unfinished frame from it. */
+  get heldBytes(): number {
+    return this.out.bytes + this.socket.writableLength + this.decoder.bufferedBytes;
+  }
+
+  private accountInbound(): void {
+    this.inbound = this.decoder.bufferedBytes;
+    if (this.isClosed) return;
+    this.account(this.heldBytes);
+    this.checkAccounts();
+  }
+
+  private checkAccounts(): void {
+    const u = this.opts.uidQueue;
+    const h = this.opts.hubQueue;
+    if (u.queuedBytes > u.limit || h.queuedBytes > h.limit) this.opts.onQueueOverLimit(this);
   }
 
   private account(queued: number): void {
@@ -197,14 +221,11 @@ export class Connection {
       this.close(`peer does not read its messages: ${queued} bytes queued (limit ${this.opts.maxQueuedBytes})`, { fault: true });
       return;
     }
-    if (queued !== this.accounted) {
-      this.account(queued);
-      const u = this.opts.uidQueue;
-      const h = this.opts.hubQueue;
-      if (u.queuedBytes > u.limit || h.queuedBytes > h.limit) {
-        this.opts.onQueueOverLimit(this);
-        if (this.isClosed) return;
-      }
+    const held = queued + this.inbound;
+    if (held !== this.accounted) {
+      this.account(held);
+      this.checkAccounts();
+      if (this.isClosed) return;
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;

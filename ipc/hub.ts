@@ -401,7 +401,7 @@ export class Hub {
           let biggest: Connection | null = null;
           let most = -1;
           for (const c of group.conns) {
-            const q = c.queuedBytes;
+            const q = c.heldBytes;
             if (q > most) {
               most = q;
               biggest = c;

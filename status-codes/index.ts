@@ -138,9 +138,9 @@ export const BusErrorText = {
 export const HubCloseReason = {
   helloTimeout: (ms: number) => `no "hello" within ${ms} ms`,
   uidQueueFull: (uid: number, bytes: number, limit: number) =>
-    `peer does not read its messages: uid ${uid} has ${bytes} bytes queued over its connections (limit ${limit}); this connection holds the most`,
+    `uid ${uid} makes the hub hold ${bytes} bytes over its connections (limit ${limit}: messages it does not read, frames it does not finish); this connection holds the most`,
   hubQueueFull: (bytes: number, limit: number) =>
-    `peer does not read its messages: ${bytes} bytes queued in the hub (limit ${limit}); this connection holds the most`,
+    `the hub holds ${bytes} bytes for its peers (limit ${limit}: messages they do not read, frames they do not finish); this connection holds the most`,
   methodTablesFull: (uid: number, limit: number) =>
     `the method tables of uid ${uid} would hold more than ${limit} characters of names`,
   /** Logged once per connection: later refused signals of the same connection are dropped silently. */

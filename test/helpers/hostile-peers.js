@@ -13,6 +13,9 @@
 //   tables --socket P --count N --chars C
 //                                    one client declares N categories whose names are C characters long: "SENT",
 //                                    then "CLOSED 1" if the hub closes it
+//   partial --socket P --count N --bytes B
+//                                    N clients say hello, then each sends B bytes of a frame it never finishes:
+//                                    "SENT", then "CLOSED c" as above
 //   signal --socket P --uri U --payload JSON
 //                                    says hello (anonymous, or --name N) and sends the signal with forged sender
 //                                    fields in its frame: "SENT"
@@ -196,7 +199,18 @@ async function tables() {
   out('SENT');
 }
 
-const modes = { idle, lazy, calls: manyCalls, signal, tables };
+async function partial() {
+  const bytes = Number(arg('--bytes', '1000'));
+  for (let i = 0; i < count; i++) {
+    const s = await hello();
+    if (s === null) continue;
+    sockets.push(s);
+    s.write('{"t":"call","token":1,"uri":"luna://a.b/c","payload":{"x":"' + 'y'.repeat(bytes));
+  }
+  out('SENT');
+}
+
+const modes = { idle, lazy, calls: manyCalls, signal, tables, partial };
 if (!modes[mode] || !socketPath) {
   process.stderr.write('usage: hostile-peers.js idle|lazy|calls --socket PATH --count N [...]\n');
   process.exit(2);
