@@ -107,16 +107,11 @@ async function main(): Promise<void> {
   // asked for while the policy loads is not fatal (it is moot then: the policy is being read anew).
   let started: Hub | null = null;
   process.on('SIGHUP', () => started?.reload());
-  let hub: Hub;
-  try {
-    hub = started = await startHub(opts);
-  } catch (e) {
-    const text = e instanceof CodedError ? e.text : (e as Error).message;
-    process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
-    process.exit(1);
-  }
-  // Diagnostics: SIGUSR2 logs the hub's counts and memory (after a full GC when node runs with --expose-gc).
+  // Diagnostics: SIGUSR2 logs the hub's counts and memory (after a full GC when node runs with --expose-gc); taken over
+  // before the hub starts too, since its default action would kill the hub.
   process.on('SIGUSR2', () => {
+    const hub = started;
+    if (hub === null) return;
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) gc();
     const s = hub.stats();
@@ -125,6 +120,14 @@ async function main(): Promise<void> {
       ` queuedBytes ${s.queuedBytes} uids ${s.uids}` +
       ` rss ${m.rss} heapUsed ${m.heapUsed} heapTotal ${m.heapTotal} external ${m.external}${gc ? ' (after gc)' : ''}`);
   });
+  let hub: Hub;
+  try {
+    hub = started = await startHub(opts);
+  } catch (e) {
+    const text = e instanceof CodedError ? e.text : (e as Error).message;
+    process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
+    process.exit(1);
+  }
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
