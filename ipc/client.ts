@@ -12,7 +12,7 @@ import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-co
 import { FrameDecoder, encodeCall, encodeFrame, parseHubFrame, type FrameError } from './framing';
 import { MethodRegistry, type Message, type MethodSpec } from './method-registry';
 import { checkSocketPath, resolveClientHubSocket } from './paths';
-import { DEFAULT_LIMITS, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ServiceReplyMsg } from './protocol';
+import { DEFAULT_LIMITS, HUB_SERVICE, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ReplyMsg, type ServiceReplyMsg } from './protocol';
 import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
 import { parseUri } from './uri';
 
@@ -34,6 +34,15 @@ export interface ConnectOptions {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15000;
+
+/** A signal as the hub delivered it: the payload and who sent it (stamped by the hub from the sender's connection). */
+export interface BusSignal {
+  /** The sender's registered service name; null for an anonymous sender (only root may send signals anonymously). */
+  sender: string | null;
+  senderId: string;
+  senderUid: number;
+  payload: Payload;
+}
 
 /** A frame's UTF-8 size is checked only when it could exceed the limit (UTF-8 is at most 3 bytes per UTF-16 unit). */
 function frameBytesOver(text: string, max: number): number {
@@ -64,6 +73,8 @@ export class LunaClient {
   private nextToken = 1;
   /** Open outgoing calls by token: the call's subscriber (a call is open exactly while it is in this map). */
   private readonly pending = new Map<number, Subscriber<Payload>>();
+  /** signals() calls by token: they get each signal with its sender fields. */
+  private readonly signalTaps = new Map<number, (msg: ReplyMsg) => void>();
   private readonly registry: MethodRegistry;
   private readonly gone = new AsyncSubject<void>();
   private readonly decoder: FrameDecoder<HubToClient>;
@@ -208,6 +219,36 @@ export class LunaClient {
     this.send({ t: 'signal', uri, payload });
   }
 
+  /**
+   * Signals of `category` (and of `method`, if given) through signal/addmatch, each with the sender the hub stamped.
+   * With `from`, only signals sent by the connection registered as that service are emitted: the hub lets a signal
+   * naming service S come only from S (or root, or a sender the ACG allows to publish it), and stamps who sent it,
+   * so a receiver acting on a signal passes `from` and ignores everyone else's. Errors (CodedError) if addmatch fails.
+   */
+  signals(category: string, method?: string, opts: { from?: string } = {}): Observable<BusSignal> {
+    return new Observable<BusSignal>((sub) => {
+      const token = this.nextToken;
+      const payload: Payload = method === undefined ? { category } : { category, method };
+      const inner = this.call(`luna://${HUB_SERVICE}/signal/addmatch`, payload).subscribe({
+        next: (p) => {
+          if (p.returnValue === false) sub.error(new CodedError(typeof p.errorCode === 'number' ? p.errorCode : BusErrorCode.GENERAL, String(p.errorText)));
+        },
+        error: (e) => sub.error(e),
+        complete: () => sub.complete(),
+      });
+      if (!inner.closed) {
+        this.signalTaps.set(token, (msg) => {
+          if (opts.from !== undefined && msg.sender !== opts.from) return;
+          sub.next({ sender: msg.sender ?? null, senderId: msg.senderId!, senderUid: msg.senderUid!, payload: msg.payload });
+        });
+      }
+      return () => {
+        this.signalTaps.delete(token);
+        inner.unsubscribe();
+      };
+    });
+  }
+
   /** Number of incoming calls not yet ended (service side). */
   get openIncomingCalls(): number { return this.registry.openCalls; }
 
@@ -254,6 +295,14 @@ export class LunaClient {
         this.socket.destroy();
         return;
       case 'reply':
+        if (msg.senderId !== undefined) {
+          // A signal: signals() wants its sender; a plain addmatch call() gets its payload like any reply.
+          const tap = this.signalTaps.get(msg.token);
+          if (tap !== undefined) {
+            if (this.pending.has(msg.token)) tap(msg);
+            return;
+          }
+        }
         this.onReply(msg.token, msg.payload, msg.last === true);
         return;
       case 'call':

@@ -4,6 +4,18 @@ import type { Socket } from 'node:net';
 import { FrameDecoder, FrameError, OutgoingFrames, parseClientFrame, encodeFrame, encodeReply } from './framing';
 import type { ClientToHub, HubToClient, PeerIdentity } from './protocol';
 
+/**
+ * Bytes the hub holds for a group of connections (one uid's, or all of them) and its bound: what is queued for
+ * them to read, and the unfinished frames they sent. Each connection adds what changed in its share whenever it
+ * queues a frame, receives part of one, drains or closes (O(1)); between those a share may be stale (high), so
+ * whoever acts on an exceeded bound first calls syncQueued() on the group's connections.
+ */
+export class QueueAccount {
+  queuedBytes = 0;
+  readonly conns = new Set<Connection>();
+  constructor(readonly limit: number) {}
+}
+
 export interface ConnectionOptions {
   id: number;
   socket: Socket;
@@ -13,6 +25,11 @@ export interface ConnectionOptions {
   maxQueuedBytes: number;
   /** How long others may wait (paused) for this peer to drain its queue before it is dropped. */
   maxDrainWaitMs: number;
+  /** The queued bytes of this connection's uid and of the whole hub; each has its own bound. */
+  uidQueue: QueueAccount;
+  hubQueue: QueueAccount;
+  /** A bound of uidQueue or hubQueue is exceeded (after this connection queued a frame). */
+  onQueueOverLimit(conn: Connection): void;
   onMessage(conn: Connection, msg: ClientToHub): void;
   /** Called exactly once, when the connection closes for any reason. `fault` = the peer misbehaved. */
   onClose(conn: Connection, reason: string, fault: boolean): void;
@@ -35,6 +52,10 @@ export class Connection {
   private waitingOn: Connection | null = null;
   /** Drops this peer if it has not drained by then while others wait on it: a peer that never reads must not stall them. */
   private drainDeadline: NodeJS.Timeout | null = null;
+  /** This connection's queued bytes as last added to its QueueAccounts. */
+  private accounted = 0;
+  /** Bytes of an unfinished incoming frame as last accounted. */
+  private inbound = 0;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.id = opts.id;
@@ -46,14 +67,54 @@ export class Connection {
       onFrame: (msg) => this.dispatch(msg),
       onError: (err: FrameError) => this.close(`protocol violation: ${err.reason}`, { fault: true }),
     });
-    this.socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      // Most chunks end on a frame boundary: only a frame left unfinished changes what this peer makes the hub hold.
+      if (this.decoder.bufferedBytes !== this.inbound) this.accountInbound();
+    });
     this.socket.on('end', () => {
       this.decoder.end(); // a frame cut off by the disconnect is reported as a violation
       this.close('peer disconnected');
     });
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.close(`socket error: ${e.code ?? e.message}`));
     this.socket.on('close', () => this.close('peer disconnected'));
-    this.socket.on('drain', () => this.releaseWaiters());
+    this.socket.on('drain', () => {
+      this.syncQueued();
+      this.releaseWaiters();
+    });
+    opts.uidQueue.conns.add(this);
+    opts.hubQueue.conns.add(this);
+  }
+
+  /** Bring this connection's share of its QueueAccounts up to date. */
+  syncQueued(): void {
+    this.account(this.isClosed ? 0 : this.heldBytes);
+  }
+
+  /** What the hub holds for this peer: bytes queued for it and an unfinished frame from it. */
+  get heldBytes(): number {
+    return this.out.bytes + this.socket.writableLength + this.decoder.bufferedBytes;
+  }
+
+  private accountInbound(): void {
+    this.inbound = this.decoder.bufferedBytes;
+    if (this.isClosed) return;
+    this.account(this.heldBytes);
+    this.checkAccounts();
+  }
+
+  private checkAccounts(): void {
+    const u = this.opts.uidQueue;
+    const h = this.opts.hubQueue;
+    if (u.queuedBytes > u.limit || h.queuedBytes > h.limit) this.opts.onQueueOverLimit(this);
+  }
+
+  private account(queued: number): void {
+    const d = queued - this.accounted;
+    if (d === 0) return;
+    this.accounted = queued;
+    this.opts.uidQueue.queuedBytes += d;
+    this.opts.hubQueue.queuedBytes += d;
   }
 
   /** Bytes on their way to the peer: queued this tick plus held by the socket. */
@@ -137,6 +198,10 @@ export class Connection {
       this.socket.destroy();
     }
     this.releaseWaiters();
+    // What the socket still holds is freed with it: nothing of this connection stays accounted (or referenced).
+    this.account(0);
+    this.opts.uidQueue.conns.delete(this);
+    this.opts.hubQueue.conns.delete(this);
     this.opts.onClose(this, reason, opts.fault === true);
   }
 
@@ -155,6 +220,12 @@ export class Connection {
     if (queued > this.opts.maxQueuedBytes) {
       this.close(`peer does not read its messages: ${queued} bytes queued (limit ${this.opts.maxQueuedBytes})`, { fault: true });
       return;
+    }
+    const held = queued + this.inbound;
+    if (held !== this.accounted) {
+      this.account(held);
+      this.checkAccounts();
+      if (this.isClosed) return;
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;

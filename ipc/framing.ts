@@ -99,6 +99,9 @@ export class FrameDecoder<T> {
   }
 }
 
+/** An output buffer larger than this is trimmed to its used bytes when taken (OutgoingFrames.take). */
+const BIG_OUT_BYTES = 64 * 1024;
+
 /** First size of a tick's output buffer (below half of Buffer.poolSize, so it comes from the shared pool). */
 const OUT_FIRST_BYTES = 2048;
 
@@ -132,7 +135,11 @@ export class OutgoingFrames {
     const used = this.used;
     this.buf = null;
     this.used = 0;
-    return buf === null || used === 0 ? null : buf.subarray(0, used);
+    if (buf === null || used === 0) return null;
+    // A large buffer mostly unused (sized for the worst-case UTF-8 of a big frame) would stay whole behind a
+    // subarray while the socket holds it: keep only the bytes, so what a peer makes the hub hold is what is counted.
+    if (buf.length > BIG_OUT_BYTES && used < buf.length / 2) return Buffer.from(buf.subarray(0, used));
+    return buf.subarray(0, used);
   }
 }
 
@@ -160,6 +167,19 @@ export function encodeCall(token: number, uri: string, payload: unknown, appId: 
  */
 export function encodeReply(token: number, payload: unknown, last: boolean | undefined): string {
   return '{"t":"reply","token":' + token + ',"payload":' + JSON.stringify(payload) + (last ? ',"last":true}\n' : '}\n');
+}
+
+/**
+ * A signal delivered to a `signal/addmatch` call: a non-last reply with the sender's fields (signalSenderFields)
+ * after the payload. `payloadJson` is serialised once per signal, whatever the number of receivers.
+ */
+export function encodeSignalReply(token: number, payloadJson: string, senderJson: string): string {
+  return '{"t":"reply","token":' + token + ',"payload":' + payloadJson + senderJson + '}\n';
+}
+
+/** The sender fields the hub stamps on every signal it delivers: from the sender's connection, never from its frame. */
+export function signalSenderFields(sender: string | null, senderId: string, senderUid: number): string {
+  return ',"sender":' + JSON.stringify(sender) + ',"senderId":' + JSON.stringify(senderId) + ',"senderUid":' + senderUid;
 }
 
 /**
@@ -278,6 +298,11 @@ export function parseHubFrame(line: string): HubToClient {
       break;
     case 'reply':
       checkReply(m);
+      if (m.senderId !== undefined) {
+        if (typeof m.senderId !== 'string') bad(t, 'senderId', 'a string');
+        if (m.sender !== null && typeof m.sender !== 'string') bad(t, 'sender', 'a string or null');
+        if (!isToken(m.senderUid)) bad(t, 'senderUid', 'a non-negative integer');
+      }
       break;
     case 'call':
       if (!isToken(m.token)) bad(t, 'token', 'a non-negative integer');

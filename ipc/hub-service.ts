@@ -8,6 +8,8 @@ import { parseUri } from './uri';
 /** An open call to the hub service, as the hub hands it over. `reply(.., true)` ends it at the hub. */
 export interface HubServiceCall {
   reply(payload: Payload, last: boolean): void;
+  /** Deliver a signal: its payload already serialised, and the sender fields the hub stamped. */
+  signal(payloadJson: string, senderJson: string): void;
 }
 
 export interface HubServiceHost {
@@ -81,14 +83,15 @@ export class HubService {
     for (const call of [...set]) call.reply({ serviceName: name, connected }, false);
   }
 
-  /** Deliver a signal to every matching addmatch; returns how many got it. */
-  signal(category: string, method: string, payload: Payload): number {
+  /** Deliver a signal to every matching addmatch, stamped with `senderJson` (signalSenderFields); returns how many got it. */
+  signal(category: string, method: string, payload: Payload, senderJson: string): number {
     const set = this.matches.get(category);
     if (!set) return 0;
+    let json: string | undefined;
     let n = 0;
     for (const m of [...set]) {
       if (m.method === undefined || m.method === method) {
-        m.call.reply(payload, false);
+        m.call.signal((json ??= JSON.stringify(payload)), senderJson);
         n++;
       }
     }

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
+import { BusErrorCode, BusErrorText, CodedError, HubCloseReason, errorReply } from '../status-codes';
 import type { Policy, CallerContext } from '../acg/policy';
-import { Connection } from './connection';
-import { callerFields, encodeFrame, encodeIncomingCallWith, targetFields } from './framing';
+import { Connection, QueueAccount } from './connection';
+import { callerFields, encodeFrame, encodeIncomingCallWith, encodeSignalReply, signalSenderFields, targetFields } from './framing';
 import { HubService, HubServiceCall, hubServiceHasMethod } from './hub-service';
 import { peerIdentity } from './peer-credentials';
 import { checkSocketPath } from './paths';
@@ -24,9 +24,42 @@ export interface HubOptions {
   verbose?: boolean;
 }
 
+/**
+ * What all connections of one uid hold at the hub, against the per-uid quotas (root's quotas are unbounded).
+ * Kept while the uid has a connection; dropped with its last one.
+ */
+class UidAccount {
+  connections = 0;
+  /** Open calls made by the uid's connections, and how many of them are subscriptions. */
+  calls = 0;
+  subscriptions = 0;
+  readonly queue: QueueAccount;
+  readonly maxConnections: number;
+  readonly maxCalls: number;
+  readonly maxSubscriptions: number;
+  /** Characters of category and method names in the method tables of the uid's connections (tableChars). */
+  tableBytes = 0;
+  readonly maxTableBytes: number;
+
+  /** `root`: uid 0, or the uid the hub itself runs as (which the ACG gives root's role: acg/index.ts). */
+  constructor(readonly uid: number, root: boolean, limits: HubLimits) {
+    this.maxConnections = root ? Infinity : limits.maxConnectionsPerUid;
+    this.maxCalls = root ? Infinity : limits.maxOutstandingCallsPerUid;
+    this.maxSubscriptions = root ? Infinity : limits.maxSubscriptionsPerUid;
+    this.maxTableBytes = root ? Infinity : limits.maxMethodTableBytesPerUid;
+    this.queue = new QueueAccount(root ? Infinity : limits.maxQueuedBytesPerUid);
+  }
+}
+
 /** The hub's view of one connection. */
 interface Peer {
   conn: Connection;
+  /** Its uid's quotas and usage. */
+  account: UidAccount;
+  /** Closes the connection if hello does not come in time; null once welcomed or closed. */
+  helloTimer: NodeJS.Timeout | null;
+  /** A refused signal of this connection was logged (later ones are dropped without a line). */
+  signalRefusalLogged: boolean;
   uniqueId: string;
   /** Registered service name, null for an anonymous client. */
   name: string | null;
@@ -47,6 +80,8 @@ interface Peer {
   peerJson: string;
   /** Its sender and senderId fields as JSON (callerFields), set when hello is answered. */
   callerJson: string;
+  /** The sender fields stamped on its signals (signalSenderFields), made at its first signal. */
+  signalJson?: string;
 }
 
 /** A parsed call URI with its category and method fields already serialised (targetFields). */
@@ -59,6 +94,8 @@ const URI_CACHE_SIZE = 4096;
 const URI_CACHE_MAX_LENGTH = 512;
 /** Longest log line; the rest is cut. */
 const MAX_LOG_LINE = 400;
+/** Most lines per second about refused or timed-out connections (any peer can cause them at will); the rest are counted. */
+const MAX_NOISY_LINES_PER_S = 20;
 /** Most methods one connection may declare over all its categories (bounds what a peer can make the hub hold). */
 export const MAX_METHODS_PER_CONNECTION = 10000;
 
@@ -69,14 +106,45 @@ class Call implements HubServiceCall {
     readonly callerToken: number,
     readonly service: Peer | null,
     readonly hubToken: number,
+    /** Counted against the caller's subscription quota while open. */
+    readonly subscription: boolean,
   ) {}
 
   /** Used by the hub's own service to answer. */
   reply(payload: Payload, last: boolean): void {
     if (this.caller.outgoing.get(this.callerToken) !== this) return; // already ended
-    if (last) this.caller.outgoing.delete(this.callerToken);
+    if (last) endCall(this);
     this.caller.conn.sendReply(this.callerToken, payload, last);
   }
+
+  /** Used by the hub's own service to deliver a signal (payload already serialised, sender fields stamped by the hub). */
+  signal(payloadJson: string, senderJson: string): void {
+    if (this.caller.outgoing.get(this.callerToken) !== this) return;
+    this.caller.conn.sendEncoded(encodeSignalReply(this.callerToken, payloadJson, senderJson));
+  }
+}
+
+/** What one category of a method table costs against the per-uid bound: its name and its methods' names. */
+function tableChars(category: string, methods: Set<string>): number {
+  let n = category.length;
+  for (const m of methods) n += m.length;
+  return n;
+}
+
+/** Open `call` in its caller's table and quotas. */
+function openCall(call: Call): void {
+  const caller = call.caller;
+  caller.outgoing.set(call.callerToken, call);
+  caller.account.calls++;
+  if (call.subscription) caller.account.subscriptions++;
+}
+
+/** Take `call` out of its caller's table and quotas (it must be there). */
+function endCall(call: Call): void {
+  const caller = call.caller;
+  caller.outgoing.delete(call.callerToken);
+  caller.account.calls--;
+  if (call.subscription) caller.account.subscriptions--;
 }
 
 function defaultLog(line: string): void {
@@ -96,6 +164,17 @@ export class Hub {
   private server: net.Server | null = null;
   private socketIno: number | null = null;
   private readonly peers = new Set<Peer>();
+  /** Per-uid usage, for uids with at least one connection. */
+  private readonly accounts = new Map<number, UidAccount>();
+  /** Bytes queued for all connections. */
+  private readonly hubQueue: QueueAccount;
+  /** Set while the hub drops connections for an exceeded queue bound (closing one queues frames to others). */
+  private trimmingQueues = false;
+  /** Rate limit of noisyLog: the current one-second window, lines logged in it, and lines left out since the last one logged. */
+  private noisyWindow = 0;
+  private noisyCount = 0;
+  private noisySuppressed = 0;
+  private readonly ownUid = process.getuid?.() ?? 0;
   private readonly services = new Map<string, Peer>();
   /** Every connection by its unique id (isCallAllowed about a call's sender). */
   private readonly byUniqueId = new Map<string, Peer>();
@@ -109,6 +188,7 @@ export class Hub {
     this.socketPath = opts.socketPath;
     this.policy = opts.policy;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.hubQueue = new QueueAccount(this.limits.maxQueuedBytes);
     const log = opts.log ?? defaultLog;
     // Log lines quote what peers sent (names, URIs): keep each line short whatever a peer sends.
     this.log = (line) => log(line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} chars)` : line);
@@ -173,10 +253,16 @@ export class Hub {
   }
 
   /** Counts for diagnostics and tests. */
-  stats(): { connections: number; services: number; openCalls: number; hubServiceCalls: number } {
+  stats(): { connections: number; services: number; openCalls: number; hubServiceCalls: number; queuedBytes: number; uids: number } {
     let openCalls = 0;
-    for (const p of this.peers) openCalls += p.outgoing.size;
-    return { connections: this.peers.size, services: this.services.size, openCalls, hubServiceCalls: this.hubService.openCalls };
+    for (const p of this.peers) {
+      openCalls += p.outgoing.size;
+      p.conn.syncQueued();
+    }
+    return {
+      connections: this.peers.size, services: this.services.size, openCalls, hubServiceCalls: this.hubService.openCalls,
+      queuedBytes: this.hubQueue.queuedBytes, uids: this.accounts.size,
+    };
   }
 
   // ---- listening ----
@@ -214,19 +300,67 @@ export class Hub {
     this.log(`removed stale socket ${this.socketPath}`);
   }
 
-  private accept(socket: net.Socket): void {
-    const id = this.nextConnId++;
-    if (this.peers.size >= this.limits.maxConnections) {
-      const limit = this.limits.maxConnections;
-      this.log(`connection refused: ${this.peers.size} connections open (limit ${limit})`);
-      socket.on('error', () => undefined);
-      socket.end(encodeFrame({ t: 'refused', errorCode: BusErrorCode.GENERAL, errorText: BusErrorText.tooManyConnections(limit) }));
-      setTimeout(() => socket.destroy(), 2000).unref();
+  /**
+   * Root for the hub's quotas, its reserve and signals: uid 0, and the uid the hub runs as when a user starts it
+   * (`npm start` without root), which the ACG gives root's privileged role too (acg/index.ts).
+   */
+  private isRoot(uid: number): boolean {
+    return uid === 0 || uid === this.ownUid;
+  }
+
+  /** Log a line any peer can cause at will (a refused connection, a hello timeout): a few per second at most. */
+  private noisyLog(line: string): void {
+    const window = Math.floor(Date.now() / 1000);
+    if (window !== this.noisyWindow) {
+      this.noisyWindow = window;
+      this.noisyCount = 0;
+    }
+    if (++this.noisyCount > MAX_NOISY_LINES_PER_S) {
+      this.noisySuppressed++;
       return;
     }
+    if (this.noisySuppressed > 0) {
+      this.log(`(${this.noisySuppressed} similar lines about refused or timed-out connections left out)`);
+      this.noisySuppressed = 0;
+    }
+    this.log(line);
+  }
+
+  private refuseConnection(socket: net.Socket, why: string, errorText: string): void {
+    this.noisyLog(`connection refused: ${why}`);
+    socket.on('error', () => undefined);
+    socket.end(encodeFrame({ t: 'refused', errorCode: BusErrorCode.GENERAL, errorText }));
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
+  private accept(socket: net.Socket): void {
+    const id = this.nextConnId++;
+    const { maxConnections, reservedConnections } = this.limits;
+    if (this.peers.size >= maxConnections) {
+      return this.refuseConnection(socket, `${this.peers.size} connections open (limit ${maxConnections})`, BusErrorText.tooManyConnections(maxConnections));
+    }
     const identity = peerIdentity(socket, (why) => this.log(`cannot read peer credentials of connection ${id} (${why}): treating it as nobody`));
+    const uid = identity.uid;
+    if (!this.isRoot(uid)) {
+      // The last reservedConnections are root's: root and its services can always connect, whatever others hold.
+      const limit = Math.max(1, maxConnections - reservedConnections);
+      if (this.peers.size >= limit) {
+        return this.refuseConnection(socket, `${this.peers.size} connections open (limit ${limit} for uid ${uid}; the rest is reserved for root)`,
+          BusErrorText.tooManyConnections(limit));
+      }
+    }
+    let account = this.accounts.get(uid);
+    if (account === undefined) this.accounts.set(uid, (account = new UidAccount(uid, this.isRoot(uid), this.limits)));
+    if (account.connections >= account.maxConnections) {
+      return this.refuseConnection(socket, `uid ${uid} has ${account.connections} connections open (limit ${account.maxConnections})`,
+        BusErrorText.tooManyConnectionsForUid(uid, account.maxConnections));
+    }
+    account.connections++;
     const peer: Peer = {
       conn: undefined as unknown as Connection,
+      account,
+      helloTimer: null,
+      signalRefusalLogged: false,
       uniqueId: `:1.${id}`,
       name: null,
       welcomed: false,
@@ -246,11 +380,53 @@ export class Hub {
       maxFrameBytes: this.limits.maxFrameBytes,
       maxQueuedBytes: this.limits.maxQueuedBytesPerConnection,
       maxDrainWaitMs: this.limits.maxDrainWaitMs,
+      uidQueue: account.queue,
+      hubQueue: this.hubQueue,
+      onQueueOverLimit: (c) => this.onQueueOverLimit(c, account),
       onMessage: (_c, msg) => this.onMessage(peer, msg),
       onClose: (_c, reason, fault) => this.onClose(peer, reason, fault),
     });
     this.peers.add(peer);
     this.byUniqueId.set(peer.uniqueId, peer);
+    const helloMs = this.limits.helloTimeoutMs;
+    peer.helloTimer = setTimeout(() => {
+      const reason = HubCloseReason.helloTimeout(helloMs);
+      this.noisyLog(`closed ${peer.label}: ${reason}`);
+      peer.conn.close(reason); // logged above, within the rate limit
+    }, helloMs);
+    peer.helloTimer.unref();
+  }
+
+  /**
+   * A queue bound (the uid's or the hub's) is exceeded: bring the shares up to date (they may be stale), then drop
+   * the connection holding the most, until both bounds hold. Only non-readers lose their connection this way.
+   */
+  private onQueueOverLimit(conn: Connection, account: UidAccount): void {
+    if (this.trimmingQueues) return;
+    this.trimmingQueues = true;
+    try {
+      for (const group of [account.queue, this.hubQueue]) {
+        for (const c of group.conns) c.syncQueued();
+        while (group.queuedBytes > group.limit && !conn.closed) {
+          let biggest: Connection | null = null;
+          let most = -1;
+          for (const c of group.conns) {
+            const q = c.heldBytes;
+            if (q > most) {
+              most = q;
+              biggest = c;
+            }
+          }
+          if (biggest === null) break;
+          const total = group.queuedBytes;
+          biggest.close(group === this.hubQueue
+            ? HubCloseReason.hubQueueFull(total, group.limit)
+            : HubCloseReason.uidQueueFull(account.uid, total, group.limit), { fault: true });
+        }
+      }
+    } finally {
+      this.trimmingQueues = false;
+    }
   }
 
   // ---- messages ----
@@ -299,6 +475,7 @@ export class Hub {
       return this.refuse(peer, BusErrorCode.NAME_TAKEN, BusErrorText.nameTaken(name));
     }
     peer.welcomed = true;
+    this.clearHelloTimer(peer);
     peer.name = name;
     peer.callerJson = callerFields(name, peer.uniqueId);
     if (name !== null) {
@@ -312,6 +489,13 @@ export class Hub {
     if (name !== null) this.hubService.serviceStatusChanged(name, true);
   }
 
+  private clearHelloTimer(peer: Peer): void {
+    if (peer.helloTimer !== null) {
+      clearTimeout(peer.helloTimer);
+      peer.helloTimer = null;
+    }
+  }
+
   private onMethods(peer: Peer, msg: MethodsMsg): void {
     const why = categoryProblem(msg.category);
     if (why) return this.violation(peer, `"methods": ${why}`);
@@ -320,10 +504,19 @@ export class Hub {
       if (mwhy) return this.violation(peer, `"methods": ${mwhy}`);
     }
     const methods = new Set(msg.methods);
-    const total = peer.methodCount - (peer.categories.get(msg.category)?.size ?? 0) + methods.size;
+    const old = peer.categories.get(msg.category);
+    const total = peer.methodCount - (old?.size ?? 0) + methods.size;
     if (total > MAX_METHODS_PER_CONNECTION) {
       return this.violation(peer, `"methods": more than ${MAX_METHODS_PER_CONNECTION} methods declared on one connection`);
     }
+    // Names are unbounded in length: what the tables hold is bounded in characters, per uid (root's is not).
+    const bytes = methods.size === 0 ? 0 : tableChars(msg.category, methods);
+    const account = peer.account;
+    const tableBytes = account.tableBytes - (old === undefined ? 0 : tableChars(msg.category, old)) + bytes;
+    if (tableBytes > account.maxTableBytes) {
+      return this.violation(peer, `"methods": ${HubCloseReason.methodTablesFull(account.uid, account.maxTableBytes)}`);
+    }
+    account.tableBytes = tableBytes;
     peer.methodCount = total;
     if (methods.size === 0) peer.categories.delete(msg.category);
     else peer.categories.set(msg.category, methods);
@@ -370,6 +563,10 @@ export class Hub {
         : errorReply(BusErrorCode.GENERAL, BusErrorText.serviceDoesNotExist(service));
       return this.busError(peer, token, payload);
     }
+    const account = peer.account;
+    if (account.calls >= account.maxCalls) {
+      return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManyCallsForUid(account.uid, account.maxCalls)));
+    }
     const caller: CallerContext = { peer: peer.conn.peer, name: peer.name };
     if (msg.appId !== undefined) caller.appId = msg.appId;
     const denial = this.policy.checkCall(caller, target);
@@ -379,8 +576,10 @@ export class Hub {
       if (!hubServiceHasMethod(category, method)) {
         return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
       }
-      const call = new Call(peer, token, null, 0);
-      peer.outgoing.set(token, call);
+      const subscription = category === '/signal' || msg.payload.subscribe === true;
+      if (subscription && account.subscriptions >= account.maxSubscriptions) return this.tooManySubscriptions(peer, token);
+      const call = new Call(peer, token, null, 0, subscription);
+      openCall(call);
       this.hubService.handle(call, category, method, msg.payload);
       return;
     }
@@ -388,15 +587,22 @@ export class Hub {
     if (!svc.categories.get(category)?.has(method)) {
       return this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.unknownMethod(method, category)));
     }
+    const subscription = msg.payload.subscribe === true;
+    if (subscription && account.subscriptions >= account.maxSubscriptions) return this.tooManySubscriptions(peer, token);
     const hubToken = svc.nextHubToken++;
-    const call = new Call(peer, token, svc, hubToken);
-    peer.outgoing.set(token, call);
+    const call = new Call(peer, token, svc, hubToken, subscription);
+    openCall(call);
     svc.incoming.set(hubToken, call);
     svc.conn.sendEncoded(encodeIncomingCallWith(hubToken, peer.callerJson, msg.appId, target.fieldsJson, msg.payload, peer.peerJson));
     // Calls arriving faster than the service reads them: the caller waits (half the queue limit is the line),
     // instead of the service being dropped once the limit is passed.
     const queued = svc.conn.queuedBytes;
     if (queued > this.limits.maxQueuedBytesPerConnection / 2 && queued >= svc.conn.drainThreshold) peer.conn.waitFor(svc.conn);
+  }
+
+  private tooManySubscriptions(peer: Peer, token: number): void {
+    const a = peer.account;
+    this.busError(peer, token, errorReply(BusErrorCode.GENERAL, BusErrorText.tooManySubscriptionsForUid(a.uid, a.maxSubscriptions)));
   }
 
   private onReply(svc: Peer, msg: ServiceReplyMsg): void {
@@ -408,7 +614,7 @@ export class Hub {
     }
     if (msg.last) {
       svc.incoming.delete(msg.token);
-      call.caller.outgoing.delete(call.callerToken);
+      endCall(call);
     }
     call.caller.conn.sendReply(call.callerToken, msg.payload, msg.last);
   }
@@ -416,7 +622,7 @@ export class Hub {
   private onCancel(peer: Peer, token: number): void {
     const call = peer.outgoing.get(token);
     if (!call) return; // already ended: nothing to cancel
-    peer.outgoing.delete(token);
+    endCall(call);
     this.dropCall(call);
   }
 
@@ -434,7 +640,27 @@ export class Hub {
     const target = this.parse(msg.uri);
     // No reply path to report it on, and one log line per bad signal would let a peer flood the log.
     if (target instanceof CodedError) return this.violation(peer, `signal: ${target.text}`);
-    this.hubService.signal(target.category, target.method, msg.payload);
+    if (!this.maySendSignal(peer, target)) {
+      if (!peer.signalRefusalLogged) {
+        peer.signalRefusalLogged = true;
+        this.log(`${peer.label}: ${HubCloseReason.signalRefused(msg.uri)}`);
+      }
+      return;
+    }
+    peer.signalJson ??= signalSenderFields(peer.name, peer.uniqueId, peer.conn.peer.uid);
+    this.hubService.signal(target.category, target.method, msg.payload, peer.signalJson);
+  }
+
+  /**
+   * A signal luna://S/category/method may come from the connection registered as S, from root, or from a service
+   * the ACG lets call com.webos.service.bus/signal/publish<category>/<method> (how luna-service2 grants it).
+   * Anonymous non-root clients may send none: nobody could tell their signals from the real service's.
+   */
+  private maySendSignal(peer: Peer, target: RouteTarget): boolean {
+    if (this.isRoot(peer.conn.peer.uid) || (peer.name !== null && peer.name === target.service)) return true;
+    if (peer.name === null) return false;
+    const publish = { service: HUB_SERVICE, category: `/signal/publish${target.category === '/' ? '' : target.category}`, method: target.method };
+    return this.policy.isCallAllowedByName(peer.name, publish);
   }
 
   // ---- disconnects ----
@@ -442,17 +668,25 @@ export class Hub {
   private onClose(peer: Peer, reason: string, fault: boolean): void {
     if (!this.peers.delete(peer)) return;
     this.byUniqueId.delete(peer.uniqueId);
+    this.clearHelloTimer(peer);
     if (fault || peer.name !== null || this.verbose) this.log(`closed ${peer.label}: ${reason}`);
     // As a caller: cancel everything it had open.
-    for (const call of peer.outgoing.values()) this.dropCall(call);
+    for (const call of peer.outgoing.values()) {
+      endCall(call);
+      this.dropCall(call);
+    }
     peer.outgoing.clear();
+    const account = peer.account;
+    for (const [category, methods] of peer.categories) account.tableBytes -= tableChars(category, methods);
+    peer.categories.clear();
+    if (--account.connections === 0) this.accounts.delete(account.uid);
     // As a service: every open call to it ends with "X is not running."
     if (peer.incoming.size > 0) {
       const name = peer.name ?? peer.uniqueId;
       const payload = errorReply(BusErrorCode.GENERAL, BusErrorText.serviceNotRunning(name), { serviceName: name });
       for (const call of peer.incoming.values()) {
         if (call.caller.outgoing.get(call.callerToken) === call) {
-          call.caller.outgoing.delete(call.callerToken);
+          endCall(call);
           call.caller.conn.sendReply(call.callerToken, payload, true);
         }
       }

@@ -34,7 +34,10 @@ export async function startHub(opts: StartHubOptions): Promise<Hub> {
 
 const USAGE = `usage: ls-hubd [--root DIR] [--socket PATH] [--verbose]
                [--max-frame-bytes N] [--max-connections N] [--max-outstanding-calls N] [--max-queued-bytes N]
-               [--max-drain-wait-ms N]
+               [--max-drain-wait-ms N] [--reserved-connections N] [--max-connections-per-uid N] [--hello-timeout-ms N]
+               [--max-outstanding-calls-per-uid N] [--max-subscriptions-per-uid N] [--max-queued-bytes-per-uid N]
+               [--max-hub-queued-bytes N] [--max-method-table-bytes-per-uid N]
+  Limits are per connection unless named per uid; per-uid quotas and the reserved connections do not apply to root.
   --root DIR    root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   --socket PATH hub socket (default: LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub)
   SIGHUP reloads the security files; SIGTERM/SIGINT stop the hub and remove its socket; SIGUSR2 logs counts and memory.`;
@@ -45,6 +48,14 @@ const LIMIT_FLAGS: Record<string, keyof HubLimits> = {
   '--max-outstanding-calls': 'maxOutstandingCallsPerConnection',
   '--max-queued-bytes': 'maxQueuedBytesPerConnection',
   '--max-drain-wait-ms': 'maxDrainWaitMs',
+  '--reserved-connections': 'reservedConnections',
+  '--max-connections-per-uid': 'maxConnectionsPerUid',
+  '--hello-timeout-ms': 'helloTimeoutMs',
+  '--max-outstanding-calls-per-uid': 'maxOutstandingCallsPerUid',
+  '--max-subscriptions-per-uid': 'maxSubscriptionsPerUid',
+  '--max-queued-bytes-per-uid': 'maxQueuedBytesPerUid',
+  '--max-hub-queued-bytes': 'maxQueuedBytes',
+  '--max-method-table-bytes-per-uid': 'maxMethodTableBytesPerUid',
 };
 
 class UsageError extends Error {}
@@ -68,7 +79,9 @@ export function parseHubArgs(argv: string[]): StartHubOptions & { help?: boolean
     else if (a in LIMIT_FLAGS) {
       const v = value();
       const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${a} needs a positive integer, got "${v}"`);
+      if (a === '--reserved-connections') {
+        if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${a} needs a non-negative integer, got "${v}"`);
+      } else if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${a} needs a positive integer, got "${v}"`);
       limits[LIMIT_FLAGS[a]] = n;
     } else throw new UsageError(`unknown argument "${a}"`);
   }
@@ -94,6 +107,19 @@ async function main(): Promise<void> {
   // asked for while the policy loads is not fatal (it is moot then: the policy is being read anew).
   let started: Hub | null = null;
   process.on('SIGHUP', () => started?.reload());
+  // Diagnostics: SIGUSR2 logs the hub's counts and memory (after a full GC when node runs with --expose-gc); taken over
+  // before the hub starts too, since its default action would kill the hub.
+  process.on('SIGUSR2', () => {
+    const hub = started;
+    if (hub === null) return;
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) gc();
+    const s = hub.stats();
+    const m = process.memoryUsage();
+    stderrLog(`stats: connections ${s.connections} services ${s.services} openCalls ${s.openCalls} hubServiceCalls ${s.hubServiceCalls}` +
+      ` queuedBytes ${s.queuedBytes} uids ${s.uids}` +
+      ` rss ${m.rss} heapUsed ${m.heapUsed} heapTotal ${m.heapTotal} external ${m.external}${gc ? ' (after gc)' : ''}`);
+  });
   let hub: Hub;
   try {
     hub = started = await startHub(opts);
@@ -102,15 +128,6 @@ async function main(): Promise<void> {
     process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
     process.exit(1);
   }
-  // Diagnostics: SIGUSR2 logs the hub's counts and memory (after a full GC when node runs with --expose-gc).
-  process.on('SIGUSR2', () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (gc) gc();
-    const s = hub.stats();
-    const m = process.memoryUsage();
-    stderrLog(`stats: connections ${s.connections} services ${s.services} openCalls ${s.openCalls} hubServiceCalls ${s.hubServiceCalls}` +
-      ` rss ${m.rss} heapUsed ${m.heapUsed} heapTotal ${m.heapTotal} external ${m.external}${gc ? ' (after gc)' : ''}`);
-  });
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;

@@ -34,8 +34,12 @@ export type ClientToHub = HelloMsg | MethodsMsg | CallMsg | CancelMsg | ServiceR
 export interface WelcomeMsg { t: 'welcome'; name: string | null; uniqueId: string; peer: PeerIdentity }
 /** Answer to hello when the name may not be registered; the hub closes the connection after it. */
 export interface RefusedMsg { t: 'refused'; errorCode: number; errorText: string }
-/** A reply to one of the client's calls (its own token). Bus errors arrive this way too. */
-export interface ReplyMsg { t: 'reply'; token: number; payload: Payload; last?: boolean }
+/**
+ * A reply to one of the client's calls (its own token). Bus errors arrive this way too. A signal delivered to a
+ * `signal/addmatch` call also carries who sent it, stamped by the hub from the sender's connection (never from
+ * anything the sender wrote): its registered name (null when anonymous), unique id and kernel uid.
+ */
+export interface ReplyMsg { t: 'reply'; token: number; payload: Payload; last?: boolean; sender?: string | null; senderId?: string; senderUid?: number }
 /** A call delivered to a service; `token` is the hub's, unique on the service's connection. */
 export interface IncomingCallMsg {
   t: 'call';
@@ -59,10 +63,26 @@ export const DEFAULT_LIMITS = {
   maxFrameBytes: 1024 * 1024,
   /** Most simultaneous connections to the hub. */
   maxConnections: 4096,
+  /** Of maxConnections, how many only root (uid 0) may use: root and root's services can connect whatever others hold. */
+  reservedConnections: 64,
+  /** Most simultaneous connections of one non-root uid (said hello or not). */
+  maxConnectionsPerUid: 512,
+  /** A connection that has not said hello within this time is closed. */
+  helloTimeoutMs: 10_000,
   /** Most outstanding calls one connection may have open. */
   maxOutstandingCallsPerConnection: 10000,
+  /** Most outstanding calls over all connections of one non-root uid. */
+  maxOutstandingCallsPerUid: 20000,
+  /** Most open subscriptions (calls with "subscribe":true, signal/addmatch, signal/registerServerStatus) of one non-root uid. */
+  maxSubscriptionsPerUid: 5000,
+  /** Characters of category and method names declared ("methods" frames) over all connections of one non-root uid. */
+  maxMethodTableBytesPerUid: 4 * 1024 * 1024,
   /** Bytes queued for a peer that does not read before the hub drops it. */
   maxQueuedBytesPerConnection: 16 * 1024 * 1024,
+  /** Bytes queued for all connections of one non-root uid; past it the uid's connection with the most queued is dropped. */
+  maxQueuedBytesPerUid: 64 * 1024 * 1024,
+  /** Bytes queued for all connections together; past it the connection with the most queued is dropped. */
+  maxQueuedBytes: 256 * 1024 * 1024,
   /** How long callers paused behind a peer's full queue wait for it to drain before that peer is dropped. */
   maxDrainWaitMs: 10_000,
 } as const;

@@ -136,8 +136,28 @@ export const BusErrorText = {
   tooManyCalls: (limit: number) => `Too many outstanding calls on this connection (limit ${limit})`,
   /** Hub: refused at connect because the configured maximum of connections is reached. */
   tooManyConnections: (limit: number) => `Too many connections to the hub (limit ${limit})`,
+  /** Hub: refused at connect because this (non-root) uid already holds its quota of connections. */
+  tooManyConnectionsForUid: (uid: number, limit: number) => `Too many connections to the hub from uid ${uid} (limit ${limit})`,
+  /** Hub: a (non-root) uid already has its quota of calls open over all its connections. */
+  tooManyCallsForUid: (uid: number, limit: number) => `Too many outstanding calls from uid ${uid} (limit ${limit})`,
+  /** Hub: a (non-root) uid already has its quota of subscriptions open over all its connections. */
+  tooManySubscriptionsForUid: (uid: number, limit: number) => `Too many subscriptions from uid ${uid} (limit ${limit})`,
   /** Hub: hello with a name that is not a valid service name (code INVALID_PERMISSIONS). */
   invalidServiceName: (name: string, why: string) => `Invalid service name "${name}": ${why}`,
+} as const;
+
+/** Why the hub closed a connection or dropped a frame (its log lines; the peer sees the connection end). */
+export const HubCloseReason = {
+  helloTimeout: (ms: number) => `no "hello" within ${ms} ms`,
+  uidQueueFull: (uid: number, bytes: number, limit: number) =>
+    `uid ${uid} makes the hub hold ${bytes} bytes over its connections (limit ${limit}: messages it does not read, frames it does not finish); this connection holds the most`,
+  hubQueueFull: (bytes: number, limit: number) =>
+    `the hub holds ${bytes} bytes for its peers (limit ${limit}: messages they do not read, frames they do not finish); this connection holds the most`,
+  methodTablesFull: (uid: number, limit: number) =>
+    `the method tables of uid ${uid} would hold more than ${limit} characters of names`,
+  /** Logged once per connection: later refused signals of the same connection are dropped silently. */
+  signalRefused: (uri: string) =>
+    `signal ${uri} dropped: only the service it names, root, or a sender the ACG lets publish it may send it (further refused signals of this connection are not logged)`,
 } as const;
 
 /** Texts of luna-send and luna-send-pub that users and scripts know verbatim (SPEC §3). */

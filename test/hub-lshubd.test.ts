@@ -18,11 +18,22 @@ describe('parseHubArgs', () => {
     expect(parseHubArgs(['--root', 'rel']).root).toBe(path.resolve('rel'));
   });
 
+  it('reads the per-uid quotas, the root reserve (0 allowed) and the hello timeout', () => {
+    expect(parseHubArgs(['--reserved-connections', '0', '--max-connections-per-uid', '7', '--hello-timeout-ms', '500',
+      '--max-outstanding-calls-per-uid', '8', '--max-subscriptions-per-uid', '9', '--max-queued-bytes-per-uid', '10',
+      '--max-hub-queued-bytes', '11']).limits).toEqual({
+      reservedConnections: 0, maxConnectionsPerUid: 7, helloTimeoutMs: 500, maxOutstandingCallsPerUid: 8,
+      maxSubscriptionsPerUid: 9, maxQueuedBytesPerUid: 10, maxQueuedBytes: 11,
+    });
+  });
+
   it.each([
     [['--bogus'], 'unknown argument "--bogus"'],
     [['--root'], '--root needs a value'],
     [['--max-queued-bytes', '0'], '--max-queued-bytes needs a positive integer, got "0"'],
     [['--max-outstanding-calls', 'lots'], '--max-outstanding-calls needs a positive integer, got "lots"'],
+    [['--reserved-connections', '-1'], '--reserved-connections needs a non-negative integer, got "-1"'],
+    [['--hello-timeout-ms', '0'], '--hello-timeout-ms needs a positive integer, got "0"'],
   ])('%j → %s', (argv, msg) => {
     expect(() => parseHubArgs(argv)).toThrow(msg);
   });

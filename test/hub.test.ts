@@ -381,7 +381,8 @@ describe(`the hub's own service ${HUB_SERVICE}`, () => {
     sender.send({ t: 'signal', uri: 'luna://com.test.src/events/other', payload: { n: 1 } });
     sender.send({ t: 'signal', uri: 'luna://com.test.src/elsewhere/m', payload: { n: 2 } });
     sender.send({ t: 'signal', uri: 'luna://com.test.src/events/m', payload: { n: 3 } });
-    expect(await all.reply(tAll)).toEqual({ t: 'reply', token: tAll, payload: { n: 1 } });
+    // the frame carries the payload as sent, plus who sent it, stamped by the hub (here: anonymous, this process's uid)
+    expect(await all.reply(tAll)).toEqual({ t: 'reply', token: tAll, payload: { n: 1 }, sender: null, senderId: expect.stringMatching(/^:1\.\d+$/), senderUid: process.getuid!() });
     expect((await all.reply(tAll)).payload).toEqual({ n: 3 });
     expect((await onlyM.reply(tM)).payload).toEqual({ n: 3 });
     expect(onlyM.frames).toEqual([]);

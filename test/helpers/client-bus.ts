@@ -43,7 +43,7 @@ export interface HubProcess {
  * Start ls-hubd on a fresh temp root (world-traversable so uid 65534 can reach the socket). `extraApiPermissions`
  * is written to the static api-permissions.d before the hub starts (the shipped defaults are added beside it).
  */
-export async function startHub(opts: { extraApiPermissions?: Record<string, string[]> } = {}): Promise<HubProcess> {
+export async function startHub(opts: { extraApiPermissions?: Record<string, string[]>; args?: string[]; nodeArgs?: string[] } = {}): Promise<HubProcess> {
   const root = fs.mkdtempSync('/tmp/ai-');
   fs.chmodSync(root, 0o755);
   if (opts.extraApiPermissions) {
@@ -52,7 +52,7 @@ export async function startHub(opts: { extraApiPermissions?: Record<string, stri
     fs.writeFileSync(path.join(dir, 'com.example.test.api.json'), JSON.stringify(opts.extraApiPermissions));
   }
   const socketPath = path.join(root, 'var/run/luna-service2/com.palm.hub');
-  const proc = track(spawn(process.execPath, [path.join(DIST, 'ipc/ls-hubd.js'), '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const proc = track(spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(DIST, 'ipc/ls-hubd.js'), '--root', root, ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   for (let i = 0; i < 200 && !(await canConnect(socketPath)); i++) {
