@@ -113,6 +113,11 @@ export class Downloader extends EventEmitter {
     return [...this.jobs.values()].map((j) => this.snapshot(j));
   }
 
+  /** File names of downloads not yet ended (the cache cleaner leaves their partial files alone). */
+  busyFilenames(): string[] {
+    return [...this.jobs.values()].filter((j) => ['running', 'queued', 'paused'].includes(j.state.phase)).map((j) => j.state.filename);
+  }
+
   /** Forget ended downloads (their states), keeping the running, queued and paused ones. */
   forgetEnded(): void {
     for (const [id, j] of this.jobs) if (['completed', 'failed', 'cancelled'].includes(j.state.phase)) this.jobs.delete(id);
