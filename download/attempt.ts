@@ -93,6 +93,12 @@ async function restartFromZero(part: PartState, withMd5: boolean): Promise<void>
   part.restarts++;
 }
 
+function tooMuchFailure(part: PartState, s: AttemptSettings): DownloadFailure {
+  return part.total === undefined
+    ? { code: DownloadErrorCode.TOO_LARGE, text: DownloadErrorText.tooLarge(s.maxBytesWithoutSize) }
+    : { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.moreThanSize(part.total) };
+}
+
 export async function attempt(part: PartState, s: AttemptSettings, outer: AbortSignal): Promise<AttemptOutcome> {
   const ctl = new AbortController();
   const onOuter = () => ctl.abort(outer.reason);
@@ -102,10 +108,29 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   const stallFailure = (): DownloadFailure => ({ code: DownloadErrorCode.STALLED, text: DownloadErrorText.stalled(Math.round(s.stallTimeoutMs / 100) / 10) });
   let fh: fs.promises.FileHandle | undefined;
   let accepted = 0;
+  let tooMuch = false;
   const startHave = part.have;
   try {
     // The request: resume only with a validator (If-Range) or an expected checksum to catch a changed file.
     if (part.have > 0 && !ifRangeValue(part.meta) && !s.hasChecksum) await restartFromZero(part, s.withMd5);
+    // Opened before the request: once the reply's headers are in, nothing may wait before the body is read, since
+    // undici drops the chunks still queued in the body stream when the connection ends (a cut would lose them).
+    // File work after the headers (truncate, sidecar, space check, writes) is chained behind the reading instead.
+    const file = (fh = await fs.promises.open(part.partPath, 'a'));
+    let io: Promise<void> = Promise.resolve();
+    let ioError: unknown = null;
+    let ioFailure: DownloadFailure | null = null;
+    let inflight = 0;
+    const queue = (op: () => Promise<unknown>) => {
+      io = io.then(async () => {
+        if (ioError || ioFailure) return;
+        try {
+          await op();
+        } catch (e) {
+          ioError = e;
+        }
+      });
+    };
     const headers: Record<string, string> = { ...s.headers, 'accept-encoding': 'identity' };
     const ranged = part.have > 0;
     if (ranged) {
@@ -163,7 +188,12 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       part.total = s.expectedSize ?? cr!.total ?? part.total;
     } else if (res.status === 200) {
       // A full body: to a range request it means the server ignores Range or the file changed (If-Range).
-      if (part.have > 0) await restartFromZero(part, s.withMd5);
+      if (part.have > 0) {
+        part.have = 0;
+        part.hash = new RunningHash(s.withMd5);
+        part.restarts++;
+        queue(() => file.truncate(0));
+      }
       if (s.expectedSize !== undefined && length !== undefined && length !== s.expectedSize) {
         await drop();
         return { kind: 'fatal', failure: { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.contentLengthMismatch(s.expectedSize, length) } };
@@ -172,45 +202,41 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       const etag = res.headers.get('etag') ?? undefined;
       const lastModified = res.headers.get('last-modified') ?? undefined;
       part.meta = { ...part.meta, etag: etag?.slice(0, 512), lastModified: lastModified?.slice(0, 128) };
-      await writeMeta(part.metaPath, part.meta);
+      const meta = part.meta;
+      queue(() => writeMeta(part.metaPath, meta));
     } else {
       await drop();
       const failure = httpFailure(res);
       return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false } : { kind: 'fatal', failure };
     }
-    if (part.total === undefined ? false : part.total > s.maxBytesWithoutSize && s.expectedSize === undefined) {
+    if (part.total !== undefined && part.total > s.maxBytesWithoutSize && s.expectedSize === undefined) {
       await drop();
       return { kind: 'fatal', failure: { code: DownloadErrorCode.TOO_LARGE, text: DownloadErrorText.tooLarge(s.maxBytesWithoutSize) } };
     }
     if (s.expectedSize === undefined && part.total !== undefined) {
-      const refused = await s.checkSpace(part.total - part.have);
-      if (refused) {
-        await drop();
-        return { kind: 'fatal', failure: refused };
-      }
+      // Before the first write (the chain keeps the order): refused means no byte written.
+      const remaining = part.total - part.have;
+      queue(async () => void (ioFailure = await s.checkSpace(remaining)));
     }
 
-    // The body: hash each chunk, gather chunks into batches, keep one write in flight while reading on.
-    fh = await fs.promises.open(part.partPath, 'a');
+    // The body: hash each chunk, gather chunks into batches written in order behind the reading; wait for the
+    // disk only when much is in flight.
     const limit = part.total ?? s.maxBytesWithoutSize;
+    const maxInflight = 16 * s.writeBatchBytes;
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
-    let pending: Promise<unknown> | null = null;
-    let writeError: unknown = null;
-    const flush = async () => {
-      if (pending) await pending;
-      if (writeError) throw writeError;
+    const flush = () => {
       if (batchBytes === 0) return;
       const b = batch;
+      const n = batchBytes;
       batch = [];
       batchBytes = 0;
-      const h = fh!;
-      pending = h.writev(b).then(
-        () => undefined,
-        (e) => void (writeError = e),
-      );
+      inflight += n;
+      queue(async () => {
+        await file.writev(b);
+        inflight -= n;
+      });
     };
-    let tooMuch = false;
     try {
       if (res.body) {
         for await (const raw of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -229,31 +255,28 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
             accepted += chunk.byteLength;
           }
           s.onData(part.have + accepted, raw.byteLength);
-          if (tooMuch) {
-            ctl.abort('too much');
-            break;
+          if (tooMuch || ioError || ioFailure) break; // leaving the loop cancels the body
+          if (batchBytes >= s.writeBatchBytes || batch.length >= 512) {
+            flush();
+            if (inflight > maxInflight) await io;
           }
-          if (batchBytes >= s.writeBatchBytes) await flush();
         }
       }
     } finally {
-      await flush().catch((e) => void (writeError = writeError ?? e));
-      if (pending) await pending;
+      flush();
+      await io;
       part.have += accepted;
     }
-    if (writeError) throw writeError;
-    if (tooMuch) {
-      const failure = part.total === undefined
-        ? { code: DownloadErrorCode.TOO_LARGE, text: DownloadErrorText.tooLarge(s.maxBytesWithoutSize) }
-        : { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.moreThanSize(part.total) };
-      return { kind: 'fatal', failure };
-    }
+    if (ioFailure) return { kind: 'fatal', failure: ioFailure };
+    if (ioError) throw ioError;
+    if (tooMuch) return { kind: 'fatal', failure: tooMuchFailure(part, s) };
     if (part.total !== undefined && part.have < part.total) {
       return { kind: 'retry', failure: { code: DownloadErrorCode.NETWORK, text: DownloadErrorText.network(`connection closed after ${part.have} of ${part.total} bytes`) }, progressed: part.have > startHave };
     }
     return { kind: 'done' };
   } catch (e) {
     if (outer.aborted) return { kind: 'aborted', reason: outer.reason };
+    if (tooMuch) return { kind: 'fatal', failure: tooMuchFailure(part, s) };
     const progressed = part.have > startHave;
     if (ctl.signal.aborted && ctl.signal.reason === STALL) return { kind: 'retry', failure: stallFailure(), progressed };
     const err = e as NodeJS.ErrnoException & { cause?: { code?: string; message?: string } };

@@ -20,7 +20,7 @@ export function defaultDownloadDir(root = '/'): string {
 export const DEFAULT_OPTIONS = {
   concurrency: 2,
   attempts: 5,
-  maxTotalAttempts: 200,
+  maxTotalAttempts: 100,
   backoffBaseMs: 1000,
   backoffMaxMs: 30000,
   stallTimeoutMs: 30000,
