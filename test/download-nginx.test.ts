@@ -2,9 +2,9 @@
 // by a proxy in front of it (bytes counted), a 206 to If-Range from a partial file, a changed file, and a 404.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startCuttingProxy } from '../bench/cutting-proxy';
 import { Downloader } from '../download/downloader';
 import { bytesServed, startNginx, type LocalNginx } from './helpers/nginx';
 
@@ -34,42 +34,6 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const logLines = () => fs.readFileSync(nginx.accessLog, 'utf8').trim().split('\n');
 
-/** A TCP proxy to nginx that cuts its first connections after the given numbers of bytes from nginx. */
-async function cuttingProxy(budgets: number[]): Promise<{ url: string; forwarded(): number; close(): Promise<void> }> {
-  let forwarded = 0;
-  let conn = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    let budget = budgets[conn++] ?? Infinity;
-    const up = net.connect(nginx.port, '127.0.0.1');
-    sockets.add(client).add(up);
-    client.pipe(up);
-    up.on('data', (d: Buffer) => {
-      const part = d.length > budget ? d.subarray(0, budget) : d;
-      budget -= part.length;
-      forwarded += part.length;
-      client.write(part);
-      if (budget <= 0) {
-        up.destroy();
-        client.end();
-      }
-    });
-    up.on('end', () => client.end());
-    const drop = () => {
-      up.destroy();
-      client.destroy();
-    };
-    client.on('error', drop);
-    up.on('error', drop);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    forwarded: () => forwarded,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
-
 test('a download from nginx: right bytes, SHA-256 verified, renamed into place', async () => {
   const r = await new Downloader({ dir, ...fast }).start({ url: `${nginx.url}/app.ipk`, filename: 'app.ipk', size: SIZE, sha256 }).done;
   expect(r.ok).toBe(true);
@@ -80,7 +44,7 @@ test('a download from nginx: right bytes, SHA-256 verified, renamed into place',
 
 test('nginx behind a proxy that cuts 10 times: resumes with 206s and fetches each byte about once', async () => {
   const budgets = Array.from({ length: 10 }, () => 100000 + Math.floor(Math.random() * (SIZE / 12)));
-  const proxy = await cuttingProxy(budgets);
+  const proxy = await startCuttingProxy(nginx.port, budgets);
   try {
     const before = logLines().length;
     const r = await new Downloader({ dir, ...fast }).start({ url: `${proxy.url}/app.ipk`, filename: 'app.ipk', size: SIZE, sha256 }).done;
