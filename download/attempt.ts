@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { DownloadErrorCode, DownloadErrorText } from '../status-codes';
 import { checkUrl } from './names';
-import { RunningHash, writeMeta, type PartMeta } from './part-file';
+import type { Hasher } from './hasher';
+import { writeMeta, type PartMeta } from './part-file';
 import type { DownloadFailure } from './types';
 
 /** The partial file as the downloader holds it between attempts; an attempt updates it in place. */
@@ -13,7 +14,7 @@ export interface PartState {
   metaPath: string;
   /** Bytes in the partial file, all of them in `hash`. */
   have: number;
-  hash: RunningHash;
+  hash: Hasher;
   meta: PartMeta;
   /** Expected total: the request's size, else learnt from the server. */
   total?: number;
@@ -84,12 +85,12 @@ export function ifRangeValue(meta: PartMeta): string | undefined {
   return meta.lastModified;
 }
 
-async function restartFromZero(part: PartState, withMd5: boolean): Promise<void> {
+async function restartFromZero(part: PartState): Promise<void> {
   await fs.promises.truncate(part.partPath, 0).catch(async (e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw e;
   });
   part.have = 0;
-  part.hash = new RunningHash(withMd5);
+  part.hash.reset();
   part.restarts++;
 }
 
@@ -112,7 +113,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   const startHave = part.have;
   try {
     // The request: resume only with a validator (If-Range) or an expected checksum to catch a changed file.
-    if (part.have > 0 && !ifRangeValue(part.meta) && !s.hasChecksum) await restartFromZero(part, s.withMd5);
+    if (part.have > 0 && !ifRangeValue(part.meta) && !s.hasChecksum) await restartFromZero(part);
     // Opened before the request: once the reply's headers are in, nothing may wait before the body is read, since
     // undici drops the chunks still queued in the body stream when the connection ends (a cut would lose them).
     // File work after the headers (truncate, sidecar, space check, writes) is chained behind the reading instead.
@@ -169,7 +170,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
         part.total = part.have;
         return { kind: 'done' };
       }
-      await restartFromZero(part, s.withMd5);
+      await restartFromZero(part);
       return { kind: 'again', why: DownloadErrorText.rangeNotSatisfiable };
     }
     if (res.status === 206) {
@@ -182,7 +183,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       else if (length !== undefined && length !== cr.end! - cr.start + 1) why = `Content-Length ${length} for range ${cr.start}-${cr.end}`;
       if (why !== null) {
         await drop();
-        await restartFromZero(part, s.withMd5);
+        await restartFromZero(part);
         return { kind: 'again', why: DownloadErrorText.badContentRange(why) };
       }
       part.total = s.expectedSize ?? cr!.total ?? part.total;
@@ -190,7 +191,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       // A full body: to a range request it means the server ignores Range or the file changed (If-Range).
       if (part.have > 0) {
         part.have = 0;
-        part.hash = new RunningHash(s.withMd5);
+        part.hash.reset();
         part.restarts++;
         queue(() => file.truncate(0));
       }
@@ -260,6 +261,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
             flush();
             if (inflight > maxInflight) await io;
           }
+          if (part.hash.backlogged()) await part.hash.drain();
         }
       }
     } finally {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { DownloadErrorCode, DownloadErrorText } from '../status-codes';
 import { attempt, type PartState } from './attempt';
 import { checkFilename, checkUrl, targetPaths } from './names';
-import { hashFile, readMeta, removeQuietly, RunningHash, type PartMeta } from './part-file';
+import { createHasher, WORKER_HASH_MIN_BYTES } from './hasher';
+import { readMeta, removeQuietly, type PartMeta } from './part-file';
 import { SpeedMeter, Throttle } from './progress';
 import { checkSpace } from './space';
 import type { DownloaderOptions, DownloadFailure, DownloadRequest, DownloadResult, DownloadState } from './types';
@@ -31,6 +32,9 @@ export const DEFAULT_OPTIONS = {
   maxBytesWithoutSize: 4 * 1024 ** 3,
   writeBatchBytes: 1024 * 1024,
   fsync: true,
+  // Measured on a shared 2-core machine (bench/download-bench.ts, 200 MB): hashing inline needed less CPU and less
+  // time than the worker (which adds a copy and a thread to a busy machine); 'auto' is for idle multi-core devices.
+  hashInWorker: 'never' as 'auto' | 'always' | 'never',
 };
 type Settings = typeof DEFAULT_OPTIONS & { dir: string };
 
@@ -212,16 +216,25 @@ export class Downloader extends EventEmitter {
     } catch {
       size = -1;
     }
-    if (j.part && j.part.have === size) return j.part;
+    if (j.part && j.part.have === size && j.part.hash.bytes === size) return j.part;
+    j.part?.hash.close();
+    const o = this.options;
+    const inWorker = o.hashInWorker === 'always' || (o.hashInWorker === 'auto' && (req.size === undefined || req.size >= WORKER_HASH_MIN_BYTES));
+    const hash = createHasher(withMd5, { inWorker, batchBytes: o.writeBatchBytes });
+    const kept = { restarts: j.part?.restarts ?? 0, fetched: j.part?.fetched ?? 0 };
     const fresh: PartMeta = { url: req.url, size: req.size, sha256: req.sha256?.toLowerCase(), md5: req.md5?.toLowerCase() };
     const meta = size > 0 ? await readMeta(j.metaPath) : null;
     const same = meta && meta.url === fresh.url && meta.size === fresh.size && meta.sha256 === fresh.sha256 && meta.md5 === fresh.md5;
     if (size > 0 && same && (req.size === undefined || size <= req.size)) {
-      const hash = await hashFile(partPath, size, withMd5);
-      return { partPath, metaPath: j.metaPath, have: size, hash, meta: meta!, total: req.size, restarts: j.part?.restarts ?? 0, fetched: j.part?.fetched ?? 0 };
+      try {
+        await hash.hashFile(partPath, size);
+        return { partPath, metaPath: j.metaPath, have: size, hash, meta: meta!, total: req.size, ...kept };
+      } catch {
+        hash.reset();
+      }
     }
     await removeQuietly(partPath, j.metaPath);
-    return { partPath, metaPath: j.metaPath, have: 0, hash: new RunningHash(withMd5), meta: fresh, total: req.size, restarts: j.part?.restarts ?? 0, fetched: j.part?.fetched ?? 0 };
+    return { partPath, metaPath: j.metaPath, have: 0, hash, meta: fresh, total: req.size, ...kept };
   }
 
   private async run(j: Job, signal: AbortSignal): Promise<void> {
@@ -276,12 +289,18 @@ export class Downloader extends EventEmitter {
   private async verifyAndPlace(j: Job, part: PartState): Promise<void> {
     const { req } = j;
     if (req.size !== undefined && part.have !== req.size) return this.fail(j, { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.sizeMismatch(req.size, part.have) });
-    const sha256 = part.hash.sha256.digest('hex');
+    let digests: { sha256: string; md5?: string };
+    try {
+      digests = await part.hash.digest();
+    } catch (e) {
+      return this.fail(j, { code: DownloadErrorCode.FILESYSTEM, text: DownloadErrorText.filesystem((e as Error).message) });
+    }
+    const sha256 = digests.sha256;
     if (req.sha256 && sha256 !== req.sha256.toLowerCase()) {
       return this.fail(j, { code: DownloadErrorCode.CHECKSUM_MISMATCH, text: DownloadErrorText.checksumMismatch('sha256', req.sha256.toLowerCase(), sha256) });
     }
     if (!req.sha256 && req.md5) {
-      const md5 = part.hash.md5!.digest('hex');
+      const md5 = digests.md5!;
       if (md5 !== req.md5.toLowerCase()) return this.fail(j, { code: DownloadErrorCode.CHECKSUM_MISMATCH, text: DownloadErrorText.checksumMismatch('md5', req.md5.toLowerCase(), md5) });
     }
     try {
@@ -327,7 +346,10 @@ export class Downloader extends EventEmitter {
   }
 
   private finish(j: Job, error: DownloadFailure | null, phase: 'completed' | 'failed' | 'cancelled' = 'failed'): void {
-    if (j.part) this.sync(j);
+    if (j.part) {
+      this.sync(j);
+      j.part.hash.close();
+    }
     j.state.endedAt = Date.now();
     if (error) j.state.error = error;
     j.state.phase = phase;

@@ -1,6 +1,5 @@
 // The partial file's sidecar (`<name>.part.meta`: URL, validators, expected sums) that lets a later run resume with
-// If-Range, and re-hashing of an existing partial file. Not the HTTP side (attempt.ts).
-import crypto from 'node:crypto';
+// If-Range. Not the HTTP side (attempt.ts) nor hashing (hasher.ts).
 import fs from 'node:fs';
 
 export interface PartMeta {
@@ -40,29 +39,4 @@ export async function writeMeta(file: string, meta: PartMeta): Promise<void> {
 
 export async function removeQuietly(...files: string[]): Promise<void> {
   await Promise.all(files.map((f) => fs.promises.rm(f, { force: true }).catch(() => undefined)));
-}
-
-/** The hashes the downloader keeps while writing: SHA-256 always, MD5 only when it is the sum to check. */
-export class RunningHash {
-  readonly sha256 = crypto.createHash('sha256');
-  readonly md5: crypto.Hash | null;
-  bytes = 0;
-  constructor(withMd5: boolean) {
-    this.md5 = withMd5 ? crypto.createHash('md5') : null;
-  }
-  update(chunk: Uint8Array): void {
-    this.sha256.update(chunk);
-    this.md5?.update(chunk);
-    this.bytes += chunk.byteLength;
-  }
-}
-
-/** Hash the first `length` bytes of an existing partial file (resuming after a restart of the process). */
-export async function hashFile(file: string, length: number, withMd5: boolean): Promise<RunningHash> {
-  const h = new RunningHash(withMd5);
-  if (length === 0) return h;
-  const stream = fs.createReadStream(file, { start: 0, end: length - 1, highWaterMark: 1 << 20 });
-  for await (const chunk of stream) h.update(chunk as Buffer);
-  if (h.bytes !== length) throw new Error(`partial file ${file} shorter than ${length} bytes`);
-  return h;
 }

@@ -48,6 +48,9 @@ export interface DownloaderOptions {
   maxBytesWithoutSize?: number;
   /** Bytes gathered before a write to disk. */
   writeBatchBytes?: number;
+  /** Hash in a worker thread (beside the network, on another core): 'auto' = for downloads of 8 MiB or more, or of
+   * unknown size; default 'never' (see DEFAULT_OPTIONS in downloader.ts). */
+  hashInWorker?: 'auto' | 'always' | 'never';
   /** fsync the file before it is renamed into place (default true). */
   fsync?: boolean;
 }

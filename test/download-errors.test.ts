@@ -32,7 +32,7 @@ test('wrong bytes are refused by the SHA-256 (or the MD5) and nothing is left', 
   const wrong = Buffer.from(file);
   wrong[12345] ^= 1;
   server = await startBadServer(file, () => ({ body: wrong }));
-  const d = new Downloader({ dir, ...fast });
+  const d = new Downloader({ dir, ...fast, hashInWorker: 'always' });
   const r = await d.start({ url: `${server.url}/a`, filename: 'a.ipk', size: SIZE, sha256 }).done;
   expect(r.ok).toBe(false);
   if (r.ok) return;

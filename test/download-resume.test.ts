@@ -23,7 +23,7 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('cut at 10 random points: resumes with Range/If-Range, right bytes, each byte fetched about once', async () => {
+test.each(['never', 'always'] as const)('cut at 10 random points (hash in a worker: %s): resumes with Range/If-Range, right bytes, each byte fetched about once', async (hashInWorker) => {
   const cuts = Array.from({ length: 10 }, () => 1 + Math.floor(Math.random() * (SIZE - 2))).sort((a, b) => a - b);
   let offset = 0;
   server = await startBadServer(file, (n, req) => {
@@ -32,7 +32,7 @@ test('cut at 10 random points: resumes with Range/If-Range, right bytes, each by
     const next = cuts.find((c) => c > offset);
     return next === undefined ? {} : { cutAt: next - start };
   });
-  const d = new Downloader({ dir, ...fast });
+  const d = new Downloader({ dir, ...fast, hashInWorker });
   const r = await d.start({ url: `${server.url}/app.ipk`, filename: 'app.ipk', size: SIZE, sha256 }).done;
   if (!r.ok) console.log(JSON.stringify(r), cuts, server.requests);
   expect(r.ok).toBe(true);
@@ -79,10 +79,10 @@ test('a 206 starting elsewhere than asked is refused and the download restarts f
   expect(fs.readFileSync(path.join(dir, 'a.ipk')).equals(file)).toBe(true);
 });
 
-test('pause keeps the partial and its sidecar; a later run re-hashes it and resumes with Range', async () => {
+test.each(['never', 'always'] as const)('pause keeps the partial and its sidecar; a later run re-hashes it (in a worker: %s) and resumes with Range', async (hashInWorker) => {
   let stalled = false;
   server = await startBadServer(file, (n) => (n === 0 ? { cutAt: 3000000 } : stalled ? {} : ((stalled = true), { stallAfter: 0 })));
-  const first = new Downloader({ dir, ...fast });
+  const first = new Downloader({ dir, ...fast, hashInWorker });
   const h = first.start({ url: `${server.url}/a`, filename: 'a.ipk', size: SIZE, sha256 });
   while (server.requests.length < 2) await new Promise((r) => setTimeout(r, 10));
   expect(first.pause(h.id)).toBeNull();
@@ -92,7 +92,7 @@ test('pause keeps the partial and its sidecar; a later run re-hashes it and resu
   expect(fs.existsSync(path.join(dir, 'a.ipk.part.meta'))).toBe(true);
 
   // A new downloader (as after a restart of the service) on the same directory and URL.
-  const second = new Downloader({ dir, ...fast });
+  const second = new Downloader({ dir, ...fast, hashInWorker });
   const r = await second.start({ url: `${server.url}/a`, filename: 'a.ipk', size: SIZE, sha256 }).done;
   expect(r.ok).toBe(true);
   expect(r.state.initialOffset).toBe(3000000);
