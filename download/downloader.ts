@@ -175,7 +175,7 @@ export class Downloader extends EventEmitter {
     const badName = checkFilename(req.filename);
     if (badName) return badName;
     if (req.size !== undefined && !(Number.isSafeInteger(req.size) && req.size >= 0)) {
-      return { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.sizeMismatch(0, Number(req.size)) };
+      return { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.invalidSize(String(req.size)) };
     }
     if (req.sha256 !== undefined && !HEX.sha256.test(req.sha256)) return { code: DownloadErrorCode.INVALID_CHECKSUM, text: DownloadErrorText.invalidChecksum('sha256') };
     if (req.md5 !== undefined && !HEX.md5.test(req.md5)) return { code: DownloadErrorCode.INVALID_CHECKSUM, text: DownloadErrorText.invalidChecksum('md5') };

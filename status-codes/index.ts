@@ -194,6 +194,7 @@ export const DownloadErrorText = {
   sizeMismatch: (expected: number, got: number) => `size mismatch: expected ${expected} bytes, got ${got}`,
   contentLengthMismatch: (expected: number, announced: number) => `size mismatch: expected ${expected} bytes, the server announces ${announced}`,
   moreThanSize: (expected: number) => `the server sent more than the expected ${expected} bytes; download refused`,
+  invalidSize: (value: string) => `invalid expected size ${value.slice(0, 40)} (not a whole number of bytes)`,
   tooLarge: (limit: number) => `the download is larger than the ${limit}-byte limit`,
   noSpace: (need: number, available: number) => `not enough free space: need ${MiB(need)} MiB, ${MiB(available)} MiB available`,
   tooManyRedirects: (limit: number) => `more than ${limit} redirects`,

@@ -119,6 +119,10 @@ asRoot('on a 4 MiB tmpfs: a 6 MiB Size is refused before the download, a 1 MiB o
     const r = await d.start({ url: `${server.url}/big`, filename: 'big.ipk', size: big.length }).done;
     expect(!r.ok && r.error.text).toMatch(/^not enough free space: need 6\.\d MiB, [34]\.\d MiB available$/);
     expect(server.requests.length).toBe(0);
+    // Without a Size, the server's Content-Length is checked before the first byte is written.
+    const unsized = await d.start({ url: `${server.url}/big`, filename: 'big.ipk' }).done;
+    expect(!unsized.ok && unsized.error.text).toMatch(/^not enough free space: need 6\.\d MiB, [34]\.\d MiB available$/);
+    expect(fs.readdirSync(mnt)).toEqual([]);
     const ok = await d.start({ url: `${server.url}/small`, filename: 'small.ipk', size: SIZE, sha256 }).done;
     expect(ok.ok).toBe(true);
   } finally {
@@ -141,6 +145,8 @@ test('hostile file names and URLs are refused before anything is fetched', async
   expect(!r2.ok && r2.error.code).toBe(DownloadErrorCode.INVALID_FILENAME);
   const r3 = await d.start({ url: 'http://127.0.0.1:1/x', filename: 'x', sha256: 'abc' }).done;
   expect(!r3.ok && r3.error.code).toBe(DownloadErrorCode.INVALID_CHECKSUM);
+  const r4 = await d.start({ url: 'http://127.0.0.1:1/x', filename: 'x', size: -1 }).done;
+  expect(!r4.ok && r4.error.text).toBe('invalid expected size -1 (not a whole number of bytes)');
   expect(fs.readdirSync(dir)).toEqual([]);
 });
 

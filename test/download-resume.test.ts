@@ -123,3 +123,14 @@ test('a partial file already complete gets a 416 with the full length and is ver
   expect(r.state.sha256).toBe(sha256);
   expect(fs.readdirSync(dir)).toEqual(['d.ipk']);
 });
+
+test('a 416 for a partial file longer than the server\'s file: the part is dropped and the download restarts from 0', async () => {
+  server = await startBadServer(file, () => ({}));
+  fs.writeFileSync(path.join(dir, 'e.ipk.part'), Buffer.concat([file, Buffer.from('stale tail')]));
+  fs.writeFileSync(path.join(dir, 'e.ipk.part.meta'), JSON.stringify({ url: `${server.url}/e`, etag: '"v1"' }));
+  const r = await new Downloader({ dir, ...fast }).start({ url: `${server.url}/e`, filename: 'e.ipk' }).done;
+  expect(r.ok).toBe(true);
+  expect(server.requests.map((q) => q.range)).toEqual([`bytes=${SIZE + 10}-`, undefined]);
+  expect(r.state.restarts).toBe(1);
+  expect(fs.readFileSync(path.join(dir, 'e.ipk')).equals(file)).toBe(true);
+});
