@@ -74,7 +74,11 @@ const reset = () => { sha = crypto.createHash('sha256'); md5 = workerData.md5 ? 
 reset();
 parentPort.on('message', (m) => {
   try {
-    if (m.t === 'data') { sha.update(m.buf); if (md5) md5.update(m.buf); parentPort.postMessage({ t: 'ack', n: m.buf.byteLength }); }
+    if (m.t === 'data') {
+      const view = m.buf.subarray(0, m.n);
+      sha.update(view); if (md5) md5.update(view);
+      parentPort.postMessage({ t: 'ack', n: m.n, buf: m.buf }, [m.buf.buffer]);
+    }
     else if (m.t === 'reset') reset();
     else if (m.t === 'file') {
       const fd = fs.openSync(m.file, 'r');
@@ -106,13 +110,16 @@ class WorkerHasher implements Hasher {
   private readonly replies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private drained: (() => void)[] = [];
   private failed: Error | null = null;
+  private spare: Uint8Array[] = [];
 
   constructor(withMd5: boolean, private readonly batchBytes: number, private readonly maxBacklog: number) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { md5: withMd5 } });
     this.worker.unref();
-    this.worker.on('message', (m: { t: string; n?: number; id?: number; value?: unknown; error?: string | null }) => {
+    this.worker.on('message', (m: { t: string; n?: number; buf?: Uint8Array; id?: number; value?: unknown; error?: string | null }) => {
       if (m.t === 'ack') {
         this.unacked -= m.n!;
+        // The buffer comes back for reuse: no fresh (zeroed, faulted-in) memory per batch.
+        if (m.buf && this.spare.length < 8) this.spare.push(m.buf);
         if (this.unacked <= this.maxBacklog / 2) this.wake();
         return;
       }
@@ -149,7 +156,9 @@ class WorkerHasher implements Hasher {
   /** One copy into a buffer of its own, transferred (not copied again) to the worker. */
   private send(): void {
     if (this.pendingBytes === 0 || this.failed) return;
-    const buf = new Uint8Array(this.pendingBytes);
+    const n = this.pendingBytes;
+    let buf = this.spare.pop();
+    if (!buf || buf.byteLength < n) buf = new Uint8Array(Math.max(n, this.batchBytes + 65536));
     let off = 0;
     for (const c of this.pending) {
       buf.set(c, off);
@@ -157,8 +166,8 @@ class WorkerHasher implements Hasher {
     }
     this.pending = [];
     this.pendingBytes = 0;
-    this.unacked += buf.byteLength;
-    this.worker.postMessage({ t: 'data', buf }, [buf.buffer]);
+    this.unacked += n;
+    this.worker.postMessage({ t: 'data', buf, n }, [buf.buffer as ArrayBuffer]);
   }
 
   update(chunk: Uint8Array): void {

@@ -49,7 +49,7 @@ export interface DownloaderOptions {
   /** Bytes gathered before a write to disk. */
   writeBatchBytes?: number;
   /** Hash in a worker thread (beside the network, on another core): 'auto' = for downloads of 8 MiB or more, or of
-   * unknown size; default 'never' (see DEFAULT_OPTIONS in downloader.ts). */
+   * unknown size (the default, see DEFAULT_OPTIONS in downloader.ts). */
   hashInWorker?: 'auto' | 'always' | 'never';
   /** fsync the file before it is renamed into place (default true). */
   fsync?: boolean;
