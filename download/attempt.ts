@@ -110,6 +110,8 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   let fh: fs.promises.FileHandle | undefined;
   let accepted = 0;
   let tooMuch = false;
+  let ioError: unknown = null;
+  let ioFailure: DownloadFailure | null = null;
   const startHave = part.have;
   try {
     // The request: resume only with a validator (If-Range) or an expected checksum to catch a changed file.
@@ -119,8 +121,6 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     // File work after the headers (truncate, sidecar, space check, writes) is chained behind the reading instead.
     const file = (fh = await fs.promises.open(part.partPath, 'a'));
     let io: Promise<void> = Promise.resolve();
-    let ioError: unknown = null;
-    let ioFailure: DownloadFailure | null = null;
     let inflight = 0;
     const queue = (op: () => Promise<unknown>) => {
       io = io.then(async () => {
@@ -279,6 +279,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   } catch (e) {
     if (outer.aborted) return { kind: 'aborted', reason: outer.reason };
     if (tooMuch) return { kind: 'fatal', failure: tooMuchFailure(part, s) };
+    if (ioFailure) return { kind: 'fatal', failure: ioFailure };
     const progressed = part.have > startHave;
     if (ctl.signal.aborted && ctl.signal.reason === STALL) return { kind: 'retry', failure: stallFailure(), progressed };
     const err = e as NodeJS.ErrnoException & { cause?: { code?: string; message?: string } };

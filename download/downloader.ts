@@ -96,8 +96,10 @@ export class Downloader extends EventEmitter {
       phase: 'queued', received: 0, total: req.size, initialOffset: 0, speed: 0, attempts: 0, restarts: 0, fetchedBytes: 0, startedAt: Date.now(),
     };
     const job: Job = { req, state, metaPath: paths.meta, failuresInRow: 0, speed: new SpeedMeter(), throttle: new Throttle(this.options.progressIntervalMs), resolve };
+    // Two downloads into one partial file would interleave their bytes.
+    const busy = nameOk && this.busyFilenames().includes(req.filename) ? { code: DownloadErrorCode.BUSY, text: DownloadErrorText.busy(req.filename) } : null;
+    const invalid = this.validate(req) ?? busy;
     this.jobs.set(id, job);
-    const invalid = this.validate(req);
     if (invalid) {
       this.finish(job, invalid);
       return { id, done };

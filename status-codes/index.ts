@@ -178,6 +178,7 @@ export const DownloadErrorCode = {
   TOO_LARGE: -413,
   INVALID_CHECKSUM: -414,
   NOT_DOWNLOADING: -415,
+  BUSY: -416,
 } as const;
 export type DownloadErrorCodeValue = (typeof DownloadErrorCode)[keyof typeof DownloadErrorCode];
 
@@ -204,6 +205,7 @@ export const DownloadErrorText = {
   cancelled: 'download cancelled',
   filesystem: (why: string) => `file system error: ${why}`,
   invalidChecksum: (algo: string) => `invalid expected ${algo} checksum (not hexadecimal of the right length)`,
+  busy: (filename: string) => `a download to ${filename} is already in progress`,
   /** pause/resume/cancel of an id the downloader does not hold in that state. */
   notDownloading: 'Ticket provided does not correspond to a downloading transfer',
 } as const;

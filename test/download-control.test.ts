@@ -86,6 +86,9 @@ test('at most `concurrency` downloads run at once; the rest wait in order', asyn
   });
   const hs = Array.from({ length: 6 }, (_, i) => d.start({ url: `${server!.url}/f${i}`, filename: `f${i}.ipk`, size: SIZE, sha256 }));
   expect(d.list().filter((s) => s.phase === 'queued').length).toBe(4);
+  // The same file name twice at once is refused (the bytes of two downloads would interleave in one partial file).
+  const twice = await d.start({ url: `${server.url}/other`, filename: 'f5.ipk' }).done;
+  expect(!twice.ok && twice.error.text).toBe('a download to f5.ipk is already in progress');
   const rs = await Promise.all(hs.map((h) => h.done));
   expect(rs.every((r) => r.ok)).toBe(true);
   expect(maxOpen).toBe(2);
