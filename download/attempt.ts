@@ -42,7 +42,7 @@ export interface AttemptSettings {
 export type AttemptOutcome =
   | { kind: 'done' }
   | { kind: 'again'; why: string }
-  | { kind: 'retry'; failure: DownloadFailure; progressed: boolean }
+  | { kind: 'retry'; failure: DownloadFailure; progressed: boolean; retryAfterMs?: number }
   | { kind: 'fatal'; failure: DownloadFailure }
   | { kind: 'aborted'; reason: unknown };
 
@@ -77,6 +77,11 @@ export function parseContentRange(v: string | null): { start?: number; end?: num
 function parseLength(v: string | null): number | undefined {
   if (v === null || !/^\d{1,15}$/.test(v.trim())) return undefined;
   return Number(v.trim());
+}
+
+/** A Retry-After of whole seconds (the HTTP-date form is ignored), in ms; the downloader caps it. */
+export function retryAfterMs(v: string | null): number | undefined {
+  return v !== null && /^\d{1,6}$/.test(v.trim()) ? Number(v.trim()) * 1000 : undefined;
 }
 
 /** The If-Range validator for a partial file: a strong ETag, else Last-Modified. */
@@ -156,6 +161,8 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       }
       const checked = checkUrl(next.href);
       if (!(checked instanceof URL)) return { kind: 'fatal', failure: { code: DownloadErrorCode.INVALID_URL, text: DownloadErrorText.badRedirect(loc) } };
+      // Headers a caller added (luna-downloadmgr's Auth-Token, Device-Id, cookies) go to the origin asked for only.
+      if (checked.origin !== url.origin) for (const k of Object.keys(s.headers)) delete headers[k];
       url = checked;
     }
     stall.refresh();
@@ -208,7 +215,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     } else {
       await drop();
       const failure = httpFailure(res);
-      return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false } : { kind: 'fatal', failure };
+      return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) } : { kind: 'fatal', failure };
     }
     if (part.total !== undefined && part.total > s.maxBytesWithoutSize && s.expectedSize === undefined) {
       await drop();

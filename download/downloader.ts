@@ -282,7 +282,8 @@ export class Downloader extends EventEmitter {
       if (j.failuresInRow >= o.attempts || j.state.attempts >= o.maxTotalAttempts) {
         return this.fail(j, { ...out.failure, text: DownloadErrorText.failedAfter(j.state.attempts, out.failure.text) });
       }
-      await sleep(backoffMs(j.failuresInRow, o.backoffBaseMs, o.backoffMaxMs), signal);
+      const wait = Math.max(backoffMs(j.failuresInRow, o.backoffBaseMs, o.backoffMaxMs), Math.min(out.retryAfterMs ?? 0, o.backoffMaxMs));
+      await sleep(wait, signal);
       if (signal.aborted) return;
     }
     await this.verifyAndPlace(j, part);

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Downloader } from '../download/downloader';
+import { retryAfterMs } from '../download/attempt';
 import { checkFilename, checkUrl } from '../download/names';
 import { DownloadErrorCode } from '../status-codes';
 import { startBadServer, type BadServer } from './helpers/bad-http-server';
@@ -166,6 +167,25 @@ test('redirects: followed to http, bounded in number, never to another scheme', 
   const evil = await d.start({ url: `${server.url}/evil`, filename: 'c.ipk' }).done;
   expect(!evil.ok && evil.error.text).toBe('redirect to a location that is not http or https: file:///etc/passwd');
   expect(fs.readdirSync(dir)).toEqual(['a.ipk']);
+});
+
+test("a caller's headers (Auth-Token) follow a redirect on the same origin only; Retry-After is read in seconds", async () => {
+  const other = await startBadServer(file, () => ({}));
+  try {
+    server = await startBadServer(file, (n, req) => (req.url === '/away' ? { redirect: `${other.url}/file` } : req.url === '/here' ? { redirect: '/file' } : {}));
+    const d = new Downloader({ dir, ...fast });
+    const headers = { 'Auth-Token': 'secret', 'Device-Id': 'tv1' };
+    expect((await d.start({ url: `${server.url}/here`, filename: 'a.ipk', size: SIZE, headers }).done).ok).toBe(true);
+    expect(server.requests[1].headers['auth-token']).toBe('secret');
+    expect((await d.start({ url: `${server.url}/away`, filename: 'b.ipk', size: SIZE, headers }).done).ok).toBe(true);
+    expect(server.requests[2].headers['auth-token']).toBe('secret');
+    expect(other.requests[0].headers['auth-token']).toBeUndefined();
+    expect(other.requests[0].headers['device-id']).toBeUndefined();
+  } finally {
+    await other.close();
+  }
+  expect(retryAfterMs('3')).toBe(3000);
+  expect(retryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT')).toBeUndefined();
 });
 
 test('a refused connection is a network error retried a bounded number of times', async () => {

@@ -31,7 +31,7 @@ export interface BadServer {
   url: string;
   /** Body bytes written to clients (all requests). */
   served(): number;
-  requests: { url: string; range?: string; ifRange?: string }[];
+  requests: { url: string; range?: string; ifRange?: string; headers: http.IncomingHttpHeaders }[];
   close(): Promise<void>;
 }
 
@@ -41,7 +41,7 @@ export async function startBadServer(file: Buffer, plan: (n: number, req: http.I
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     const n = requests.length;
-    requests.push({ url: req.url ?? '', range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined });
+    requests.push({ url: req.url ?? '', range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined, headers: req.headers });
     const b = plan(n, req);
     if (b.redirect) {
       res.writeHead(302, { location: b.redirect });
