@@ -286,10 +286,10 @@ export class Downloader extends EventEmitter {
       await sleep(wait, signal);
       if (signal.aborted) return;
     }
-    await this.verifyAndPlace(j, part);
+    await this.verifyAndPlace(j, part, signal);
   }
 
-  private async verifyAndPlace(j: Job, part: PartState): Promise<void> {
+  private async verifyAndPlace(j: Job, part: PartState, signal: AbortSignal): Promise<void> {
     const { req } = j;
     if (req.size !== undefined && part.have !== req.size) return this.fail(j, { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.sizeMismatch(req.size, part.have) });
     let digests: { sha256: string; md5?: string };
@@ -298,6 +298,10 @@ export class Downloader extends EventEmitter {
     } catch (e) {
       return this.fail(j, { code: DownloadErrorCode.FILESYSTEM, text: DownloadErrorText.filesystem((e as Error).message) });
     }
+    // Paused or cancelled meanwhile: the complete part stays for resume() (re-hashed from the file, since the digest
+    // spent this hash) or goes with cancel().
+    const spent = () => part.hash.reset();
+    if (signal.aborted) return spent();
     const sha256 = digests.sha256;
     if (req.sha256 && sha256 !== req.sha256.toLowerCase()) {
       return this.fail(j, { code: DownloadErrorCode.CHECKSUM_MISMATCH, text: DownloadErrorText.checksumMismatch('sha256', req.sha256.toLowerCase(), sha256) });
@@ -314,6 +318,7 @@ export class Downloader extends EventEmitter {
       } finally {
         await fh.close();
       }
+      if (signal.aborted) return spent();
       await fs.promises.rename(part.partPath, j.state.path);
       await removeQuietly(j.metaPath);
     } catch (e) {
@@ -349,6 +354,7 @@ export class Downloader extends EventEmitter {
   }
 
   private finish(j: Job, error: DownloadFailure | null, phase: 'completed' | 'failed' | 'cancelled' = 'failed'): void {
+    if (j.state.endedAt !== undefined) return; // ends once
     if (j.part) {
       this.sync(j);
       j.part.hash.close();

@@ -182,3 +182,18 @@ test("tickets: luna-downloadmgr's replies, progress and final records, query ite
   expect(book.history.map((x) => [x.ticket, x.state])).toEqual([[2, 'interrupted'], [3, 'cancelled']]);
   expect(clearHistory(book).history).toEqual([]);
 });
+
+test('a pause while the finished file is being verified: resume verifies it again and places it', async () => {
+  server = await startBadServer(file, () => ({}));
+  const d = new Downloader({ dir, ...fast });
+  const h = d.start({ url: `${server.url}/a`, filename: 'a.ipk', size: SIZE, sha256 });
+  await until(() => (d.get(h.id)?.received ?? 0) === SIZE);
+  if (d.pause(h.id) === null) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (d.get(h.id)!.phase === 'paused') expect(d.resume(h.id)).toBeNull();
+  }
+  const r = await h.done;
+  expect(r.ok).toBe(true);
+  expect(fs.readdirSync(dir)).toEqual(['a.ipk']);
+  expect(fs.readFileSync(path.join(dir, 'a.ipk')).equals(file)).toBe(true);
+});
