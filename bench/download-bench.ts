@@ -17,7 +17,7 @@ export interface DownloadBenchOptions {
   rounds: number;
   log(line: string): void;
 }
-export const DEFAULT_DOWNLOAD_OPTIONS: Omit<DownloadBenchOptions, 'log'> = { mb: 200, rounds: 3 };
+export const DEFAULT_DOWNLOAD_OPTIONS: Omit<DownloadBenchOptions, 'log'> = { mb: 200, rounds: 5 };
 
 const FIGURES = ['download.mb_per_s', 'download.curl_mb_per_s', 'download.resume_overhead_pct'];
 
