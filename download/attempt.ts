@@ -228,7 +228,8 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     }
 
     // The body: hash each chunk, gather chunks into batches written in order behind the reading; wait for the
-    // disk only when much is in flight.
+    // disk only when much is in flight. (Copying chunks into pooled write buffers instead, so they die young, cut
+    // GC time but measured no less CPU over all: not kept.)
     const limit = part.total ?? s.maxBytesWithoutSize;
     const maxInflight = 16 * s.writeBatchBytes;
     let batch: Uint8Array[] = [];
@@ -241,7 +242,9 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       batchBytes = 0;
       inflight += n;
       queue(async () => {
-        await file.writev(b);
+        const { bytesWritten } = await file.writev(b);
+        // A regular file writes short only when the disk is full (or the file too large): not resumable here.
+        if (bytesWritten !== n) throw Object.assign(new Error(`short write (${bytesWritten} of ${n} bytes)`), { code: 'EIO', syscall: 'write' });
         inflight -= n;
       });
     };

@@ -103,8 +103,6 @@ parentPort.on('message', (m) => {
 class WorkerHasher implements Hasher {
   private readonly worker: Worker;
   bytes = 0;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
   private unacked = 0;
   private nextId = 1;
   private readonly replies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -153,28 +151,34 @@ class WorkerHasher implements Hasher {
     });
   }
 
-  /** One copy into a buffer of its own, transferred (not copied again) to the worker. */
+  private cur: Uint8Array | null = null;
+  private used = 0;
+
+  /** Sends the current buffer: transferred (not copied again) to the worker, which sends it back for reuse. */
   private send(): void {
-    if (this.pendingBytes === 0 || this.failed) return;
-    const n = this.pendingBytes;
-    let buf = this.spare.pop();
-    if (!buf || buf.byteLength < n) buf = new Uint8Array(Math.max(n, this.batchBytes + 65536));
-    let off = 0;
-    for (const c of this.pending) {
-      buf.set(c, off);
-      off += c.byteLength;
-    }
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (!this.cur || this.used === 0 || this.failed) return;
+    const buf = this.cur;
+    const n = this.used;
+    this.cur = null;
+    this.used = 0;
     this.unacked += n;
     this.worker.postMessage({ t: 'data', buf, n }, [buf.buffer as ArrayBuffer]);
   }
 
+  /** Copied at once into a batch buffer, so the caller's chunk is not held (it can die young). */
   update(chunk: Uint8Array): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.byteLength;
     this.bytes += chunk.byteLength;
-    if (this.pendingBytes >= this.batchBytes) this.send();
+    for (let off = 0; off < chunk.byteLength; ) {
+      if (!this.cur) {
+        this.cur = this.spare.pop() ?? new Uint8Array(this.batchBytes);
+        this.used = 0;
+      }
+      const n = Math.min(chunk.byteLength - off, this.cur.byteLength - this.used);
+      this.cur.set(off === 0 && n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), this.used);
+      this.used += n;
+      off += n;
+      if (this.used === this.cur.byteLength) this.send();
+    }
   }
   backlogged(): boolean {
     return this.unacked > this.maxBacklog;
@@ -184,8 +188,7 @@ class WorkerHasher implements Hasher {
     return new Promise((r) => this.drained.push(r));
   }
   reset(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.used = 0;
     this.bytes = 0;
     this.worker.postMessage({ t: 'reset' });
   }
