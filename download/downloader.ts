@@ -20,6 +20,8 @@ export function defaultDownloadDir(root = '/'): string {
 
 export const DEFAULT_OPTIONS = {
   concurrency: 2,
+  maxQueued: 100,
+  maxEndedKept: 100,
   attempts: 5,
   maxTotalAttempts: 100,
   backoffBaseMs: 1000,
@@ -98,7 +100,9 @@ export class Downloader extends EventEmitter {
     const job: Job = { req, state, metaPath: paths.meta, failuresInRow: 0, speed: new SpeedMeter(), throttle: new Throttle(this.options.progressIntervalMs), resolve };
     // Two downloads into one partial file would interleave their bytes.
     const busy = nameOk && this.busyFilenames().includes(req.filename) ? { code: DownloadErrorCode.BUSY, text: DownloadErrorText.busy(req.filename) } : null;
-    const invalid = this.validate(req) ?? busy;
+    const waiting = [...this.jobs.values()].filter((x) => x.state.phase === 'queued' || x.state.phase === 'paused').length;
+    const full = waiting >= this.options.maxQueued ? { code: DownloadErrorCode.QUEUE_FULL, text: DownloadErrorText.queueFull(this.options.maxQueued) } : null;
+    const invalid = this.validate(req) ?? busy ?? full;
     this.jobs.set(id, job);
     if (invalid) {
       this.finish(job, invalid);
@@ -122,6 +126,11 @@ export class Downloader extends EventEmitter {
   /** File names of downloads not yet ended (the cache cleaner leaves their partial files alone). */
   busyFilenames(): string[] {
     return [...this.jobs.values()].filter((j) => ['running', 'queued', 'paused'].includes(j.state.phase)).map((j) => j.state.filename);
+  }
+
+  private forgetOldEnded(): void {
+    const ended = [...this.jobs.values()].filter((j) => j.state.endedAt !== undefined);
+    for (const j of ended.slice(0, Math.max(0, ended.length - this.options.maxEndedKept))) this.jobs.delete(j.state.id);
   }
 
   /** Forget ended downloads (their states), keeping the running, queued and paused ones. */
@@ -366,6 +375,7 @@ export class Downloader extends EventEmitter {
     this.emit('progress', state);
     this.emit('state', state);
     const result: DownloadResult = error ? { ok: false, error, state } : { ok: true, state };
+    this.forgetOldEnded();
     this.emit('end', result);
     j.resolve(result);
   }

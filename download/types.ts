@@ -29,6 +29,10 @@ export interface DownloaderOptions {
   root?: string;
   /** Downloads running at once; the rest wait in order. */
   concurrency?: number;
+  /** Downloads waiting (queued or paused) at most; more are refused. */
+  maxQueued?: number;
+  /** Ended downloads whose states get()/list() still answer; the oldest are forgotten beyond this. */
+  maxEndedKept?: number;
   /** Failed attempts in a row (no byte received) before giving up. */
   attempts?: number;
   /** Hard cap on attempts for one download, progress or not (a server that cuts after every byte). */

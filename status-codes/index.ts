@@ -179,6 +179,7 @@ export const DownloadErrorCode = {
   INVALID_CHECKSUM: -414,
   NOT_DOWNLOADING: -415,
   BUSY: -416,
+  QUEUE_FULL: -417,
 } as const;
 export type DownloadErrorCodeValue = (typeof DownloadErrorCode)[keyof typeof DownloadErrorCode];
 
@@ -205,6 +206,7 @@ export const DownloadErrorText = {
   cancelled: 'download cancelled',
   filesystem: (why: string) => `file system error: ${why}`,
   invalidChecksum: (algo: string) => `invalid expected ${algo} checksum (not hexadecimal of the right length)`,
+  queueFull: (limit: number) => `too many downloads waiting (limit ${limit})`,
   busy: (filename: string) => `a download to ${filename} is already in progress`,
   /** pause/resume/cancel of an id the downloader does not hold in that state. */
   notDownloading: 'Ticket provided does not correspond to a downloading transfer',

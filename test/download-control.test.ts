@@ -89,9 +89,19 @@ test('at most `concurrency` downloads run at once; the rest wait in order', asyn
   // The same file name twice at once is refused (the bytes of two downloads would interleave in one partial file).
   const twice = await d.start({ url: `${server.url}/other`, filename: 'f5.ipk' }).done;
   expect(!twice.ok && twice.error.text).toBe('a download to f5.ipk is already in progress');
+  const full = new Downloader({ dir, ...fast, concurrency: 1, maxQueued: 1 });
+  const first = full.start({ url: `${server!.url}/q0`, filename: 'q0.ipk', size: SIZE, sha256 });
+  full.start({ url: `${server!.url}/q1`, filename: 'q1.ipk', size: SIZE, sha256 });
+  const refused = await full.start({ url: `${server!.url}/q2`, filename: 'q2.ipk', size: SIZE, sha256 }).done;
+  expect(!refused.ok && refused.error.text).toBe('too many downloads waiting (limit 1)');
+  await full.close();
+  await first.done;
   const rs = await Promise.all(hs.map((h) => h.done));
   expect(rs.every((r) => r.ok)).toBe(true);
   expect(maxOpen).toBe(2);
+  const small = new Downloader({ dir, ...fast, maxEndedKept: 2 });
+  for (let i = 0; i < 4; i++) await small.start({ url: 'file:///x', filename: 'x' }).done;
+  expect(small.list().map((s) => s.id)).toEqual([3, 4]);
   expect(fs.readdirSync(dir).sort()).toEqual(['f0.ipk', 'f1.ipk', 'f2.ipk', 'f3.ipk', 'f4.ipk', 'f5.ipk']);
 });
 
