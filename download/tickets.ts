@@ -44,6 +44,21 @@ export function newTicketBook(historyLimit = 100, firstTicket = 1): TicketBook {
   return { nextTicket: firstTicket, tickets: new Map(), history: [], historyLimit: Math.max(1, Math.min(10000, historyLimit)) };
 }
 
+/**
+ * luna-downloadmgr's progress cadence: an event every `bytesTotal / 20` bytes, at least 100 KiB and at most
+ * 2000 KiB apart (DOWNLOADMANAGER_UPDATEINTERVAL, UPDATENUM); 100 KiB when the total is unknown.
+ */
+export function updateIntervalBytes(total: number | undefined): number {
+  const floor = 100 * 1024;
+  if (total === undefined || total <= 0) return floor;
+  return Math.min(2000 * 1024, Math.max(floor, Math.floor(total / 20)));
+}
+
+/** Whether a progress event is due: `received` moved at least one update interval past the last one sent. */
+export function progressDue(lastSentBytes: number, received: number, total: number | undefined): boolean {
+  return received - lastSentBytes >= updateIntervalBytes(total) || (total !== undefined && received >= total && lastSentBytes < total);
+}
+
 /** A new ticket for a download the downloader accepted. */
 export function issueTicket(book: TicketBook, info: Omit<TicketInfo, 'ticket'>): { book: TicketBook; ticket: TicketInfo } {
   const ticket: TicketInfo = { ...info, ticket: book.nextTicket };

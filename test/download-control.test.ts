@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cleanCache } from '../download/cache';
 import { backoffMs, defaultDownloadDir, Downloader } from '../download/downloader';
-import { addToHistory, clearHistory, downloadReply, finalRecord, issueTicket, newTicketBook, pendingTickets, progressRecord, statusItem } from '../download/tickets';
+import { addToHistory, clearHistory, downloadReply, finalRecord, issueTicket, newTicketBook, pendingTickets, progressDue, progressRecord, statusItem, updateIntervalBytes } from '../download/tickets';
 import type { DownloadState } from '../download/types';
 import { DownloadCompletionStatus, DownloadErrorText } from '../status-codes';
 import { startBadServer, type BadServer } from './helpers/bad-http-server';
@@ -206,4 +206,14 @@ test('a pause while the finished file is being verified: resume verifies it agai
   expect(r.ok).toBe(true);
   expect(fs.readdirSync(dir)).toEqual(['a.ipk']);
   expect(fs.readFileSync(path.join(dir, 'a.ipk')).equals(file)).toBe(true);
+});
+
+test("luna-downloadmgr's progress cadence: total/20 bytes, between 100 KiB and 2000 KiB", () => {
+  expect(updateIntervalBytes(undefined)).toBe(102400);
+  expect(updateIntervalBytes(1000000)).toBe(102400);
+  expect(updateIntervalBytes(20 * 1024 * 1024)).toBe(1024 * 1024);
+  expect(updateIntervalBytes(10 ** 10)).toBe(2048000);
+  expect(progressDue(0, 102399, undefined)).toBe(false);
+  expect(progressDue(0, 102400, undefined)).toBe(true);
+  expect(progressDue(950000, 1000000, 1000000)).toBe(true); // the last bytes always make an event
 });
