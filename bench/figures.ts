@@ -17,6 +17,9 @@ export const CONTRACT_FIGURES = [
   'rss.idle_mb',
   'rss.after_mb',
   'rss.node_baseline_mb',
+  'download.mb_per_s',
+  'download.curl_mb_per_s',
+  'download.resume_overhead_pct',
 ] as const;
 
 export type Figures = Record<string, number>;
@@ -44,6 +47,7 @@ export const COMPARISONS: Comparison[] = [
   { figure: 'rss.after_mb', baseline: 'rss.idle_mb', goal: { op: '<=', ratio: 1.2, text: '≤ 1.2× idle' } },
   { figure: 'rss.after_mb', baseline: 'rss.warm_mb' },
   { figure: 'rss.idle_mb', baseline: 'rss.node_baseline_mb' },
+  { figure: 'download.mb_per_s', baseline: 'download.curl_mb_per_s', goal: { op: '>=', ratio: 0.9, text: '≥ 0.9× curl' } },
 ];
 
 export interface ComparisonResult extends Comparison {

@@ -1,12 +1,13 @@
 // `npm run bench`: every benchmark in one run (bus, install, extract, fan-out, memory, feeds), a table on stdout and
 // bench/results/latest.json (one flat object of named figures) plus latest.md (the table and the machine).
-// Usage: node dist/bench/run.js [--quick] [bus|install|extract|fanout|memory|feeds ...]; --quick shrinks every count.
+// Usage: node dist/bench/run.js [--quick] [bus|install|extract|fanout|memory|feeds|download ...]; --quick shrinks every count.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UNSAFE_NO_SYNC_ENV } from '../services/appinstall/durable-fs';
 import { killAllChildren } from './bench-process';
 import { DEFAULT_BUS_OPTIONS, runBusBench } from './bus-bench';
+import { DEFAULT_DOWNLOAD_OPTIONS, runDownloadBench } from './download-bench';
 import { DEFAULT_FANOUT_OPTIONS, runFanoutBench } from './fanout-bench';
 import { runFeedsBench } from './feeds-bench';
 import { formatMarkdown, formatTable, missingFigures, evaluate, type Figures } from './figures';
@@ -15,7 +16,7 @@ import { DEFAULT_MEMORY_OPTIONS, runMemoryBench } from './memory-bench';
 import { msSince, nowNs } from './stats';
 
 const RESULTS = path.resolve(__dirname, '../../bench/results');
-const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds'] as const;
+const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
@@ -85,6 +86,12 @@ async function main(): Promise<number> {
     } else if (s === 'fanout') {
       await timed('fan-out', async () => {
         Object.assign(figures, await runFanoutBench({ ...(quick ? { subscribers: 1000, events: 20, warmup: 5 } : DEFAULT_FANOUT_OPTIONS), log }));
+      });
+    } else if (s === 'download') {
+      await timed('download', async () => {
+        const r = await runDownloadBench({ ...(quick ? { mb: 50, rounds: 1 } : DEFAULT_DOWNLOAD_OPTIONS), log });
+        Object.assign(figures, r.figures);
+        skipped.push(...r.skipped);
       });
     } else if (s === 'memory') {
       await timed('memory', async () => {

@@ -207,3 +207,70 @@ export const SystemInfoText = {
   UNKNOWN_VALUE: '(unknown)',
   unknownKey: (key: string, known: readonly string[]) => `Unknown key "${key}" (known: ${known.join(', ')})`,
 } as const;
+
+/**
+ * Downloader errors (download/): product codes, each mapped by download/tickets.ts to the completionStatusCode
+ * luna-downloadmgr's clients know (DownloadCompletionStatus).
+ */
+export const DownloadErrorCode = {
+  INVALID_URL: -401,
+  INVALID_FILENAME: -402,
+  HTTP_ERROR: -403,
+  NETWORK: -404,
+  STALLED: -405,
+  CHECKSUM_MISMATCH: -406,
+  SIZE_MISMATCH: -407,
+  NO_SPACE: -408,
+  TOO_MANY_REDIRECTS: -409,
+  BAD_RANGE_REPLY: -410,
+  CANCELLED: -411,
+  FILESYSTEM: -412,
+  TOO_LARGE: -413,
+  INVALID_CHECKSUM: -414,
+  NOT_DOWNLOADING: -415,
+  BUSY: -416,
+  QUEUE_FULL: -417,
+} as const;
+export type DownloadErrorCodeValue = (typeof DownloadErrorCode)[keyof typeof DownloadErrorCode];
+
+const MiB = (n: number) => (n / 1048576).toFixed(1);
+
+export const DownloadErrorText = {
+  invalidUrl: (why: string) => `invalid download URL: ${why}`,
+  invalidFilename: (why: string) => `invalid download file name: ${why}`,
+  httpStatus: (status: number, statusText: string) => `HTTP ${status}${statusText ? ` ${statusText}` : ''}`,
+  failedAfter: (attempts: number, last: string) => `download failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${last}`,
+  network: (why: string) => `network error: ${why}`,
+  stalled: (seconds: number) => `no data received for ${seconds} s`,
+  checksumMismatch: (algo: string, expected: string, got: string) => `checksum mismatch: expected ${algo} ${expected}, got ${got}`,
+  sizeMismatch: (expected: number, got: number) => `size mismatch: expected ${expected} bytes, got ${got}`,
+  contentLengthMismatch: (expected: number, announced: number) => `size mismatch: expected ${expected} bytes, the server announces ${announced}`,
+  moreThanSize: (expected: number) => `the server sent more than the expected ${expected} bytes; download refused`,
+  invalidSize: (value: string) => `invalid expected size ${value.slice(0, 40)} (not a whole number of bytes)`,
+  tooLarge: (limit: number) => `the download is larger than the ${limit}-byte limit`,
+  noSpace: (need: number, available: number) => `not enough free space: need ${MiB(need)} MiB, ${MiB(available)} MiB available`,
+  tooManyRedirects: (limit: number) => `more than ${limit} redirects`,
+  badRedirect: (location: string) => `redirect to a location that is not http or https: ${location.slice(0, 200)}`,
+  badContentRange: (detail: string) => `bad 206 reply to a range request: ${detail}`,
+  rangeNotSatisfiable: 'the server refused the range (416) and the partial file is not complete',
+  cancelled: 'download cancelled',
+  filesystem: (why: string) => `file system error: ${why}`,
+  invalidChecksum: (algo: string) => `invalid expected ${algo} checksum (not hexadecimal of the right length)`,
+  queueFull: (limit: number) => `too many downloads waiting (limit ${limit})`,
+  busy: (filename: string) => `a download to ${filename} is already in progress`,
+  /** pause/resume/cancel of an id the downloader does not hold in that state. */
+  notDownloading: 'Ticket provided does not correspond to a downloading transfer',
+} as const;
+
+/** luna-downloadmgr's completionStatusCode values (DownloadManager.h), sent in a download's final event. */
+export const DownloadCompletionStatus = {
+  SUCCESS: 0,
+  GENERAL: -1,
+  CONNECT_TIMEOUT: -2,
+  FILE_CORRUPT: -3,
+  FILESYSTEM: -4,
+  HTTP_ERROR: -5,
+  WRITE_ERROR: -6,
+  INTERRUPTED: 11,
+  CANCELLED: 12,
+} as const;

@@ -11,6 +11,8 @@ const ISSUE_NAMES = [
   'install.ms', 'install.tar_ms', 'install.dpkg_ms',
   'fanout.subscribers', 'fanout.p99_ms',
   'rss.idle_mb', 'rss.after_mb', 'rss.node_baseline_mb',
+  // issue 13
+  'download.mb_per_s', 'download.curl_mb_per_s', 'download.resume_overhead_pct',
 ];
 
 function fullFigures(): Record<string, number> {
@@ -62,7 +64,7 @@ describe('bench contract', () => {
   });
 
   test('run arguments: sections and --quick, anything else refused', () => {
-    expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds'] });
+    expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download'] });
     expect(parseRunArgs(['--quick', 'bus'])).toEqual({ quick: true, sections: ['bus'] });
     expect(() => parseRunArgs(['--fast'])).toThrow(/unknown argument "--fast"/);
   });
