@@ -6,10 +6,11 @@ import { Stage, ErrorCode, ErrorText, BusErrorText } from '../status-codes';
 import {
   startDaemon, killAllChildren, install, remove, call, makeIpk, aresVerdict, type Daemon, type Json,
 } from './helpers/appinstall-daemon';
+import { NOBODY as NOBODY_USER } from './helpers/unprivileged';
 
 const AS = 'luna://com.webos.appInstallService';
 const DM = 'luna://com.webos.service.devmode';
-const NOBODY = 65534;
+const NOBODY = NOBODY_USER.uid;
 
 let d: Daemon;
 let work: string;

@@ -7,6 +7,7 @@ import { BusErrorText } from '../status-codes';
 import {
   DIST, killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess,
 } from './helpers/client-bus';
+import { NOBODY } from './helpers/unprivileged';
 
 const T = 'luna://com.example.test';
 let hub: HubProcess;
@@ -289,13 +290,13 @@ describe('identity', () => {
   });
 
   (process.getuid?.() === 0 ? test : test.skip)('-a from an unprivileged caller: the hub refuses (-1031), luna-send prints it and exits 0', async () => {
-    const r = await ls(['-a', 'com.some.app', '-n', '1', `${T}/caller`, '{}'], { pub: true, spawn: { uid: 65534, gid: 65534 } });
+    const r = await ls(['-a', 'com.some.app', '-n', '1', `${T}/caller`, '{}'], { pub: true, spawn: NOBODY });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ returnValue: false, errorCode: -1031, errorText: BusErrorText.notPrivilegedAppCall('com.some.app') });
   });
 
   (process.getuid?.() === 0 ? test : test.skip)('luna-send (not -pub) as an ordinary user: registration refused (-1027), exit 1 naming the socket', async () => {
-    const r = await ls(['-n', '1', `${T}/echo`, '{}'], { spawn: { uid: 65534, gid: 65534 } });
+    const r = await ls(['-n', '1', `${T}/echo`, '{}'], { spawn: NOBODY });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^luna-send: cannot register as "com\.webos\.lunasend-\d+" on the bus: Invalid permissions for com\.webos\.lunasend-\d+ \(hub socket /);

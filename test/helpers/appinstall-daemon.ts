@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { packApp } from '../../ipk/pack';
 import { killAllChildren, track } from './child-processes';
+import { scriptFor } from './unprivileged';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const MAIN = path.join(REPO, 'dist/services/main.js');
@@ -88,7 +89,9 @@ export function lunaSend(root: string, args: string[], opts: { pub?: boolean; ui
   delete env.LUNA_HUB_SOCKET;
   const spawnOpts = opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {};
   // With `until`, stdin is a pipe (luna-send -i quits when it closes); otherwise /dev/null, which never "closes".
-  const proc = track(spawn(process.execPath, [opts.pub ? LUNA_SEND_PUB : LUNA_SEND, ...args], { stdio: [opts.until ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...spawnOpts }));
+  // As another uid, the CLI runs from a world-readable copy (test/helpers/unprivileged.ts): the checkout may be private.
+  const script = scriptFor(opts.pub ? LUNA_SEND_PUB : LUNA_SEND, opts.uid);
+  const proc = track(spawn(process.execPath, [script, ...args], { stdio: [opts.until ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...spawnOpts }));
   let stdout = '', stderr = '';
   const lines: Json[] = [];
   proc.stdin?.on('error', () => undefined);
