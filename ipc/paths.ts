@@ -1,4 +1,4 @@
-// Where things live (SPEC §0): the root prefix and every path under it, resolved the same way by
+// Where things live (docs/layout.md): the root prefix and every path under it, resolved the same way by
 // the hub, the daemons and the CLIs so that with no settings they find each other. No I/O here.
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +29,7 @@ export function checkSocketPath(p: string): void {
   }
 }
 
-/** Every path of SPEC §0 under one root. */
+/** Every path of docs/layout.md under one root. */
 export function layout(root: string) {
   const at = (...p: string[]) => path.join(root, ...p);
   const busTree = (base: string) => ({

@@ -1,5 +1,5 @@
 // Developer mode and the ares-cli flow, as ares-cli does it on a device: luna-send-pub as an unprivileged user
-// (uid 65534) calling dev/install with the constant id "com.ares.defaultName", read by ares-cli's rule (SPEC §3).
+// (uid 65534) calling dev/install with the constant id "com.ares.defaultName", read by ares-cli's rule (docs/luna-send.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import { Stage, ErrorCode, ErrorText, BusErrorText } from '../status-codes';

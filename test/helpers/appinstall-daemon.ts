@@ -1,6 +1,6 @@
 // Test harness for the install service: the real daemon (`node dist/services/main.js --root <tmp>`) in a fresh
 // world-traversable temp root, luna-send / luna-send-pub runs read line by line until a final event, app folders
-// packed with the project's own packer, and ares-cli's rule for reading the output (SPEC §3).
+// packed with the project's own packer, and ares-cli's rule for reading the output (docs/luna-send.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -136,7 +136,7 @@ export function isFinal(line: Json): boolean {
   return line.returnValue === false || [24, 25, 30, 31].includes(line.statusValue);
 }
 
-/** ares-cli's reading of luna-send output (SPEC §3). */
+/** ares-cli's reading of luna-send output (docs/luna-send.md). */
 export function aresVerdict(lines: Json[], op: 'install' | 'remove'): 'success' | 'failure' | 'pending' {
   for (const l of lines) {
     if (l.returnValue === false) return 'failure';
