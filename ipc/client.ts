@@ -20,7 +20,7 @@ export type { Message, MethodSpec } from './method-registry';
 export type { SubscriptionRegistry } from './subscriptions';
 
 export interface ConnectOptions {
-  /** Root prefix used to find the hub socket when socketPath is not given (SPEC §0). */
+  /** Root prefix used to find the hub socket when socketPath is not given (docs/layout.md). */
   root?: string;
   socketPath?: string;
   /** Service name to register; null/undefined = anonymous client. */

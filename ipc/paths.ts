@@ -1,5 +1,6 @@
-// Where things live: the root prefix and every path under it, resolved the same way by the hub, the daemons and the
-// CLIs so that with no settings they find each other. The only I/O here: a client looking whether a hub socket exists.
+// Where things live (docs/layout.md): the root prefix and every path under it, resolved the same way by the hub,
+// the daemons and the CLIs so that with no settings they find each other. The only I/O here: a client looking whether
+// a hub socket exists.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +55,7 @@ export function checkSocketPath(p: string): void {
   }
 }
 
-/** Every path of SPEC §0 under one root. */
+/** Every path of docs/layout.md under one root. */
 export function layout(root: string) {
   const at = (...p: string[]) => path.join(root, ...p);
   const busTree = (base: string) => ({

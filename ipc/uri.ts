@@ -9,7 +9,7 @@ export interface ParsedUri { service: string; category: string; method: string }
 const SCHEMES = ['luna://', 'palm://'];
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Service name components also allow "-" after the first character (as D-Bus names do): luna-send registers
- *  as com.webos.lunasend-<pid> (SPEC §3), and that name must be valid wherever names are checked. */
+ *  as com.webos.lunasend-<pid> (docs/luna-send.md), and that name must be valid wherever names are checked. */
 const SERVICE_COMPONENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** Category path segments are looser than method names in real webOS (e.g. "/com/palm/x", "/1.0", "/dev-tools"). */
 const CATEGORY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;

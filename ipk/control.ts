@@ -2,7 +2,7 @@
 // Installed-Size in bytes) and formatting. No I/O; the archive around it is ipk-reader.ts's business.
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 
-/** Package ids (control `Package`, app ids): SPEC §4. */
+/** Package ids (control `Package`, app ids): docs/ipk.md. */
 export const PACKAGE_ID_RE = /^[a-z0-9.+-]+$/;
 
 /** The fields of a control file that matter, plus every field as written (`raw`, original names). */

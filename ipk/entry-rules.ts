@@ -1,4 +1,4 @@
-// The hostile-input rules for data.tar.gz entries (SPEC §4), as a pure state machine fed one tar header at a
+// The hostile-input rules for data.tar.gz entries (docs/ipk.md), as a pure state machine fed one tar header at a
 // time: path shape, type, mode bits, duplicates, file-vs-directory clashes, depth, count and size limits. No I/O.
 
 export interface ExtractLimits {

@@ -1,4 +1,4 @@
-// Safe extraction of an ipk's data.tar.gz into a fresh staging directory (SPEC §4 hostile-input rules): streamed from
+// Safe extraction of an ipk's data.tar.gz into a fresh staging directory (docs/ipk.md hostile-input rules): streamed from
 // the member's offset, limits checked while inflating, tar's strict Parser + our entry rules, then a lstat walk and metadata checks.
 // Not the install itself: moving staging into place is the installer's job.
 import { promises as fsp, constants as fsConstants } from 'node:fs';

@@ -107,7 +107,7 @@ export interface PackageContents {
   services: Array<{ dir: string; servicesJson: ServicesJson }>;
 }
 
-/** Pure: the consistency rules of SPEC §4 (app id = dir = Package, service ids under `<pkgId>.`, packageinfo agrees). Returns the first problem. */
+/** Pure: the consistency rules of docs/ipk.md (app id = dir = Package, service ids under `<pkgId>.`, packageinfo agrees). Returns the first problem. */
 export function checkConsistency(c: PackageContents): string | undefined {
   const pkg = c.packageName;
   if (c.apps.length === 0) return `missing usr/palm/applications/${pkg}/appinfo.json`;

@@ -1,4 +1,4 @@
-// The one implementation of luna-send and luna-send-pub (SPEC §3): check the command line, connect, call (or
+// The one implementation of luna-send and luna-send-pub (docs/luna-send.md): check the command line, connect, call (or
 // signal, or time calls) and print replies. Option syntax is options.ts's, reply text is output.ts's.
 import fs from 'node:fs';
 import type { LunaClient } from '../ipc/client';

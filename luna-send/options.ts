@@ -1,4 +1,4 @@
-// luna-send's command line (getopt-style, SPEC §3): argv → options, or a clear error. Pure; nothing is run here.
+// luna-send's command line (getopt-style, docs/luna-send.md): argv → options, or a clear error. Pure; nothing is run here.
 // What the options do is cli.ts's business; how replies look is output.ts's.
 import { parseQueryPath } from './output';
 

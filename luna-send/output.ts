@@ -68,10 +68,32 @@ export function formatReply(payload: Payload, index: number, opts: FormatOptions
   }
   const prefix = opts.lineNumbers ? `${String(index).padStart(2, ' ')}: ` : '';
   if (!opts.pretty) return prefix + JSON.stringify(value);
-  let text = JSON.stringify(value, null, 4);
-  // Continuation lines line up after the "NN: " prefix, as luna-send does.
-  if (opts.lineNumbers) text = text.replace(/\n/g, '\n    ');
-  return prefix + text;
+  // With -l, continuation lines line up after the "NN: " prefix, as luna-send does.
+  return prefix + prettyPrint(value, 0, opts.lineNumbers ? 4 : 0);
+}
+
+const INDENT_STEP = 4;
+
+/**
+ * luna-send's -f layout: 4-space steps, every element and member on its own line, and the brackets of an empty
+ * object or array on lines of their own too (`{`, newline, `}` at the enclosing indent), also when nested, where
+ * JSON.stringify would write `{}` / `[]`. `firstIndent` pads the opening line, `indent` is the current level.
+ * Scalars are compact JSON. Unlike luna-send, member names are escaped, so the output is always valid JSON.
+ */
+export function prettyPrint(value: unknown, firstIndent: number, indent: number): string {
+  const pad = (n: number) => ' '.repeat(n);
+  const inner = indent + INDENT_STEP;
+  if (Array.isArray(value)) {
+    const items = value.map((v) => prettyPrint(v === undefined ? null : v, inner, inner));
+    return `${pad(firstIndent)}[\n${items.length ? items.join(',\n') + '\n' : ''}${pad(indent)}]`;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const members = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${pad(inner)}${JSON.stringify(k)}: ${prettyPrint(v, 0, inner)}`);
+    return `${pad(firstIndent)}{\n${members.length ? members.join(',\n') + '\n' : ''}${pad(indent)}}`;
+  }
+  return pad(firstIndent) + (JSON.stringify(value) ?? 'null');
 }
 
 /** The -t summary, as luna-send prints it. */

@@ -43,7 +43,7 @@ export const Stage = {
 } as const;
 export type StageName = keyof typeof Stage;
 
-/** Error codes of the install service (SPEC §5). */
+/** Error codes of the install service (docs/appinstall.md). */
 export const ErrorCode = {
   GENERAL: -1,
   INVALID_PARAMETER: -2,
@@ -98,7 +98,7 @@ export const ErrorText = {
   PRIVILEGED_REMOVE_IN_DEVMODE: 'Cannnot remove privileged app on developer mode',
 } as const;
 
-/** Bus-level errors (SPEC §1, §2): texts are luna-service2's, built by these functions only. */
+/** Bus-level errors (docs/bus.md, docs/acg.md): texts are luna-service2's, built by these functions only. */
 export const BusErrorCode = {
   GENERAL: -1,
   INVALID_PERMISSIONS: -1027,
@@ -160,7 +160,7 @@ export const HubCloseReason = {
     `signal ${uri} dropped: only the service it names, root, or a sender the ACG lets publish it may send it (further refused signals of this connection are not logged)`,
 } as const;
 
-/** Texts of luna-send and luna-send-pub that users and scripts know verbatim (SPEC §3). */
+/** Texts of luna-send and luna-send-pub that users and scripts know verbatim (docs/luna-send.md). */
 export const LunaSendText = {
   /** Printed when neither -i, -n, -s nor -t is given (also by luna-send-pub, word for word). */
   MISSING_MODE_WARNING: 'WARNING: you must always call luna-send with "-i" or "-n". Exiting with failure return code.',

@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BusErrorText } from '../status-codes';
 import { killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess } from './helpers/client-bus';
+import { NOBODY } from './helpers/unprivileged';
 
 const asRoot = process.getuid?.() === 0;
-const NOBODY = { uid: 65534, gid: 65534 };
 const AIS = 'luna://com.webos.appInstallService';
 
 let hub: HubProcess;

@@ -50,7 +50,7 @@ function last(lines: Json[]): Json {
   return lines[lines.length - 1];
 }
 
-test('the step tables emit exactly the stage orders of SPEC §5', () => {
+test('the step tables emit exactly the stage orders of docs/appinstall.md', () => {
   expect(sv(stagesOf(INSTALL_STEPS))).toEqual(INSTALL_SEQUENCE);
   expect(sv(stagesOf(REMOVE_STEPS))).toEqual(REMOVE_SEQUENCE);
 });
@@ -120,7 +120,7 @@ test('upgrade and reinstall succeed; a downgrade is refused unless allowDowngrad
   expect((await call(d.root, `${AM}/getAppInfo`, { id: 'com.example.up' })).appInfo.version).toBe('1.0.0');
 });
 
-test('validation errors are -2 with the texts of SPEC §5 and subscribed:false', async () => {
+test('validation errors are -2 with the texts of docs/appinstall.md and subscribed:false', async () => {
   const err = (code: number, text: string | RegExp) => ({ returnValue: false, errorCode: code, errorText: typeof text === 'string' ? text : expect.stringMatching(text), subscribed: false });
   const ipk = await makeIpk(work, 'com.example.val', '1.0.0');
   expect(await call(d.root, `${AM.replace('applicationManager', 'appInstallService')}/install`, { ipkUrl: ipk })).toEqual(err(ErrorCode.INVALID_PARAMETER, /"id"/));

@@ -20,7 +20,7 @@ describe('parseUri', () => {
     ['luna://com.webos.service.bus/signal/addmatch', 'com.webos.service.bus', '/signal', 'addmatch'],
     ['luna://a_1.B2/_x', 'a_1.B2', '/', '_x'],
     ['luna://com.x.y/1.0/dev-tools/get', 'com.x.y', '/1.0/dev-tools', 'get'],
-    // luna-send's default name (SPEC §3) must be a valid service name.
+    // luna-send's default name (docs/luna-send.md) must be a valid service name.
     ['luna://com.webos.lunasend-1234/m', 'com.webos.lunasend-1234', '/', 'm'],
     // As luna-service2 takes them (g_path_get_dirname / g_path_get_basename of the path): ares-cli joins
     // "luna:/", service, folder and method with "/", so a method without a folder arrives as "//method".

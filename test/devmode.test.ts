@@ -1,15 +1,16 @@
 // Developer mode and the ares-cli flow, as ares-cli does it on a device: luna-send-pub as an unprivileged user
-// (uid 65534) calling dev/install with the constant id "com.ares.defaultName", read by ares-cli's rule (SPEC §3).
+// (uid 65534) calling dev/install with the constant id "com.ares.defaultName", read by ares-cli's rule (docs/luna-send.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import { Stage, ErrorCode, ErrorText, BusErrorText, AppManagerErrorCode, AppManagerErrorText } from '../status-codes';
 import {
   startDaemon, killAllChildren, install, remove, call, makeIpk, aresVerdict, type Daemon, type Json,
 } from './helpers/appinstall-daemon';
+import { NOBODY as NOBODY_USER } from './helpers/unprivileged';
 
 const AS = 'luna://com.webos.appInstallService';
 const DM = 'luna://com.webos.service.devmode';
-const NOBODY = 65534;
+const NOBODY = NOBODY_USER.uid;
 
 let d: Daemon;
 let work: string;

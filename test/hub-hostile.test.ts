@@ -221,7 +221,8 @@ it('a client that never reads is dropped, and the hub memory stays bounded', asy
   const lazy = await RawPeer.hello(hub.socketPath, null);
   lazy.socket.pause(); // never reads again
   const big = 'b'.repeat(100 * 1024);
-  for (let i = 0; i < 300; i++) lazy.call(`luna://${ECHO}/echo`, { i, big }); // 30 MB of replies coming back
+  // 90 MB of replies coming back: far more than the hub may hold, so a bound well below it says the hub did not keep them.
+  for (let i = 0; i < 900; i++) lazy.call(`luna://${ECHO}/echo`, { i, big });
   let during = 0;
   const dropped = hub.waitLog(/closed :1\.\d+ .*peer does not read its messages: \d+ bytes queued \(limit 4194304\)/, 30000);
   let isDropped = false;
@@ -235,8 +236,10 @@ it('a client that never reads is dropped, and the hub memory stays bounded', asy
   lazy.destroy();
   expect(during).toBeGreaterThan(0);
   for (let i = 0; i < 10; i++) await goodCall();
-  // bounded: the queue limit (4 MiB) plus working memory, far below the 30 MB the lazy client asked for
-  expect(hub.rss() - before).toBeLessThan(25 * 1024 * 1024);
+  // Bounded: the queue limit (4 MiB) plus working memory, which does not grow with what the lazy client asked for
+  // (about 11-14 MB here on Node 20 and 24 whether it asks 30 MB or 90 MB; up to 26 MB seen on a loaded machine under
+  // Node 24, whose heap grows more eagerly). Less than half of the 90 MB asked.
+  expect(hub.rss() - before).toBeLessThan(40 * 1024 * 1024);
   expect(echo.closed).toBe(false);
   await expectHubCounts(2);
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseHubArgs } from '../ipc/ls-hubd';
 import { UNKNOWN_PEER, exeOf, peerIdentity, readPeerCredentials } from '../ipc/peer-credentials';
 import { spawnHub, LS_HUBD } from './helpers/hub-process';
+import { NOBODY } from './helpers/unprivileged';
 
 jest.setTimeout(60000);
 
@@ -94,7 +95,7 @@ describe('peer identity', () => {
     fs.chmodSync(hub.root, 0o755); // let nobody reach the socket
     const program = `const s = require('net').connect(process.argv[1], () => s.write('{"t":"hello"}\\n'));
       s.on('data', (d) => { process.stdout.write(d); s.destroy(); });`;
-    const r = spawnSync(process.execPath, ['-e', program, hub.socketPath], { encoding: 'utf8', uid: 65534, gid: 65534 });
+    const r = spawnSync(process.execPath, ['-e', program, hub.socketPath], { encoding: 'utf8', cwd: '/tmp', ...NOBODY });
     const welcome = JSON.parse(r.stdout);
     expect(welcome).toMatchObject({ t: 'welcome', name: null, peer: { uid: 65534, gid: 65534, exe: fs.realpathSync(process.execPath) } });
     expect(welcome.peer.pid).toBeGreaterThan(0);

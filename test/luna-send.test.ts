@@ -1,5 +1,5 @@
 // luna-send and luna-send-pub as real processes against a real hub (ls-hubd) and the real test service:
-// every option of SPEC §3 with its exact output format and exit code.
+// every option of docs/luna-send.md with its exact output format and exit code.
 import { spawnSync } from 'node:child_process';
 import { LunaSendText } from '../status-codes';
 const { MISSING_MODE_WARNING } = LunaSendText;
@@ -7,6 +7,7 @@ import { BusErrorText } from '../status-codes';
 import {
   DIST, killAll, runLunaSend, startHub, startLunaSend, startTestService, type HubProcess, type ServiceProcess,
 } from './helpers/client-bus';
+import { NOBODY } from './helpers/unprivileged';
 
 const T = 'luna://com.example.test';
 let hub: HubProcess;
@@ -127,6 +128,61 @@ describe('formatting options', () => {
     expect(r.stdout).toBe('{"a.b[2].c":"deep","returnValue":true,"nope.x":null}\n');
   });
 
+  // luna-send's pretty printer (luna-send/output.ts prettyPrint) puts the brackets of an empty object or array on
+  // lines of their own, at the enclosing indent, where JSON.stringify would write {} / [].
+  const EMPTIES = '{"o":{},"a":[],"n":{"x":{},"y":[[],{}]}}';
+  test('-f: empty objects and arrays open and close on lines of their own, also nested', async () => {
+    const r = await ls(['-f', '-n', '1', `${T}/echo`, EMPTIES]);
+    expect(r.stdout).toBe([
+      '{',
+      '    "returnValue": true,',
+      '    "o": {',
+      '    },',
+      '    "a": [',
+      '    ],',
+      '    "n": {',
+      '        "x": {',
+      '        },',
+      '        "y": [',
+      '            [',
+      '            ],',
+      '            {',
+      '            }',
+      '        ]',
+      '    }',
+      '}',
+      '',
+    ].join('\n'));
+    const l = await ls(['-lf', '-n', '1', `${T}/echo`, '{"o":{}}']);
+    expect(l.stdout).toBe(' 0: {\n        "returnValue": true,\n        "o": {\n        }\n    }\n');
+  });
+
+  test('-q picks empties, array elements and nested indexes; paths that miss (wrong type, out of range) are null; -f lays the picks out', async () => {
+    const q = ['-q', 'o', '-q', 'a', '-q', 'n.y[0]', '-q', 'n.y[1]', '-q', 'n.y[5]', '-q', 'a.b', '-q', '[0]', '-q', 'n.x.z', '-q', 'm[1][0]'];
+    const payload = EMPTIES.replace(/}$/, ',"m":[[1],[[2,3]]]}');
+    const compact = await ls(['-n', '1', ...q, `${T}/echo`, payload]);
+    expect(compact.stdout).toBe('{"o":{},"a":[],"n.y[0]":[],"n.y[1]":{},"n.y[5]":null,"a.b":null,"[0]":null,"n.x.z":null,"m[1][0]":[2,3]}\n');
+    const pretty = await ls(['-f', '-l', '-n', '1', '-q', 'o', '-q', 'n.y', '-q', 'm[1][0]', '-q', 'nope', `${T}/echo`, payload]);
+    expect(pretty.stdout).toBe([
+      ' 0: {',
+      '        "o": {',
+      '        },',
+      '        "n.y": [',
+      '            [',
+      '            ],',
+      '            {',
+      '            }',
+      '        ],',
+      '        "m[1][0]": [',
+      '            2,',
+      '            3',
+      '        ],',
+      '        "nope": null',
+      '    }',
+      '',
+    ].join('\n'));
+  });
+
   test('-d logs the bus frames on stderr', async () => {
     const r = await ls(['-d', '-n', '1', `${T}/echo`, '{}']);
     expect(r.code).toBe(0);
@@ -234,13 +290,13 @@ describe('identity', () => {
   });
 
   (process.getuid?.() === 0 ? test : test.skip)('-a from an unprivileged caller: the hub refuses (-1031), luna-send prints it and exits 0', async () => {
-    const r = await ls(['-a', 'com.some.app', '-n', '1', `${T}/caller`, '{}'], { pub: true, spawn: { uid: 65534, gid: 65534 } });
+    const r = await ls(['-a', 'com.some.app', '-n', '1', `${T}/caller`, '{}'], { pub: true, spawn: NOBODY });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ returnValue: false, errorCode: -1031, errorText: BusErrorText.notPrivilegedAppCall('com.some.app') });
   });
 
   (process.getuid?.() === 0 ? test : test.skip)('luna-send (not -pub) as an ordinary user: registration refused (-1027), exit 1 naming the socket', async () => {
-    const r = await ls(['-n', '1', `${T}/echo`, '{}'], { spawn: { uid: 65534, gid: 65534 } });
+    const r = await ls(['-n', '1', `${T}/echo`, '{}'], { spawn: NOBODY });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^luna-send: cannot register as "com\.webos\.lunasend-\d+" on the bus: Invalid permissions for com\.webos\.lunasend-\d+ \(hub socket /);

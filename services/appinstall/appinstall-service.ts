@@ -20,7 +20,7 @@ import { APPMANAGER_SERVICE } from '../appmanager/appmanager-service';
 export const APPINSTALL_SERVICE = 'com.webos.appInstallService';
 const HUB = 'luna://com.webos.service.bus';
 
-/** ACG groups of the methods (SPEC §2); the api-permissions shipped in the default policy must say the same. */
+/** ACG groups of the methods (docs/acg.md); the api-permissions shipped in the default policy must say the same. */
 export const METHOD_GROUPS = {
   management: ['applicationinstall.management'],
   devmode: ['applicationinstall.devmode', 'arescli.interface'],

@@ -1,4 +1,4 @@
-// The luna-service2 security files of an installed package (SPEC §2, §5), computed from what is installed.
+// The luna-service2 security files of an installed package (docs/acg.md, docs/appinstall.md), computed from what is installed.
 // Pure: returns paths and contents; writing them and telling the hub is bus-file-sync.ts's job.
 import path from 'node:path';
 import type { Layout } from '../../ipc/paths';

@@ -1,4 +1,4 @@
-// The daemon config file <root>/etc/palm/appinstalld.json (SPEC §0): optional; a bad file is a clear start-up error.
+// The daemon config file <root>/etc/palm/appinstalld.json (docs/layout.md): optional; a bad file is a clear start-up error.
 // Reading and checking only; the values are used by the install service and the task queue.
 import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';

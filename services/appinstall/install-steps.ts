@@ -1,4 +1,4 @@
-// The install as a table of steps (SPEC §5 stages 35 … 30): parse, update check, close app, verify, prepare,
+// The install as a table of steps (docs/appinstall.md stages 35 … 30): parse, update check, close app, verify, prepare,
 // unpack into staging, switch into place, bus files + commit, finish. Each work and undo is safe to run twice;
 // the pipeline that runs the table is task-runner.ts, the crash-safe moves are package-switch.ts.
 import { promises as fs } from 'node:fs';

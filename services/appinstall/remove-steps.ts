@@ -1,4 +1,4 @@
-// The remove as a table of steps (SPEC §5 stages 32 … 31): close app, prepare (journal), bus files, move the
+// The remove as a table of steps (docs/appinstall.md stages 32 … 31): close app, prepare (journal), bus files, move the
 // package aside + commit, delete data. Each work and undo is safe to run twice; task-runner.ts runs the table.
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
@@ -13,7 +13,7 @@ import { rollbackUncommitted } from './install-steps';
 import { faultPoint } from './fault-points';
 import { releaseSpaceReserveIfLow } from './space-reserve';
 
-/** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (SPEC §5). */
+/** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (docs/appinstall.md). */
 const failed = (cause: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.FAILED_REMOVE, detail ? `${cause}: ${detail}` : cause);
 
 function packageIdOf(ctx: TaskContext): string {

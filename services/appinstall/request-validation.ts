@@ -1,4 +1,4 @@
-// Checks of an install/remove request beyond its JSON schema (SPEC §5: `id is empty`, `ipkUrl is empty`,
+// Checks of an install/remove request beyond its JSON schema (docs/appinstall.md: `id is empty`, `ipkUrl is empty`,
 // `invalid ipkUrl`), and the method schemas themselves. The one I/O here is the walk of the ipk path (caller-access.ts).
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // Status events of install/remove tasks: `{"id","statusValue","details"}` with details sticky from
-// event to event (SPEC §5). Pure folding only; who receives the events is appinstall-service.ts's business.
+// event to event (docs/appinstall.md). Pure folding only; who receives the events is appinstall-service.ts's business.
 import { Stage, type StageName } from '../../status-codes';
 import type { Payload } from '../../ipc/protocol';
 import { valueDepthOver } from '../../ipk/json-bounds';

@@ -1,11 +1,12 @@
 // Test harness for the install service: the real daemon (`node dist/services/main.js --root <tmp>`) in a fresh
 // world-traversable temp root, luna-send / luna-send-pub runs read line by line until a final event, app folders
-// packed with the project's own packer, and ares-cli's rule for reading the output (SPEC §3).
+// packed with the project's own packer, and ares-cli's rule for reading the output (docs/luna-send.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packApp } from '../../ipk/pack';
 import { killAllChildren, track } from './child-processes';
+import { scriptFor } from './unprivileged';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const MAIN = path.join(REPO, 'dist/services/main.js');
@@ -88,7 +89,9 @@ export function lunaSend(root: string, args: string[], opts: { pub?: boolean; ui
   delete env.LUNA_HUB_SOCKET;
   const spawnOpts = opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {};
   // With `until`, stdin is a pipe (luna-send -i quits when it closes); otherwise /dev/null, which never "closes".
-  const proc = track(spawn(process.execPath, [opts.pub ? LUNA_SEND_PUB : LUNA_SEND, ...args], { stdio: [opts.until ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...spawnOpts }));
+  // As another uid, the CLI runs from a world-readable copy (test/helpers/unprivileged.ts): the checkout may be private.
+  const script = scriptFor(opts.pub ? LUNA_SEND_PUB : LUNA_SEND, opts.uid);
+  const proc = track(spawn(process.execPath, [script, ...args], { stdio: [opts.until ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...spawnOpts }));
   let stdout = '', stderr = '';
   const lines: Json[] = [];
   proc.stdin?.on('error', () => undefined);
@@ -133,7 +136,7 @@ export function isFinal(line: Json): boolean {
   return line.returnValue === false || [24, 25, 30, 31].includes(line.statusValue);
 }
 
-/** ares-cli's reading of luna-send output (SPEC §3). */
+/** ares-cli's reading of luna-send output (docs/luna-send.md). */
 export function aresVerdict(lines: Json[], op: 'install' | 'remove'): 'success' | 'failure' | 'pending' {
   for (const l of lines) {
     if (l.returnValue === false) return 'failure';

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { killAllChildren, track } from './child-processes';
+import { scriptFor } from './unprivileged';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const DIST = path.join(REPO, 'dist');
@@ -118,7 +119,9 @@ export interface LunaSendRun {
 export function startLunaSend(args: string[], opts: { socketPath?: string; pub?: boolean; env?: NodeJS.ProcessEnv; spawn?: SpawnOptions; limitMs?: number } = {}): LunaSendRun {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   if (opts.socketPath) env.LUNA_HUB_SOCKET = opts.socketPath;
-  const proc = track(spawn(process.execPath, [opts.pub ? LUNA_SEND_PUB : LUNA_SEND, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/tmp', ...opts.spawn }));
+  // As another uid, the CLI runs from a world-readable copy (test/helpers/unprivileged.ts): the checkout may be private.
+  const script = scriptFor(opts.pub ? LUNA_SEND_PUB : LUNA_SEND, opts.spawn?.uid);
+  const proc = track(spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/tmp', ...opts.spawn }));
   let stdout = '';
   let stderr = '';
   const waiters: { n: number; resolve(l: string[]): void; reject(e: Error): void }[] = [];
