@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
+import { DEFAULT_GATEWAY, parseGatewayConfig, type GatewayConfig } from '../../gateway/config';
 
 export interface DaemonConfig {
   /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
@@ -11,9 +12,11 @@ export interface DaemonConfig {
   maxConcurrentTasks: number;
   /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
   extractLimits: ExtractLimits;
+  /** The HTTP gateway (gateway/config.ts); `"gateway": false` turns it off. */
+  gateway: GatewayConfig;
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, extractLimits: DEFAULT_LIMITS };
+export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
@@ -38,8 +41,14 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
         limits[lk as (typeof LIMIT_KEYS)[number]] = lv as number;
       }
       cfg.extractLimits = limits;
+    } else if (k === 'gateway') {
+      try {
+        cfg.gateway = parseGatewayConfig(v);
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, extractLimits)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, extractLimits, gateway)`);
     }
   }
   return cfg;
