@@ -143,6 +143,10 @@ export const DomogikText = {
   UNAUTHORIZED: 'Authentication required: a valid bearer token is needed',
   NOT_FOUND_BODY: '404 - Not found',
   CONTENT_LENGTH_REQUIRED: 'Content-Length is required',
+  badType: (t: string) => `Bad package type '${t}' : must be app, plugin or firmware`,
+  unknownHost: (h: string, me: string) => `Unknown host '${h}' : this device is '${me}'`,
+  BAD_CALLBACK: 'Bad callback name',
+  NO_DATA_TIMEOUT: 'No data or timeout on installing package',
 } as const;
 const DOMOGIK_PREFIX: Record<ErrorKind, string> = {
   unauthorized: 'Authentication required', denied: 'Permission denied', unavailable: 'Not available',
