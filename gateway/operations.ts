@@ -70,6 +70,22 @@ export class Operations {
   readonly changes$: Observable<Op> = this.events.asObservable();
 
   list(): Op[] { return [...this.byHandle.values()]; }
+  /** A small integer id (AX task ids) for an engine operation this gateway did not start. */
+  private readonly engineTasks = new Map<string, number>();
+  taskIdFor(engineHandle: string): number {
+    for (const op of this.byHandle.values()) if (op.engineHandle === engineHandle) return op.taskId;
+    let id = this.engineTasks.get(engineHandle);
+    if (id === undefined) {
+      id = this.nextTask++;
+      this.engineTasks.set(engineHandle, id);
+      if (this.engineTasks.size > 10_000) this.engineTasks.delete(this.engineTasks.keys().next().value as string);
+    }
+    return id;
+  }
+  engineHandleOf(taskId: number): string | undefined {
+    for (const [h, id] of this.engineTasks) if (id === taskId) return h;
+    return undefined;
+  }
   get(handle: string): Op | undefined { return this.byHandle.get(handle); }
   byTaskId(id: number): Op | undefined { return this.byTask.get(id); }
   /** The running or queued operation of a package, if any. */
