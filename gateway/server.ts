@@ -60,12 +60,20 @@ export async function startGateway(opts: { config: GatewayConfig; backend: Backe
     maxHeaderSize: 16 * 1024,
   };
   const servers: http.Server[] = [];
+  // Unparsable requests, header overflows and slow clients get a bare 400/431/408 and the connection ends (no peer
+  // is known before a request line has been parsed).
+  const clientError = (err: NodeJS.ErrnoException, sock: net.Socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (sock.writable && !sock.destroyed) sock.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    else sock.destroy();
+  };
   let handler: http.RequestListener | undefined;
   const app = Fastify({
     logger: false,
     bodyLimit: config.maxBodyBytes,
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
+    clientErrorHandler: clientError,
     serverFactory: (h) => {
       handler = h;
       const s = http.createServer(serverOpts, h);
@@ -139,11 +147,7 @@ export async function startGateway(opts: { config: GatewayConfig; backend: Backe
       if (i > 0) servers.push(s);
       s.on('connection', onConnection);
       s.on('upgrade', onUpgrade);
-      s.on('clientError', (err: NodeJS.ErrnoException, sock: net.Socket) => {
-        // Unparsable requests (and header timeouts) get a bare 400/408 and the connection ends.
-        if (sock.writable) sock.end(`HTTP/1.1 ${err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        else sock.destroy();
-      });
+      if (i > 0) s.on('clientError', clientError); // fastify installs it on its own server
       const { host, port } = config.listen[i];
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
