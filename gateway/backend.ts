@@ -37,6 +37,8 @@ export interface Backend {
   download(as: string, name: string, version?: string): Promise<{ handle: string }>;
   remove(as: string, id: string): Observable<StatusEvent>;
   operations(as: string, state?: string): Promise<EngineOperation[]>;
+  /** Every change of every engine operation (/operations/list subscribed), for events of operations others started. */
+  operationChanges(as: string): Observable<EngineOperation>;
   operation(as: string, handle: string, logStart?: number, logEnd?: number): Promise<{ operation: EngineOperation; log: string; logSize: number; moreData: boolean }>;
   cancel(as: string, handle: string): Promise<void>;
   lock(as: string, id: string, reason: string, owner: string): Promise<{ handle: string }>;
@@ -151,6 +153,19 @@ export class BusBackend implements Backend {
   }
   async operations(as: string, state?: string): Promise<EngineOperation[]> {
     return ((await this.one(as, `${APPINSTALL}/operations/list`, state ? { state } : {})).operations as EngineOperation[]) ?? [];
+  }
+  operationChanges(as: string): Observable<EngineOperation> {
+    return new Observable<EngineOperation>((sub) => {
+      const s = this.client.call(`${APPINSTALL}/operations/list`, { subscribe: true }, { appId: as }).subscribe({
+        next: (p) => {
+          if (p.returnValue === false) sub.error(fail(p));
+          else if (p.operation && typeof p.operation === 'object') sub.next(p.operation as EngineOperation);
+        },
+        error: (e) => sub.error(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message)),
+        complete: () => sub.complete(),
+      });
+      return () => s.unsubscribe();
+    });
   }
   async operation(as: string, handle: string, logStart?: number, logEnd?: number) {
     const p: Payload = { handle };

@@ -29,6 +29,8 @@ export interface Op {
   error?: unknown;
   log: string;
   lastStatus?: number;
+  /** Refused before its handle was given out (the caller got an error instead): no events for it. */
+  silent?: boolean;
 }
 
 const MAX_LOG_CHARS = 64 * 1024;

@@ -10,12 +10,14 @@ import { bearer } from './tokens';
 import type { GatewayContext, Peer } from './server';
 import type { Op } from './operations';
 import type { StatusEvent } from './backend';
-import { PeerError, ThunderCode, ThunderText, thunderError, type ErrorKind } from '../status-codes/peer-errors';
+import { classifyBusError, PeerError, ThunderCode, ThunderText, thunderError, type ErrorKind } from '../status-codes/peer-errors';
 
 export const CALLSIGNS = ['org.rdk.PackageManager', 'PackageManager'];
 const SUBPROTOCOLS = ['notification', 'json', 'text', 'jsonrpc'];
 const EVENTS = ['operationstatus', 'operationStatus'];
 const MAX_REGISTRATIONS = 64;
+/** Install/remove steps before the work starts (parse, update check, closing the app): a refusal there is the call's error. */
+const EARLY = new Set([32, 33, 34, 35, 36, 37, 262, 263, 264]);
 
 type Json = Record<string, any>;
 interface RpcError { code: number; message: string }
@@ -25,7 +27,7 @@ class RpcFail extends Error {
 const wrong = () => new RpcFail(ThunderCode.WRONG_PARAMS, ThunderText.WRONG_PARAMS);
 
 /** A caller: who it is (client name) and, on a WebSocket, its registrations. */
-interface Channel { as: string; regs: Set<string>; ws?: WebSocket }
+interface Channel { as: string; regs: Set<string>; ws?: WebSocket; engine?: { unsubscribe(): void } }
 
 // Parameter schemas per method, compiled once. Strings bounded; extra keys allowed (Thunder ignores them).
 const S = { type: 'string', maxLength: 1024 };
@@ -169,11 +171,21 @@ export function thunderPeer(): Peer {
       const guarded = new Observable<StatusEvent>((sub) => {
         const s = stream.subscribe({
           next: (ev) => {
-            if (!settled) { settled = true; resolveOp(op!); }
+            // A refusal found in the first steps (app locked, package busy) is the call's error, as in LISA; the
+            // handle is answered once the operation is past them.
+            if (!settled && (ev.statusValue === 24 || ev.statusValue === 25)) {
+              const kind = classifyBusError(Number(ev.details.errorCode ?? -1), String(ev.details.reason ?? ''));
+              if (kind === 'locked' || kind === 'busy' || kind === 'uninstalling') {
+                settled = true;
+                if (op) op.silent = true;
+                reject(new PeerError(kind, String(ev.details.reason)));
+              }
+            }
+            if (!settled && !EARLY.has(ev.statusValue)) { settled = true; resolveOp(op!); }
             sub.next(ev);
           },
           error: (e: unknown) => {
-            if (!settled) { settled = true; reject(e); return; }
+            if (!settled) { settled = true; if (op) op.silent = true; reject(e); return; }
             sub.error(e);
           },
           complete: () => sub.complete(),
@@ -211,6 +223,7 @@ export function thunderPeer(): Peer {
           if (ch.regs.has(key)) throw new RpcFail(ThunderCode.DUPLICATE_KEY, ThunderText.DUPLICATE_REGISTRATION);
           if (ch.regs.size >= MAX_REGISTRATIONS) throw new RpcFail(ThunderCode.TOO_MANY_REQUESTS, ThunderText.TOO_MANY_REQUESTS);
           ch.regs.add(key);
+          if (EVENTS.includes(params.event)) followEngine(ch);
         } else if (!ch.regs.delete(key)) {
           throw new RpcFail(ThunderCode.METHOD_NOT_FOUND, ThunderText.REGISTRATION_NOT_FOUND);
         }
@@ -252,7 +265,7 @@ export function thunderPeer(): Peer {
   }
 
   function notify(op: Op): void {
-    if (channels.size === 0) return;
+    if (channels.size === 0 || op.silent) return;
     const params = {
       handle: op.handle,
       operation: op.kind === 'remove' ? 'Uninstalling' : 'Installing',
@@ -263,14 +276,44 @@ export function thunderPeer(): Peer {
     if (params.status === 'Progress' && (op.kind === 'remove' || (op as Op & { lastSent?: number }).lastSent === op.progress)) return;
     (op as Op & { lastSent?: number }).lastSent = op.progress;
     const paramsJson = JSON.stringify(params);
-    for (const ch of channels) {
-      if (!ch.ws || ch.ws.readyState !== 1) continue;
-      for (const key of ch.regs) {
-        const [rid, event] = key.split('\u0000');
-        if (!EVENTS.includes(event)) continue;
-        ch.ws.send(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`);
-      }
+    for (const ch of channels) send(ch, paramsJson);
+  }
+
+  /** Sends one operationstatus to every registration of a channel (the params serialised once by the caller). */
+  function send(ch: Channel, paramsJson: string): void {
+    if (!ch.ws || ch.ws.readyState !== 1 || ch.ws.bufferedAmount > 4 * 1024 * 1024) return; // a reader that does not read loses events
+    for (const key of ch.regs) {
+      const [rid, event] = key.split('\u0000');
+      if (!EVENTS.includes(event)) continue;
+      ch.ws.send(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`);
     }
+  }
+
+  /**
+   * Operations other front-ends started reach a channel through the engine's /operations/list subscription, made
+   * as the channel's client (so the ACG decides what it may see). Until the engine branch exists this is a no-op.
+   */
+  function followEngine(ch: Channel): void {
+    if (ch.engine || !ch.ws) return;
+    const lastPct = new Map<string, number>();
+    ch.engine = ctx.backend.operationChanges(ch.as).subscribe({
+      next: (o) => {
+        if (o.kind !== 'install' && o.kind !== 'remove' && o.kind !== 'firmware') return;
+        if (ctx.ops.list().some((l) => l.engineHandle === o.handle || l.handle === o.handle)) return; // ours: already sent
+        const running = o.state === 'running' || o.state === 'queued';
+        const pct = Math.max(0, Math.min(100, Math.floor(Number(o.progress) || 0)));
+        if (running && (o.kind === 'remove' || lastPct.get(o.handle) === pct)) return;
+        if (running) lastPct.set(o.handle, pct);
+        else lastPct.delete(o.handle);
+        const stage = pct >= 100 ? 'FINISHED' : pct >= 95 ? 'UPDATING_DATABASE' : pct >= 90 ? 'UNTARING' : 'DOWNLOADING';
+        send(ch, JSON.stringify({
+          handle: o.handle, operation: o.kind === 'remove' ? 'Uninstalling' : 'Installing', type: o.type ?? '', id: o.id, version: o.version ?? '',
+          status: o.state === 'succeeded' ? 'Success' : o.state === 'failed' ? 'Failed' : o.state === 'cancelled' ? 'Cancelled' : 'Progress',
+          details: o.state === 'failed' ? o.errorText ?? '' : running ? `${stage} ${pct} %` : '',
+        }));
+      },
+      error: () => undefined,
+    });
   }
 
   const refuse = (reply: FastifyReply, kind: ErrorKind, text: string): FastifyReply => {
@@ -375,6 +418,7 @@ export function thunderPeer(): Peer {
         ws.on('error', () => ws.terminate());
         ws.on('close', () => {
           clearInterval(ping);
+          ch.engine?.unsubscribe();
           channels.delete(ch);
         });
       });

@@ -114,6 +114,23 @@ test('tokens: none or wrong is 401 with -32604 (HTTP and WebSocket); a read-only
   expect(apps.apps.map((a: any) => a.id)).not.toContain('com.example.ro');
 });
 
+test('an app locked through applicationManager/lockApp: uninstall refused with 1009, allowed once unlocked', async () => {
+  const t = await ThunderJsLike.connect(g.host, g.port, g.token);
+  const events: any[] = [];
+  await t.on(PM, 'operationstatus', (p) => events.push(p));
+  const until = async (pred: () => boolean) => { const end = Date.now() + 30000; while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 50)); };
+  const h = await t.call(PM, 'install', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', url: ipk });
+  await until(() => events.some((e) => e.handle === h && e.status !== 'Progress'));
+  expect((await call(g.root, 'luna://com.webos.applicationManager/lockApp', { id: 'com.example.thunder', lock: true })).returnValue).toBe(true);
+  await expect(t.call(PM, 'uninstall', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', uninstalltype: 'full' })).rejects.toEqual({ code: 1009, message: 'ERROR_APP_LOCKED' });
+  expect(await t.call(PM, 'getlist', { id: 'com.example.thunder' })).toEqual([{ id: 'com.example.thunder', version: '1.0.0' }]);
+  await call(g.root, 'luna://com.webos.applicationManager/lockApp', { id: 'com.example.thunder', lock: false });
+  const h2 = await t.call(PM, 'uninstall', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', uninstalltype: 'full' });
+  await until(() => events.some((e) => e.handle === h2 && e.status !== 'Progress'));
+  expect(events.filter((e) => e.handle === h2).pop()).toMatchObject({ status: 'Success', operation: 'Uninstalling' });
+  t.close();
+});
+
 // Needs the engine branch: /lock, /unlock, /getLockInfo, /metadata/get|setAux|clearAux, /storage/details|reset,
 // /operations/cancel, /catalog/download. Before it is merged each is checked to map to ERROR_UNAVAILABLE (2).
 test('engine methods: lock refuses uninstall with 1009, storage details, metadata and aux metadata, cancel', async () => {
