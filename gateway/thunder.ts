@@ -185,8 +185,8 @@ export function thunderPeer(): Peer {
             sub.next(ev);
           },
           error: (e: unknown) => {
-            if (!settled) { settled = true; if (op) op.silent = true; reject(e); return; }
-            sub.error(e);
+            if (!settled) { settled = true; if (op) op.silent = true; reject(e); }
+            sub.error(e); // the operation record ends too (else it would stay "queued" and block the package)
           },
           complete: () => sub.complete(),
         });

@@ -189,3 +189,41 @@ test('engine methods: lock refuses uninstall with 1009, storage details, metadat
   }
   t.close();
 });
+
+// Every seed method over plain HTTP POST, both callsigns and path forms: a result of the seed's shape, or (for the
+// engine branch's methods, until merged) ERROR_UNAVAILABLE; wrong params give 1001 over HTTP too.
+test('every seed method over HTTP: seed result shapes or the mapped error', async () => {
+  const methods: Record<string, any> = {
+    install: { type: 't', id: 'com.example.none', version: '1', url: '/nonexistent/x.ipk', appname: 'a', category: 'c' },
+    uninstall: { type: 't', id: 'com.example.none', version: '1', uninstalltype: 'full' },
+    download: { type: 't', id: 'com.example.none', version: '1', reskey: 'k', url: 'http://127.0.0.1:9/x' },
+    reset: { type: 't', id: 'com.example.none', version: '1', resettype: 'full' },
+    getstoragedetails: { type: '', id: '', version: '' },
+    setauxmetadata: { type: 't', id: 'com.example.none', version: '1', key: 'k', value: 'v' },
+    clearauxmetadata: { type: 't', id: 'com.example.none', version: '1', key: 'k' },
+    getmetadata: { type: 't', id: 'com.example.none', version: '1' },
+    cancel: { handle: '1' },
+    getprogress: { handle: '1' },
+    getlist: { type: '', id: '', version: '', appname: '', category: '' },
+    lock: { type: 't', id: 'com.example.none', version: '1', reason: 'r', owner: 'o' },
+    unlock: { handle: '1' },
+    getlockinfo: { type: 't', id: 'com.example.none', version: '1' },
+  };
+  let i = 100;
+  for (const [m, params] of Object.entries(methods)) {
+    const r = await rpc(g.base, g.token, { jsonrpc: '2.0', id: ++i, method: `org.rdk.PackageManager.1.${m}`, params });
+    expect(r.status).toBe(200);
+    expect(r.json.id).toBe(i);
+    if ('result' in r.json) {
+      if (m === 'getlist') expect(Array.isArray(r.json.result)).toBe(true);
+      if (m === 'getstoragedetails') expect(Object.keys(r.json.result).sort()).toEqual(['apps', 'persistent']);
+    } else {
+      // install of a missing file is refused by /install (1001); the others: not installed (1001), no such handle
+      // (1001/1007), or the engine method is not on the bus yet (2).
+      expect([m, [1001, 1007, 2, 1].includes(r.json.error.code)]).toEqual([m, true]);
+    }
+    const bad = await rpc(g.base, g.token, { jsonrpc: '2.0', id: ++i, method: `${m}`, params: { id: 7, handle: 7, key: 7 } }, { path: '/jsonrpc/PackageManager' });
+    expect(bad.json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
+  }
+  expect((await rpc(g.base, g.token, { jsonrpc: '2.0', id: 1, method: 'PackageManager.1.install', params: methods.install })).json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
+});
