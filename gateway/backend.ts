@@ -32,6 +32,8 @@ export interface Backend {
   refreshFeeds(as: string): Promise<{ handle?: string }>;
   /** Install from a local .ipk path: the status stream (ends after the final event). */
   installFile(as: string, id: string, file: string, extra?: Payload): Observable<StatusEvent>;
+  /** Install from an http(s) URL: /install downloads it first through the download manager (SPEC §8). */
+  installUrl(as: string, id: string, url: string): Observable<StatusEvent>;
   /** Install a catalog package by name (downloads it first). */
   installName(as: string, name: string, version?: string): Observable<StatusEvent>;
   download(as: string, name: string, version?: string): Promise<{ handle: string }>;
@@ -140,6 +142,9 @@ export class BusBackend implements Backend {
   }
   installFile(as: string, id: string, file: string, extra: Payload = {}): Observable<StatusEvent> {
     return this.stream(as, `${APPINSTALL}/install`, { ...extra, id, ipkUrl: file });
+  }
+  installUrl(as: string, id: string, url: string): Observable<StatusEvent> {
+    return this.stream(as, `${APPINSTALL}/install`, { id, ipkUrl: url });
   }
   installName(as: string, name: string, version?: string): Observable<StatusEvent> {
     return this.stream(as, `${APPINSTALL}/catalog/install`, version ? { name, version } : { name });

@@ -96,7 +96,11 @@ export function thunderPeer(): Peer {
         if (p.version && apps.some((a) => a.id === p.id && a.version === p.version)) throw new RpcFail(ThunderCode.ALREADY_INSTALLED, ThunderText.ALREADY_INSTALLED);
         const url = String(p.url);
         const local = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url.startsWith('/') ? url : null;
-        const stream = local !== null ? ctx.backend.installFile(as, p.id, local) : ctx.backend.installName(as, p.id, p.version || undefined);
+        // A local path installs at once; an http(s) url is downloaded by /install first (SPEC §8); anything else is
+        // taken as a feed and the package is installed by name from the catalog.
+        const stream = local !== null ? ctx.backend.installFile(as, p.id, local)
+          : /^https?:\/\//i.test(url) ? ctx.backend.installUrl(as, p.id, url)
+            : ctx.backend.installName(as, p.id, p.version || undefined);
         return (await startOp('install', p, as, stream)).handle;
       }
       case 'uninstall': {

@@ -226,4 +226,9 @@ test('every seed method over HTTP: seed result shapes or the mapped error', asyn
     expect(bad.json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
   }
   expect((await rpc(g.base, g.token, { jsonrpc: '2.0', id: 1, method: 'PackageManager.1.install', params: methods.install })).json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
+  // An http url goes to /install, which downloads it first once the download manager is on the bus (feeds branch);
+  // until then /install refuses http urls ("invalid ipkUrl"): 1001.
+  const http = await rpc(g.base, g.token, { jsonrpc: '2.0', id: 2, method: 'PackageManager.1.install', params: { ...methods.install, url: 'http://127.0.0.1:9/x.ipk' } });
+  if (await busHas(g.root, 'luna://com.webos.service.downloadmanager/listPending')) expect(http.json.result).toMatch(/^\d+$/);
+  else expect(http.json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
 });
