@@ -8,13 +8,14 @@ import { UNSAFE_NO_SYNC_ENV } from '../services/appinstall/durable-fs';
 import { killAllChildren } from './bench-process';
 import { DEFAULT_BUS_OPTIONS, runBusBench } from './bus-bench';
 import { DEFAULT_FANOUT_OPTIONS, runFanoutBench } from './fanout-bench';
+import { DEFAULT_GATEWAY_OPTIONS, runGatewayBench } from './gateway-bench';
 import { formatMarkdown, formatTable, missingFigures, evaluate, type Figures } from './figures';
 import { DEFAULT_INSTALL_OPTIONS, runInstallBench } from './install-bench';
 import { DEFAULT_MEMORY_OPTIONS, runMemoryBench } from './memory-bench';
 import { msSince, nowNs } from './stats';
 
 const RESULTS = path.resolve(__dirname, '../../bench/results');
-const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory'] as const;
+const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'gateway'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
@@ -84,6 +85,12 @@ async function main(): Promise<number> {
     } else if (s === 'fanout') {
       await timed('fan-out', async () => {
         Object.assign(figures, await runFanoutBench({ ...(quick ? { subscribers: 1000, events: 20, warmup: 5 } : DEFAULT_FANOUT_OPTIONS), log }));
+      });
+    } else if (s === 'gateway') {
+      await timed('gateway', async () => {
+        const r = await runGatewayBench({ ...(quick ? { concurrency: 50, seconds: 3, subscribers: 1000, installs: 1 } : DEFAULT_GATEWAY_OPTIONS), log });
+        Object.assign(figures, r.figures);
+        skipped.push(...r.skipped);
       });
     } else if (s === 'memory') {
       await timed('memory', async () => {

@@ -16,6 +16,8 @@ const STATUS_MAP: Record<string, string> = {
   install_queued: 'install_queueing', install_queueing: 'install_queueing', install_running: 'installing', installing: 'installing', install_failed: 'install_failed',
   uninstall_queued: 'uninstall_queueing', uninstall_queueing: 'uninstall_queueing', uninstall_running: 'uninstalling', uninstalling: 'uninstalling', uninstall_failed: 'uninstall_failed',
 };
+/** How long a package list answer is reused (see the list route). */
+const LIST_TTL_MS = 250;
 const TASK_STATE: Record<string, string> = { queued: 'pending', running: 'running', succeeded: 'succeeded', failed: 'failed', cancelled: 'cancelled' };
 
 interface AxPackage {
@@ -134,12 +136,25 @@ export function axPeer(): Peer {
         const as = (req: FastifyRequest) => ctx.tokens.lookup(String(req.headers.secret))!;
 
         s.get('/device/info', async () => ({ caps: { supportsAppStore: true } }));
-        s.get('/app_store/packages', async (req, reply) => {
-          try { return reply.send((await catalog(as(req), false)).map(packageOf)); } catch (e) { return fromError(reply, e); }
-        });
-        s.get('/app_store/firmware/packages', async (req, reply) => {
-          try { return reply.send((await catalog(as(req), true)).map(packageOf)); } catch (e) { return fromError(reply, e); }
-        });
+        // AX clients poll the list: one answer per client name is reused for LIST_TTL_MS, and dropped at once when
+        // an operation the gateway follows changes (so statuses and progress are never older than that).
+        const lists = new Map<string, { at: number; json: string }>();
+        const sub = ctx.ops.changes$.subscribe(() => lists.clear());
+        s.addHook('onClose', async () => sub.unsubscribe());
+        const list = (firmware: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+          const who = as(req);
+          const key = `${firmware ? 'f' : 'a'}:${who}`;
+          const hit = lists.get(key);
+          if (hit && Date.now() - hit.at < LIST_TTL_MS) return reply.type('application/json; charset=utf-8').send(hit.json);
+          try {
+            const json = JSON.stringify((await catalog(who, firmware)).map(packageOf));
+            if (lists.size > 1000) lists.clear();
+            lists.set(key, { at: Date.now(), json });
+            return reply.type('application/json; charset=utf-8').send(json);
+          } catch (e) { return fromError(reply, e); }
+        };
+        s.get('/app_store/packages', list(false));
+        s.get('/app_store/firmware/packages', list(true));
         s.post('/app_store/services/refresh_store', async (req, reply) => {
           try { await ctx.backend.refreshFeeds(as(req)); return reply.code(201).send({}); } catch (e) { return fromError(reply, e); }
         });

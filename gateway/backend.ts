@@ -56,6 +56,8 @@ export interface Backend {
 
 const FINAL = new Set([22, 24, 25, 30, 31]);
 const CALL_TIMEOUT_MS = 30_000;
+/** How long a method the bus called unknown is taken as missing (the methods of a running daemon do not come and go). */
+const MISSING_TTL_MS = 5_000;
 
 function fail(reply: Payload): PeerError {
   const code = typeof reply.errorCode === 'number' ? reply.errorCode : -1;
@@ -72,7 +74,21 @@ export class BusBackend implements Backend {
 
   get hubGone$() { return this.client.hubGone$; }
 
+  /** Bus methods found missing ("Unknown method": the engine/feeds branch not there): not asked again for a while. */
+  private readonly missing = new Map<string, { until: number; error: PeerError }>();
+
   private async one(as: string, uri: string, payload: Payload): Promise<Payload> {
+    const gone = this.missing.get(uri);
+    if (gone && gone.until > Date.now()) throw gone.error;
+    try {
+      return await this.oneNow(as, uri, payload);
+    } catch (e) {
+      if (e instanceof PeerError && e.kind === 'unavailable' && /^Unknown method/.test(e.message)) this.missing.set(uri, { until: Date.now() + MISSING_TTL_MS, error: e });
+      throw e;
+    }
+  }
+
+  private async oneNow(as: string, uri: string, payload: Payload): Promise<Payload> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new PeerError('timeout', `no answer from ${uri} within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);

@@ -62,7 +62,7 @@ describe('bench contract', () => {
   });
 
   test('run arguments: sections and --quick, anything else refused', () => {
-    expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory'] });
+    expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory', 'gateway'] });
     expect(parseRunArgs(['--quick', 'bus'])).toEqual({ quick: true, sections: ['bus'] });
     expect(() => parseRunArgs(['--fast'])).toThrow(/unknown argument "--fast"/);
   });
