@@ -239,12 +239,12 @@ export function axPeer(): Peer {
           const endAt = q.end === undefined || q.end === 0 ? undefined : q.end;
           let text: string, size: number, more: boolean;
           const op = ctx.ops.byTaskId(id);
-          if (op) {
+          if (op && (op.log !== '' || !op.engineHandle)) {
             size = op.log.length;
             text = op.log.slice(startAt, endAt);
             more = op.state === 'queued' || op.state === 'running';
           } else {
-            const h = ctx.ops.engineHandleOf(id);
+            const h = op?.engineHandle ?? ctx.ops.engineHandleOf(id);
             if (!h) return refuse(reply, 'notFound', AxText.NOT_FOUND);
             try {
               const r = await ctx.backend.operation(as(req), h, startAt, endAt);

@@ -39,8 +39,12 @@ export interface Backend {
   download(as: string, name: string, version?: string): Promise<{ handle: string }>;
   remove(as: string, id: string): Observable<StatusEvent>;
   operations(as: string, state?: string): Promise<EngineOperation[]>;
-  /** Every change of every engine operation (/operations/list subscribed), for events of operations others started. */
-  operationChanges(as: string): Observable<EngineOperation>;
+  /** Every change of every engine operation (/operations/list subscribed as the gateway itself). */
+  operationChanges(): Observable<EngineOperation>;
+  /** Every install/remove status event of the service (/status subscribed as the gateway itself). */
+  statusChanges(): Observable<StatusEvent>;
+  /** Whether this client may watch operations (it may call /status): the gate for event subscriptions. */
+  canWatch(as: string): Promise<boolean>;
   operation(as: string, handle: string, logStart?: number, logEnd?: number): Promise<{ operation: EngineOperation; log: string; logSize: number; moreData: boolean }>;
   cancel(as: string, handle: string): Promise<void>;
   lock(as: string, id: string, reason: string, owner: string): Promise<{ handle: string }>;
@@ -175,18 +179,39 @@ export class BusBackend implements Backend {
   async operations(as: string, state?: string): Promise<EngineOperation[]> {
     return ((await this.one(as, `${APPINSTALL}/operations/list`, state ? { state } : {})).operations as EngineOperation[]) ?? [];
   }
-  operationChanges(as: string): Observable<EngineOperation> {
-    return new Observable<EngineOperation>((sub) => {
-      const s = this.client.call(`${APPINSTALL}/operations/list`, { subscribe: true }, { appId: as }).subscribe({
+  /** A subscription made as the gateway's own (privileged) connection: its first reply is the call return. */
+  private watch(uri: string, pick: (p: Payload) => unknown): Observable<any> {
+    return new Observable<any>((sub) => {
+      const s = this.client.call(uri, { subscribe: true }).subscribe({
         next: (p) => {
-          if (p.returnValue === false) sub.error(fail(p));
-          else if (p.operation && typeof p.operation === 'object') sub.next(p.operation as EngineOperation);
+          if (p.returnValue === false) { sub.error(fail(p)); return; }
+          const v = pick(p);
+          if (v !== undefined) sub.next(v);
         },
         error: (e) => sub.error(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message)),
         complete: () => sub.complete(),
       });
       return () => s.unsubscribe();
     });
+  }
+  operationChanges(): Observable<EngineOperation> {
+    return this.watch(`${APPINSTALL}/operations/list`, (p) => (p.operation && typeof p.operation === 'object' ? p.operation : undefined));
+  }
+  statusChanges(): Observable<StatusEvent> {
+    return this.watch(`${APPINSTALL}/status`, (p) => {
+      if (typeof p.statusValue !== 'number' || typeof p.id !== 'string') return undefined;
+      const details = (p.details && typeof p.details === 'object' ? p.details : {}) as Record<string, any>;
+      return { id: p.id, statusValue: p.statusValue, details, handle: typeof details.handle === 'string' ? details.handle : undefined };
+    });
+  }
+  async canWatch(as: string): Promise<boolean> {
+    try {
+      await this.one(as, `${APPINSTALL}/status`, {});
+      return true;
+    } catch (e) {
+      if (e instanceof PeerError && e.kind === 'denied') return false;
+      throw e;
+    }
   }
   async operation(as: string, handle: string, logStart?: number, logEnd?: number) {
     const p: Payload = { handle };

@@ -3,7 +3,7 @@
 // a bounded log in the AX sample's format, and one event stream every peer maps to its own vocabulary.
 import crypto from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
-import type { StatusEvent } from './backend';
+import type { EngineOperation, StatusEvent } from './backend';
 
 export type OpKind = 'install' | 'remove' | 'download' | 'firmware';
 export type OpState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -31,9 +31,14 @@ export interface Op {
   lastStatus?: number;
   /** Refused before its handle was given out (the caller got an error instead): no events for it. */
   silent?: boolean;
+  /** Started by this gateway (else seen on the bus: another front-end's operation). */
+  local: boolean;
 }
 
 const MAX_LOG_CHARS = 64 * 1024;
+const FINAL_STATUS = new Set([22, 23, 24, 25, 30, 31]);
+/** Status values only an install passes through (download, parse, update check, verify, unpack, register). */
+const INSTALL_STATUS = new Set([7, 8, 10, 11, 12, 13, 14, 17, 27, 28, 29, 35, 36, 37, 262, 263, 264, 268, 269, 270]);
 const KEEP_FINISHED = 200;
 
 export function localTime(d: Date | undefined): string {
@@ -90,10 +95,65 @@ export class Operations {
   }
   get(handle: string): Op | undefined { return this.byHandle.get(handle); }
   byTaskId(id: number): Op | undefined { return this.byTask.get(id); }
-  /** The running or queued operation of a package, if any. */
-  active(id: string): Op | undefined {
-    for (const op of this.byHandle.values()) if (op.id === id && (op.state === 'running' || op.state === 'queued')) return op;
+  /** The running or queued operation of a package, if any (only this gateway's own with `localOnly`). */
+  active(id: string, localOnly = false): Op | undefined {
+    for (const op of this.byHandle.values()) if (op.id === id && (op.state === 'running' || op.state === 'queued') && (op.local || !localOnly)) return op;
     return undefined;
+  }
+
+  private readonly external = new Map<string, Subject<StatusEvent>>();
+  /**
+   * A status event of the bus's /status (every task, whoever started it): tasks this gateway did not start get a
+   * record too, so every peer sees them (Thunder events, AX lists and tasks). Used until the engine's operations
+   * are on the bus (observeEngine).
+   */
+  observeStatus(ev: StatusEvent): void {
+    const id = ev.id;
+    if (!id) return;
+    let subject = this.external.get(id);
+    if (!subject) {
+      if (this.active(id, true) || FINAL_STATUS.has(ev.statusValue)) return; // ours, or the end of a task not seen starting
+      subject = new Subject<StatusEvent>();
+      this.external.set(id, subject);
+      const kind: OpKind = 'ipkUrl' in ev.details || INSTALL_STATUS.has(ev.statusValue) ? 'install' : 'remove';
+      const op = this.track(kind, { id, version: typeof ev.details.version === 'string' ? ev.details.version : '' }, String(ev.details.client ?? ''), subject);
+      op.local = false;
+    }
+    subject.next(ev);
+    if (FINAL_STATUS.has(ev.statusValue)) {
+      subject.complete();
+      this.external.delete(id);
+    }
+  }
+
+  private readonly engineOps = new Map<string, Op>();
+  /** A change of an engine operation (/operations/list): operations others started get a record (handle = the engine's). */
+  observeEngine(o: EngineOperation): void {
+    if (!['install', 'remove', 'firmware', 'download'].includes(o.kind) || typeof o.handle !== 'string') return;
+    let op = this.engineOps.get(o.handle);
+    if (!op) {
+      for (const l of this.byHandle.values()) if (l.engineHandle === o.handle) return; // ours
+      if (this.active(o.id, true)) return; // ours, its handle not known yet
+      if (o.state !== 'queued' && o.state !== 'running') return; // finished before we saw it
+      op = {
+        handle: this.byHandle.has(o.handle) ? `${o.handle}0` : o.handle, taskId: this.taskIdFor(o.handle), engineHandle: o.handle,
+        kind: o.kind as OpKind, id: o.id, version: o.version ?? '', type: o.type ?? '', client: '', state: 'queued', progress: 0,
+        stage: 'DOWNLOADING', createTime: o.createTime ? new Date(o.createTime) : new Date(), log: '', local: false,
+      };
+      this.engineOps.set(o.handle, op);
+      this.byHandle.set(op.handle, op);
+      this.byTask.set(op.taskId, op);
+      this.prune();
+    }
+    const pct = Math.max(op.progress, Math.min(100, Math.floor(Number(o.progress) || 0)));
+    op.progress = pct;
+    op.stage = stageOf(pct);
+    if (o.startTime) op.startTime = new Date(o.startTime);
+    if (o.endTime) op.endTime = new Date(o.endTime);
+    if (o.errorText) op.errorText = o.errorText;
+    if (['queued', 'running', 'succeeded', 'failed', 'cancelled'].includes(o.state)) op.state = o.state as OpState;
+    if (op.state !== 'queued' && op.state !== 'running') this.engineOps.delete(o.handle);
+    this.events.next(op);
   }
 
   /** Resolves when the operation has ended (succeeded, failed or cancelled). */
@@ -115,7 +175,7 @@ export class Operations {
     do handle = BigInt.asUintN(63, crypto.randomBytes(8).readBigUInt64BE()).toString(); while (this.byHandle.has(handle));
     const op: Op = {
       handle, taskId: this.nextTask++, kind, id: target.id, version: target.version ?? '', type: target.type ?? '', client,
-      state: 'queued', progress: 0, stage: 'DOWNLOADING', createTime: new Date(), log: '',
+      state: 'queued', progress: 0, stage: 'DOWNLOADING', createTime: new Date(), log: '', local: true,
     };
     this.byHandle.set(handle, op);
     this.byTask.set(op.taskId, op);

@@ -9,7 +9,7 @@ import type { Backend } from './backend';
 import type { GatewayConfig } from './config';
 import { Operations } from './operations';
 import type { TokenStore } from './tokens';
-import { GatewayText, type ErrorKind } from '../status-codes/peer-errors';
+import { GatewayText, PeerError, type ErrorKind } from '../status-codes/peer-errors';
 import { thunderPeer } from './thunder';
 import { olaresPeer } from './olares';
 import { domogikPeer } from './domogik';
@@ -128,6 +128,7 @@ export async function startGateway(opts: { config: GatewayConfig; backend: Backe
 
   for (const p of peers) await p.register(app, ctx);
   await app.ready();
+  const following = follow(ctx);
   if (!handler) throw new Error('gateway: no HTTP server');
 
   const onUpgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
@@ -162,11 +163,13 @@ export async function startGateway(opts: { config: GatewayConfig; backend: Backe
   } catch (e) {
     for (const s of servers) if (s.listening) s.close();
     for (const p of peers) p.close?.();
+    following.unsubscribe();
     throw e;
   }
   return {
     addresses,
     async stop() {
+      following.unsubscribe();
       for (const p of peers) p.close?.();
       await Promise.all(servers.filter((s) => s.listening).map((s) => new Promise<void>((resolve) => {
         s.close(() => resolve());
@@ -174,6 +177,30 @@ export async function startGateway(opts: { config: GatewayConfig; backend: Backe
       })));
     },
   };
+}
+
+/**
+ * Operations other front-ends start (luna-send, ares-cli, another peer API) become records too, so that every peer
+ * shows them: from the engine's /operations/list once it is on the bus, else from the service's /status.
+ */
+function follow(ctx: GatewayContext): { unsubscribe(): void } {
+  let current: { unsubscribe(): void } | null = null;
+  let stopped = false;
+  const onStatus = () => {
+    current = ctx.backend.statusChanges().subscribe({
+      next: (ev) => ctx.ops.observeStatus(ev),
+      error: (e: Error) => { if (!stopped) ctx.log(`gateway: following /status ended: ${e.message}`); },
+    });
+  };
+  current = ctx.backend.operationChanges().subscribe({
+    next: (o) => ctx.ops.observeEngine(o),
+    error: (e: Error) => {
+      if (stopped) return;
+      if (e instanceof PeerError && e.kind === 'unavailable') onStatus();
+      else ctx.log(`gateway: following /operations/list ended: ${e.message}`);
+    },
+  });
+  return { unsubscribe() { stopped = true; current?.unsubscribe(); } };
 }
 
 /** The uploads directory under the root. */

@@ -27,7 +27,7 @@ class RpcFail extends Error {
 const wrong = () => new RpcFail(ThunderCode.WRONG_PARAMS, ThunderText.WRONG_PARAMS);
 
 /** A caller: who it is (client name) and, on a WebSocket, its registrations. */
-interface Channel { as: string; regs: Set<string>; ws?: WebSocket; engine?: { unsubscribe(): void } }
+interface Channel { as: string; regs: Set<string>; ws?: WebSocket; watch?: boolean }
 
 // Parameter schemas per method, compiled once. Strings bounded; extra keys allowed (Thunder ignores them).
 const S = { type: 'string', maxLength: 1024 };
@@ -226,8 +226,13 @@ export function thunderPeer(): Peer {
         if (name === 'register') {
           if (ch.regs.has(key)) throw new RpcFail(ThunderCode.DUPLICATE_KEY, ThunderText.DUPLICATE_REGISTRATION);
           if (ch.regs.size >= MAX_REGISTRATIONS) throw new RpcFail(ThunderCode.TOO_MANY_REQUESTS, ThunderText.TOO_MANY_REQUESTS);
+          // Events show every operation: only a client that may watch them (call /status) may register for them.
+          if (EVENTS.includes(params.event) && !ch.watch) {
+            if (!(await ctx.backend.canWatch(ch.as))) throw new RpcFail(ThunderCode.NOT_ALLOWED, ThunderText.NOT_ALLOWED);
+            ch.watch = true;
+          }
+          if (ch.regs.has(key)) throw new RpcFail(ThunderCode.DUPLICATE_KEY, ThunderText.DUPLICATE_REGISTRATION);
           ch.regs.add(key);
-          if (EVENTS.includes(params.event)) followEngine(ch);
         } else if (!ch.regs.delete(key)) {
           throw new RpcFail(ThunderCode.METHOD_NOT_FOUND, ThunderText.REGISTRATION_NOT_FOUND);
         }
@@ -291,33 +296,6 @@ export function thunderPeer(): Peer {
       if (!EVENTS.includes(event)) continue;
       ch.ws.send(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`);
     }
-  }
-
-  /**
-   * Operations other front-ends started reach a channel through the engine's /operations/list subscription, made
-   * as the channel's client (so the ACG decides what it may see). Until the engine branch exists this is a no-op.
-   */
-  function followEngine(ch: Channel): void {
-    if (ch.engine || !ch.ws) return;
-    const lastPct = new Map<string, number>();
-    ch.engine = ctx.backend.operationChanges(ch.as).subscribe({
-      next: (o) => {
-        if (o.kind !== 'install' && o.kind !== 'remove' && o.kind !== 'firmware') return;
-        if (ctx.ops.list().some((l) => l.engineHandle === o.handle || l.handle === o.handle)) return; // ours: already sent
-        const running = o.state === 'running' || o.state === 'queued';
-        const pct = Math.max(0, Math.min(100, Math.floor(Number(o.progress) || 0)));
-        if (running && (o.kind === 'remove' || lastPct.get(o.handle) === pct)) return;
-        if (running) lastPct.set(o.handle, pct);
-        else lastPct.delete(o.handle);
-        const stage = pct >= 100 ? 'FINISHED' : pct >= 95 ? 'UPDATING_DATABASE' : pct >= 90 ? 'UNTARING' : 'DOWNLOADING';
-        send(ch, JSON.stringify({
-          handle: o.handle, operation: o.kind === 'remove' ? 'Uninstalling' : 'Installing', type: o.type ?? '', id: o.id, version: o.version ?? '',
-          status: o.state === 'succeeded' ? 'Success' : o.state === 'failed' ? 'Failed' : o.state === 'cancelled' ? 'Cancelled' : 'Progress',
-          details: o.state === 'failed' ? o.errorText ?? '' : running ? `${stage} ${pct} %` : '',
-        }));
-      },
-      error: () => undefined,
-    });
   }
 
   const refuse = (reply: FastifyReply, kind: ErrorKind, text: string): FastifyReply => {
@@ -422,7 +400,6 @@ export function thunderPeer(): Peer {
         ws.on('error', () => ws.terminate());
         ws.on('close', () => {
           clearInterval(ping);
-          ch.engine?.unsubscribe();
           channels.delete(ch);
         });
       });

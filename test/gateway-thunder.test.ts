@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { killAllChildren, makeIpk, call } from './helpers/appinstall-daemon';
+import { killAllChildren, makeIpk, call, install as busInstall, remove as busRemove } from './helpers/appinstall-daemon';
 import { busHas, READER, READER_FILES, rpc, startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 
 let g: GatewayDaemon;
@@ -129,6 +129,29 @@ test('an app locked through applicationManager/lockApp: uninstall refused with 1
   await until(() => events.some((e) => e.handle === h2 && e.status !== 'Progress'));
   expect(events.filter((e) => e.handle === h2).pop()).toMatchObject({ status: 'Success', operation: 'Uninstalling' });
   t.close();
+});
+
+test('operations other front-ends start (luna-send) reach registered clients; a client that may not watch cannot register', async () => {
+  const t = await ThunderJsLike.connect(g.host, g.port, g.token);
+  const events: any[] = [];
+  await t.on(PM, 'operationstatus', (p) => events.push(p));
+  const dir = fs.mkdtempSync('/tmp/gwt-');
+  fs.chmodSync(dir, 0o755);
+  const other = await makeIpk(dir, 'com.example.bybus', '2.0.0');
+  const r = await busInstall(g.root, 'com.example.bybus', other);
+  expect(r.lines.pop()?.statusValue).toBe(30);
+  const end = Date.now() + 10000;
+  while (!events.some((e) => e.id === 'com.example.bybus' && e.status === 'Success') && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+  const mine = events.filter((e) => e.id === 'com.example.bybus');
+  expect(mine.pop()).toMatchObject({ operation: 'Installing', status: 'Success', details: '', handle: expect.stringMatching(/^\d+$/) });
+  expect(mine.every((e) => e.status === 'Progress' && /^(DOWNLOADING|UNTARING|UPDATING_DATABASE|FINISHED) \d+ %$/.test(e.details))).toBe(true);
+  await busRemove(g.root, 'com.example.bybus');
+  while (!events.some((e) => e.id === 'com.example.bybus' && e.operation === 'Uninstalling') && Date.now() < end + 10000) await new Promise((res) => setTimeout(res, 50));
+  expect(events.filter((e) => e.id === 'com.example.bybus' && e.operation === 'Uninstalling')).toEqual([expect.objectContaining({ status: 'Success' })]);
+  t.close();
+  const reader = await ThunderJsLike.connect(g.host, g.port, READER_TOKEN);
+  await expect(reader.on(PM, 'operationstatus', () => undefined)).rejects.toEqual({ code: -32604, message: 'method invokation not allowed.' });
+  reader.close();
 });
 
 // Needs the engine branch: /lock, /unlock, /getLockInfo, /metadata/get|setAux|clearAux, /storage/details|reset,
