@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark in one run (bus, install, extract, fan-out, memory, feeds), a table on stdout and
 // bench/results/latest.json (one flat object of named figures) plus latest.md (the table and the machine).
-// Usage: node dist/bench/run.js [--quick] [bus|install|extract|fanout|memory|feeds|download ...]; --quick shrinks every count.
+// Usage: node dist/bench/run.js [--quick] [bus|install|extract|fanout|memory|feeds|download|gateway ...]; --quick shrinks every count.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,13 +10,14 @@ import { DEFAULT_BUS_OPTIONS, runBusBench } from './bus-bench';
 import { DEFAULT_DOWNLOAD_OPTIONS, runDownloadBench } from './download-bench';
 import { DEFAULT_FANOUT_OPTIONS, runFanoutBench } from './fanout-bench';
 import { runFeedsBench } from './feeds-bench';
+import { DEFAULT_GATEWAY_OPTIONS, runGatewayBench } from './gateway-bench';
 import { formatMarkdown, formatTable, missingFigures, evaluate, type Figures } from './figures';
 import { DEFAULT_INSTALL_OPTIONS, runInstallBench } from './install-bench';
 import { DEFAULT_MEMORY_OPTIONS, runMemoryBench } from './memory-bench';
 import { msSince, nowNs } from './stats';
 
 const RESULTS = path.resolve(__dirname, '../../bench/results');
-const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download'] as const;
+const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download', 'gateway'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
@@ -90,6 +91,12 @@ async function main(): Promise<number> {
     } else if (s === 'download') {
       await timed('download', async () => {
         const r = await runDownloadBench({ ...(quick ? { mb: 50, rounds: 1 } : DEFAULT_DOWNLOAD_OPTIONS), log });
+        Object.assign(figures, r.figures);
+        skipped.push(...r.skipped);
+      });
+    } else if (s === 'gateway') {
+      await timed('gateway', async () => {
+        const r = await runGatewayBench({ ...(quick ? { concurrency: 50, seconds: 3, subscribers: 1000, installs: 1 } : DEFAULT_GATEWAY_OPTIONS), log });
         Object.assign(figures, r.figures);
         skipped.push(...r.skipped);
       });

@@ -58,9 +58,10 @@ export interface Running {
 /**
  * Runs a daemon in the foreground: parses the arguments, starts it under the resolved root, and stops it on
  * SIGTERM/SIGINT (a signal during start-up stops it right after). One daemon per root: the single-instance lock
- * (instance-lock.ts) is taken first; a second start logs that a daemon runs and exits 1 having changed nothing. SIGHUP calls `reload` (before then: logged).
+ * (instance-lock.ts) is taken first (unless `instanceLock: false`: a front-end such as the standalone gateway, which
+ * keeps no state of the daemon's); a second start logs that a daemon runs and exits 1 having changed nothing. SIGHUP calls `reload` (before then: logged).
  */
-export function runDaemon(usage: string, start: (root: string) => Promise<Running>): void {
+export function runDaemon(usage: string, start: (root: string) => Promise<Running>, opts: { instanceLock?: boolean } = {}): void {
   let args;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -90,7 +91,7 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => (running?.reload ? running.reload() : log('SIGHUP: nothing to reload yet')));
   const root = resolveRoot(args.root);
-  try {
+  if (opts.instanceLock !== false) try {
     takeInstanceLock(root); // before anything reads or changes state under the root: recovery, hub socket, tasks
   } catch (e) {
     log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);

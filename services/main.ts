@@ -5,6 +5,8 @@ import { startHub } from '../ipc/ls-hubd';
 import { startServices } from './daemon';
 import { escapeLogText, log, runDaemon } from './daemon-cli';
 import { recover } from './appinstall/recovery';
+import { loadDaemonConfig } from './appinstall/daemon-config';
+import { startGatewayForRoot, type GatewayHandle } from '../gateway/index';
 
 const USAGE = `usage: appinstalld-main [--root DIR]
   Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode, com.webos.applicationManager,
@@ -27,9 +29,18 @@ if (require.main === module) {
       await hub.stop();
       throw e;
     }
+    // The HTTP gateway (gateway/, SPEC §9) is a bus client like any other; when it cannot start (port taken,
+    // unsafe tokens file) the bus services keep running and the reason is logged.
+    let gateway: GatewayHandle | null = null;
+    try {
+      gateway = await startGatewayForRoot({ root, config: loadDaemonConfig(layoutOf(root).daemonConfig).gateway, log });
+    } catch (e) {
+      log(`gateway: not started: ${(e as Error).message}`);
+    }
     return {
       reload: () => hub.reload(),
       stop: async () => {
+        await gateway?.stop();
         await services.stop();
         await hub.stop();
       },

@@ -64,7 +64,7 @@ describe('bench contract', () => {
   });
 
   test('run arguments: sections and --quick, anything else refused', () => {
-    expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download'] });
+    expect(parseRunArgs([])).toEqual({ quick: false, sections: ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download', 'gateway'] });
     expect(parseRunArgs(['--quick', 'bus'])).toEqual({ quick: true, sections: ['bus'] });
     expect(() => parseRunArgs(['--fast'])).toThrow(/unknown argument "--fast"/);
   });

@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
 import { parseBoundedJson } from '../../ipk/json-bounds';
 
 const MAX_CONFIG_BYTES = 64 * 1024;
+import { DEFAULT_GATEWAY, parseGatewayConfig, type GatewayConfig } from '../../gateway/config';
 
 export interface DaemonConfig {
   /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
@@ -16,9 +17,11 @@ export interface DaemonConfig {
   maxQueuedTasksPerCaller: number;
   /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
   extractLimits: ExtractLimits;
+  /** The HTTP gateway (gateway/config.ts); `"gateway": false` turns it off. */
+  gateway: GatewayConfig;
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS };
+export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
@@ -46,8 +49,14 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
         limits[lk as (typeof LIMIT_KEYS)[number]] = lv as number;
       }
       cfg.extractLimits = limits;
+    } else if (k === 'gateway') {
+      try {
+        cfg.gateway = parseGatewayConfig(v);
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway)`);
     }
   }
   return cfg;
