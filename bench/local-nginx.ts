@@ -1,10 +1,11 @@
 // A real nginx (Debian's) on loopback for the download tests and bench: installed with apt-get when missing, run
 // non-daemon with its own config, prefix, pid, logs and temp dirs in a temp dir, on a free port. Not a product part.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureTool } from './debian-tool';
 
 export interface LocalNginx {
   url: string;
@@ -14,28 +15,9 @@ export interface LocalNginx {
   stop(): Promise<void>;
 }
 
-function findNginx(): string | null {
-  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (fs.existsSync(p)) return p;
-  return null;
-}
-
-/** nginx's path, installing Debian's nginx-light (else nginx) when it is missing and we are root. */
+/** nginx's path, installing Debian's nginx-light (else nginx) when it is missing (bench/debian-tool.ts). */
 export function ensureNginx(): string {
-  const found = findNginx();
-  if (found) return found;
-  if (process.getuid?.() !== 0) throw new Error('nginx is not installed and this is not root: apt-get install nginx-light');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (pkg: string) => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], { stdio: 'ignore', timeout: 300000, env });
-  for (const attempt of [() => install('nginx-light'), () => install('nginx'), () => { execFileSync('apt-get', ['update'], { stdio: 'ignore', timeout: 300000, env }); install('nginx-light'); }, () => install('nginx')]) {
-    try {
-      attempt();
-    } catch {
-      // next way
-    }
-    const p = findNginx();
-    if (p) return p;
-  }
-  throw new Error('nginx could not be installed with apt-get (nginx-light, nginx)');
+  return ensureTool(['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'], ['nginx-light', 'nginx']);
 }
 
 async function freePort(): Promise<number> {

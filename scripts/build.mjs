@@ -5,7 +5,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const SOURCE_DIRS = ['ipc', 'acg', 'status-codes', 'services', 'luna-send', 'ipk', 'feeds', 'download', 'gateway', 'bench'];
+// The source folders are tsconfig.json's "include" less test/: one list for the type check and the build.
+const tsconfig = JSON.parse(await fs.readFile(path.join(root, 'tsconfig.json'), 'utf8'));
+const SOURCE_DIRS = tsconfig.include.filter((d) => d !== 'test');
 const out = path.join(root, 'dist');
 
 async function* walk(dir) {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { AppManagerErrorText, ErrorText, SystemInfoText } from '../status-codes';
+import { ensureTool } from '../bench/debian-tool';
 
 const REPO = path.resolve(__dirname, '..');
 const ARES = path.join(REPO, 'node_modules/@webos-tools/cli/bin');
@@ -95,10 +96,7 @@ async function startDevice(): Promise<void> {
 
 (canUnshare ? describe : describe.skip)('the real ares-cli against the product as a device (SSH on loopback, private filesystem view)', () => {
   beforeAll(async () => {
-    if (!fs.existsSync(SSHD)) {
-      const r = spawnSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server'], { encoding: 'utf8', timeout: 600000 });
-      if (!fs.existsSync(SSHD)) throw new Error(`openssh-server is needed and could not be installed: ${r.stderr}`);
-    }
+    ensureTool([SSHD], ['openssh-server']);
     existedBefore = DEVICE_PATHS.filter((p) => fs.existsSync(p));
     // Not os.tmpdir(): TMPDIR may be private, and sshd reads authorized_keys as prisoner, who must reach it.
     T = fs.mkdtempSync('/tmp/ares-device-');

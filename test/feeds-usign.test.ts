@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CodedError } from '../status-codes';
 import { parsePublicKey, parseSignature, signUsign, verifyUsign } from '../feeds/usign';
-import { ensureTool } from './helpers/debian-tool';
+import { ensureTool } from '../bench/debian-tool';
 import { formatIndex, generatePackages, installKey, makeUsignKey } from './helpers/opkg-feed';
 
 let work: string;

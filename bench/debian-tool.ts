@@ -1,5 +1,6 @@
 // Finds a command-line tool, installing its Debian package with apt-get when it is missing (root or passwordless
-// sudo), so tests that need nginx or signify run on a fresh machine. Not a general package manager wrapper.
+// sudo), so the tests and the bench that need nginx, signify, sshd or chromium run on a fresh machine. The one place
+// that installs system packages for them; not a general package manager wrapper.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
