@@ -2,8 +2,9 @@
 // requests and refused actions. Not for I/O failures of the engine's own state files, which are thrown as they are.
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
 
+/** `code` is one of status-codes/engine.ts EngineErrorCode, or for an operation's result the code its runner set. */
 export interface EngineError {
-  readonly code: (typeof EngineErrorCode)[keyof typeof EngineErrorCode];
+  readonly code: number;
   readonly text: string;
 }
 
@@ -13,7 +14,7 @@ export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(code: EngineError['code'], text: string): Result<T> {
+export function fail<T = never>(code: (typeof EngineErrorCode)[keyof typeof EngineErrorCode], text: string): Result<T> {
   return { ok: false, error: { code, text } };
 }
 

@@ -30,6 +30,8 @@ export const EngineErrorCode = {
   BAD_PATH: -211,
   /** An operation state change that the state machine does not allow (a programming error of a front-end). */
   ILLEGAL_STATE: -212,
+  /** The daemon stopped while the operation was queued or running; it was marked failed when the daemon came back. */
+  INTERRUPTED: -213,
 } as const;
 export type EngineErrorCodeName = keyof typeof EngineErrorCode;
 
@@ -66,7 +68,8 @@ export const EngineErrorText = {
   illegalTransition: (handle: string, from: string, to: string) => `operation ${handle} cannot go from ${from} to ${to}`,
   INTERRUPTED: 'interrupted: the daemon stopped while this operation was running',
   INTERRUPTED_QUEUED: 'interrupted: the daemon stopped before this operation started',
-  CANCELLED: 'cancelled',
+  tooManyOperations: (max: number) => `too many operations queued or running (at most ${max})`,
+  badWeights: (kind: string, why: string) => `phase weights of ${kind}: ${why}`,
   stateFileDamaged: (file: string, why: string) => `state file ${file} is damaged and was set aside: ${why}`,
 
   // locks
