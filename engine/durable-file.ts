@@ -7,7 +7,8 @@ import { EngineErrorText } from '../status-codes/engine';
 
 let tmpCounter = 0;
 
-async function fsyncPath(p: string): Promise<void> {
+/** fsync one file or directory. */
+export async function fsyncPath(p: string): Promise<void> {
   const fh = await fs.open(p, fsc.O_RDONLY);
   try {
     await fh.sync();
