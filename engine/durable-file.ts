@@ -123,26 +123,6 @@ async function setAside(file: string, why: string): Promise<StateRead<never>> {
 }
 
 /**
- * Writes to one file, one after another in call order (two overlapping atomic writes could otherwise land in the
- * wrong order). Each write's promise settles with its own outcome; a failed write does not stop later ones.
- */
-export class SerialFile {
-  private chain: Promise<void> = Promise.resolve();
-  constructor(readonly file: string, private readonly mode = 0o600) {}
-
-  write(data: string | Buffer): Promise<void> {
-    const p = this.chain.then(() => writeFileAtomic(this.file, data, this.mode));
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
-  /** Resolves when every write asked so far has ended (whatever its outcome). */
-  settled(): Promise<void> {
-    return this.chain;
-  }
-}
-
-/**
  * Runs async jobs one at a time in call order: a state change computes its new state, writes it, and only then makes
  * it current, with no other change in between (so a failed write leaves memory and disk agreeing on the old state).
  */
@@ -158,7 +138,7 @@ export class SerialQueue {
 
 /**
  * The first handle to use when a state file holding a counter was damaged: the current time in milliseconds, which is
- * larger than any count a device reaches by one a time, so handles handed out before the damage are not reused.
+ * larger than any count a device reaches one at a time, so handles handed out before the damage are not reused.
  */
 export function counterAfterDamage(now = Date.now()): number {
   return Math.max(1, Math.floor(now));
