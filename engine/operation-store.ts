@@ -5,7 +5,8 @@
 //
 // On disk (`<stateDir>/operations/`): `index.json` = { nextHandle, operations: [OperationRecord…] } rewritten
 // atomically on every create/start/end (the handle counter travels with the records, so a handle is durable before
-// anyone sees it); `logs/<handle>.log` = a finished operation's log, written before the index records the end.
+// anyone sees it); `logs/<handle>.log` = a finished operation's log, written when it ends (a crash in between leaves
+// an ended operation without its log file: it then reads as an empty log, not an error).
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { Observable, Subject } from 'rxjs';
@@ -26,8 +27,8 @@ export const MAX_ACTIVE = 256;
 const MAX_VERSION = 256;
 const MAX_TYPE = 128;
 const MAX_CALLER = 256;
-/** Bound of one persisted record (its fields are bounded above); the index is bounded by the record count. */
-const MAX_RECORD_BYTES = 4096;
+/** Bound of one persisted record in UTF-8 (its fields are bounded above: at most about 5.5 KiB); the index is bounded by the record count. */
+const MAX_RECORD_BYTES = 8192;
 
 export type OperationEvent =
   | { readonly type: 'created' | 'changed' | 'ended'; readonly operation: OperationJSON }

@@ -8,6 +8,7 @@
 // at its next safe point, undoes, and calls cancelled(); past the commit point (commit() returned true) it is refused.
 // commit() returns false when a cancel came first, so "cancel" and "commit" can never both win.
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
+import { ErrorCode } from '../status-codes';
 import { EngineError, fail, ok, Result } from './result';
 import { OperationLog } from './operation-log';
 
@@ -266,10 +267,10 @@ export class Operation {
     return ok(undefined);
   }
 
-  /** queued or running → failed, with the result's code and text. */
+  /** queued or running → failed, with the result's code (a non-integer becomes the general -1) and text (cleaned, bounded). */
   failWith(code: number, text: string): Result<void> {
     if (this.ended) return this.illegal('failed');
-    this.error = { code, text: String(text).slice(0, 1024) };
+    this.error = { code: Number.isSafeInteger(code) ? code : ErrorCode.GENERAL, text: String(text).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 1024) };
     this.appendLog(`error ${code}: ${this.error.text}`);
     this.end('failed');
     return ok(undefined);

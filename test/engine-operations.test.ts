@@ -172,6 +172,13 @@ test('cancel: queued at once, running at the next safe point (commit then refuse
   must(c.failWith(-5, 'disk full'));
   expect(c.toJSON()).toMatchObject({ state: 'failed', errorCode: -5, errorText: 'disk full' });
 
+  // a runner's odd result survives a restart as it was shown (cleaned, bounded)
+  const odd = must(await store.create(req('odd.app')));
+  must(odd.failWith(NaN, `bad\u0000thing ${'x'.repeat(2000)}`));
+  expect(odd.toJSON()).toMatchObject({ errorCode: -1, errorText: expect.stringMatching(/^bad thing x{1014}$/) });
+  await store.flush();
+  expect(must((await OperationStore.open({ stateDir: dir })).store.get(odd.handle))).toEqual(odd.toJSON());
+
   expect(store.cancel('999')).toEqual({ ok: false, error: { code: EngineErrorCode.WRONG_HANDLE, text: 'no operation with handle 999' } });
   expect(store.cancel(undefined)).toMatchObject({ ok: false, error: { code: EngineErrorCode.WRONG_PARAMS } });
   await store.close();
