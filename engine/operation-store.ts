@@ -5,13 +5,14 @@
 //
 // On disk (`<stateDir>/operations/`): `index.json` = { nextHandle, operations: [OperationRecord…] } rewritten
 // atomically on every create/start/end (the handle counter travels with the records, so a handle is durable before
-// anyone sees it); `logs/<handle>.log` = a finished operation's log, written when it ends (a crash in between leaves
-// an ended operation without its log file: it then reads as an empty log, not an error).
+// anyone sees it); `logs/<handle>.log` = the operation's log, rewritten at most every logFlushMs while it runs (so a
+// crash keeps all but the last moments, and recovery appends the reason) and once more when it ends (a crash between
+// the end and that write leaves the log as last flushed; a missing log file reads as an empty log, not an error).
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { Observable, Subject } from 'rxjs';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
-import { Checked, counterAfterDamage, ensureDir, readJsonState, removeFileDurable, writeFileAtomic } from './durable-file';
+import { Checked, counterAfterDamage, ensureDir, readJsonState, removeFileDurable, SerialQueue, writeFileAtomic } from './durable-file';
 import { checkAppId } from './locks';
 import { DEFAULT_LOG_CAP, LOG_RESERVE, LogRange, OperationLog, rangeProblem, sliceRange } from './operation-log';
 import {
@@ -51,6 +52,8 @@ export interface OperationStoreOptions {
   readonly historySize?: number;
   /** Log cap per operation, in characters (default 256 KiB; 1 KiB … 4 MiB). */
   readonly logCap?: number;
+  /** How soon new lines of a running operation's log are written to disk (ms, default 1000; 10 … 60000), so a crash keeps them. */
+  readonly logFlushMs?: number;
   /** Phase weights per kind (engine/operations.ts DEFAULT_WEIGHTS for what is not given). */
   readonly weights?: unknown;
   readonly clock?: () => Date;
@@ -140,9 +143,13 @@ export class OperationStore {
   private writing: Promise<void> = Promise.resolve();
   private queuedWrite: Promise<void> | null = null;
   private readonly logWrites = new Map<string, Promise<void>>();
+  /** Per operation: its log file writes in order (a late periodic write must not land over the final one). */
+  private readonly logQueues = new Map<string, SerialQueue>();
+  private readonly flushTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   private constructor(
-    private readonly opts: Required<Pick<OperationStoreOptions, 'stateDir' | 'historySize' | 'logCap' | 'clock'>>,
+    private readonly opts: Required<Pick<OperationStoreOptions, 'stateDir' | 'historySize' | 'logCap' | 'logFlushMs' | 'clock'>>,
     private readonly weights: Record<OperationKind, PhaseWeights>,
     nextHandle: number,
   ) {
@@ -162,6 +169,8 @@ export class OperationStore {
     }
     const logCap = options.logCap ?? DEFAULT_LOG_CAP;
     if (!Number.isInteger(logCap) || logCap < 1024 || logCap > 4 * 1024 * 1024) throw new Error(EngineErrorText.fieldBad('logCap', 'must be an integer from 1024 to 4194304'));
+    const logFlushMs = options.logFlushMs ?? 1000;
+    if (!Number.isInteger(logFlushMs) || logFlushMs < 10 || logFlushMs > 60000) throw new Error(EngineErrorText.fieldBad('logFlushMs', 'must be an integer from 10 to 60000'));
     const weights = resolveWeights(options.weights);
     if (!weights.ok) throw new Error(weights.error.text);
     const clock = options.clock ?? (() => new Date());
@@ -175,7 +184,7 @@ export class OperationStore {
       index = { nextHandle: counterAfterDamage(clock().getTime()), records: [], problems: [] };
     }
     problems.push(...index.problems);
-    const store = new OperationStore({ stateDir: options.stateDir, historySize, logCap, clock }, weights.value, index.nextHandle);
+    const store = new OperationStore({ stateDir: options.stateDir, historySize, logCap, logFlushMs, clock }, weights.value, index.nextHandle);
     await ensureDir(store.logDir);
     const now = clock().toISOString();
     const sorted = [...index.records].sort((a, b) => Number(a.handle) - Number(b.handle));
@@ -184,8 +193,9 @@ export class OperationStore {
       if (!END_STATES.includes(r.state)) {
         const text = r.state === 'running' ? EngineErrorText.INTERRUPTED : EngineErrorText.INTERRUPTED_QUEUED;
         r = { ...r, state: 'failed', endTime: now, errorCode: EngineErrorCode.INTERRUPTED, errorText: text };
-        // The log of an interrupted operation was not written (logs are written when an operation ends): say why.
-        await writeFileAtomic(store.logFile(r.handle), `${text}\n`);
+        // Its log holds what was flushed while it ran (up to logFlushMs before the end); the reason goes last.
+        const partial = await store.readLogFile(r.handle);
+        await writeFileAtomic(store.logFile(r.handle), `${partial}${partial === '' || partial.endsWith('\n') ? '' : '\n'}${text}\n`);
       }
       store.ops.set(r.handle, store.makeOperation(r));
     }
@@ -232,21 +242,49 @@ export class OperationStore {
     if (!this.ops.has(op.handle)) return; // not created yet (its first log line) or dropped
     if (change === 'log') {
       this.subject.next({ type: 'log', handle: op.handle, lines: lines ?? [] });
+      if (!op.ended) this.scheduleLogFlush(op);
       return;
     }
     this.subject.next({ type: change === 'started' ? 'changed' : change, operation: op.toJSON() });
     if (change === 'ended') {
+      clearTimeout(this.flushTimers.get(op.handle));
+      this.flushTimers.delete(op.handle);
       const text = op.log.all();
-      const w = writeFileAtomic(this.logFile(op.handle), text)
+      const w = this.logQueue(op.handle)
+        .run(() => writeFileAtomic(this.logFile(op.handle), text))
         .then(() => op.log.release())
         .then(() => this.persist())
         .then(() => this.trimHistory())
         .catch((e: unknown) => this.problem(e))
-        .finally(() => this.logWrites.delete(op.handle));
+        .finally(() => {
+          this.logWrites.delete(op.handle);
+          this.logQueues.delete(op.handle);
+        });
       this.logWrites.set(op.handle, w);
     } else if (change === 'started') {
       this.persist().catch((e: unknown) => this.problem(e)); // queued → running is worth recording
     }
+  }
+
+  private logQueue(handle: string): SerialQueue {
+    let q = this.logQueues.get(handle);
+    if (!q) this.logQueues.set(handle, (q = new SerialQueue()));
+    return q;
+  }
+
+  /** A running operation's log reaches disk at most logFlushMs after a line (atomically, not fsynced each time). */
+  private scheduleLogFlush(op: Operation): void {
+    if (this.flushTimers.has(op.handle) || this.closed) return;
+    const timer = setTimeout(() => {
+      this.flushTimers.delete(op.handle);
+      if (op.ended || this.closed) return;
+      const text = op.log.all();
+      this.logQueue(op.handle)
+        .run(() => writeFileAtomic(this.logFile(op.handle), text))
+        .catch((e: unknown) => this.problem(e));
+    }, this.opts.logFlushMs);
+    timer.unref();
+    this.flushTimers.set(op.handle, timer);
   }
 
   private problem(e: unknown): void {
@@ -345,11 +383,18 @@ export class OperationStore {
   /** Resolves when every state and log write started so far has ended. */
   async flush(): Promise<void> {
     await Promise.all([...this.logWrites.values()]);
+    await Promise.all([...this.logQueues.values()].map((q) => q.run(async () => undefined)));
     await this.writing.catch(() => undefined);
   }
 
-  /** Ends the event stream (after flush). */
+  /**
+   * Stops periodic log writes, waits for the writes under way, ends the event stream. Operations still queued or
+   * running are not ended: the next open() reports them failed (interrupted), as after a crash.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.flushTimers.values()) clearTimeout(t);
+    this.flushTimers.clear();
     await this.flush();
     this.subject.complete();
   }

@@ -126,18 +126,24 @@ test('an install seen through the store: handle, events to every listener, progr
 });
 
 test('a daemon killed mid-way: the running and queued operations read failed, with the reason, after recovery', async () => {
-  const { store } = await OperationStore.open({ stateDir: dir });
+  const { store } = await OperationStore.open({ stateDir: dir, logFlushMs: 20 });
   const running = must(await store.create(req('a.app')));
   const queued = must(await store.create(req('b.app')));
   must(running.start());
   must(running.enterPhase('unpack', 0.5));
   running.appendLog('unpacking');
-  await store.flush(); // no close: the process "dies" here
+  await new Promise((r) => setTimeout(r, 100)); // the periodic log write happens
+  await store.flush();
+  running.appendLog('the last moment, not yet on disk');
+  await store.close(); // stands for the process dying here: the running operation is not ended
   const { store: after, problems } = await OperationStore.open({ stateDir: dir });
   expect(problems).toEqual([]);
   expect(must(after.get(running.handle))).toMatchObject({ state: 'failed', errorCode: EngineErrorCode.INTERRUPTED, errorText: 'interrupted: the daemon stopped while this operation was running', endTime: expect.stringMatching(/Z$/) });
   expect(must(after.get(queued.handle))).toMatchObject({ state: 'failed', errorText: EngineErrorText.INTERRUPTED_QUEUED });
-  expect(must(await after.readLog(running.handle))).toEqual({ text: `${EngineErrorText.INTERRUPTED}\n`, size: EngineErrorText.INTERRUPTED.length + 1, moreData: false });
+  const log = must(await after.readLog(running.handle));
+  expect(log.text).toBe(`install a.app 1.0.0 queued by com.example.store\nunpacking\n${EngineErrorText.INTERRUPTED}\n`);
+  expect(log.moreData).toBe(false);
+  expect(must(await after.readLog(queued.handle)).text).toBe(`install b.app 1.0.0 queued by com.example.store\n${EngineErrorText.INTERRUPTED_QUEUED}\n`);
   expect(after.active()).toEqual([]);
   expect(must(await after.create(req())).handle).toBe('3');
   await after.close();
