@@ -3,7 +3,7 @@
 // from the installed package itself.
 import path from 'node:path';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
-import { Checked, readJsonState, SerialQueue, writeFileAtomic } from './durable-file';
+import { Checked, readJsonState, removeStaleTemps, SerialQueue, writeFileAtomic } from './durable-file';
 import { checkAppId } from './locks';
 import { checkText, fail, ok, Result } from './result';
 
@@ -86,6 +86,7 @@ export class AuxMetadata {
   /** Loads the file; a damaged one is set aside and reported in `problem` (its entries are lost, and said so). */
   static async open(stateDir: string): Promise<{ aux: AuxMetadata; problem?: string }> {
     const file = path.join(stateDir, 'aux-metadata.json');
+    await removeStaleTemps(file);
     const read = await readJsonState(file, MAX_FILE_BYTES, checkAuxState);
     if (read.kind === 'ok') return { aux: new AuxMetadata(file, read.value) };
     return { aux: new AuxMetadata(file, {}), problem: read.kind === 'damaged' ? read.problem : undefined };

@@ -52,6 +52,21 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
   await fsyncPath(path.dirname(file));
 }
 
+/** Removes the temp files writeFileAtomic left beside `file` when a process died mid-write (call before first use). */
+export async function removeStaleTemps(file: string): Promise<number> {
+  const prefix = `.${path.basename(file)}.tmp-`;
+  let names: string[];
+  try {
+    names = await fs.readdir(path.dirname(file));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+  const stale = names.filter((n) => n.startsWith(prefix));
+  for (const n of stale) await fs.rm(path.join(path.dirname(file), n), { force: true });
+  return stale.length;
+}
+
 /** Removes `file` if present and makes that durable. */
 export async function removeFileDurable(file: string): Promise<void> {
   try {

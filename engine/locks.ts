@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
 import { PACKAGE_ID_RE } from '../ipk/control';
-import { Checked, counterAfterDamage, readJsonState, SerialQueue, writeFileAtomic } from './durable-file';
+import { Checked, counterAfterDamage, readJsonState, removeStaleTemps, SerialQueue, writeFileAtomic } from './durable-file';
 import { checkText, fail, ok, Result } from './result';
 
 export const MAX_LOCKS = 1024;
@@ -101,6 +101,7 @@ export class Locks {
   /** Loads the lock file; a damaged one is set aside and reported in `problem` (its locks are then lost, and said so). */
   static async open(stateDir: string): Promise<{ locks: Locks; problem?: string }> {
     const file = path.join(stateDir, 'locks.json');
+    await removeStaleTemps(file);
     const read = await readJsonState(file, MAX_FILE_BYTES, checkLockState);
     if (read.kind === 'ok') return { locks: new Locks(file, read.value) };
     if (read.kind === 'absent') return { locks: new Locks(file, EMPTY_LOCKS) };

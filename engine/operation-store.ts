@@ -12,7 +12,7 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { Observable, Subject } from 'rxjs';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
-import { Checked, counterAfterDamage, ensureDir, readJsonState, removeFileDurable, SerialQueue, writeFileAtomic } from './durable-file';
+import { Checked, counterAfterDamage, ensureDir, readJsonState, removeFileDurable, removeStaleTemps, SerialQueue, writeFileAtomic } from './durable-file';
 import { checkAppId } from './locks';
 import { DEFAULT_LOG_CAP, LOG_RESERVE, LogRange, OperationLog, rangeProblem, sliceRange } from './operation-log';
 import {
@@ -175,6 +175,7 @@ export class OperationStore {
     if (!weights.ok) throw new Error(weights.error.text);
     const clock = options.clock ?? (() => new Date());
     const file = path.join(options.stateDir, 'operations', 'index.json');
+    await removeStaleTemps(file);
     const read = await readJsonState(file, (historySize + MAX_ACTIVE) * MAX_RECORD_BYTES + 4096, checkIndex);
     const problems: string[] = [];
     let index: Index = { nextHandle: 1, records: [], problems: [] };
@@ -201,7 +202,16 @@ export class OperationStore {
     }
     await store.trimHistory();
     await store.persist();
+    await store.removeOrphanLogs();
     return { store, problems };
+  }
+
+  /** Log files of no known operation (trimmed while a write was under way, a set-aside index) and dead temp files. */
+  private async removeOrphanLogs(): Promise<void> {
+    for (const name of await fs.readdir(this.logDir)) {
+      const m = /^([1-9][0-9]{0,15})\.log$/.exec(name);
+      if (!m || !this.ops.has(m[1])) await fs.rm(path.join(this.logDir, name), { recursive: true, force: true });
+    }
   }
 
   private logFile(handle: string): string {

@@ -14,7 +14,9 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('lock, second lock refused naming reason and owner, getLockInfo, unlock; all kept across a restart', async () => {
+  fs.writeFileSync(path.join(dir, '.locks.json.tmp-99-1'), '{"half'); // a write a crash cut short
   const { locks, problem } = await Locks.open(dir);
+  expect(fs.readdirSync(dir)).toEqual([]);
   expect(problem).toBeUndefined();
   const a = await locks.lock('com.example.app', 'recording in progress', 'com.example.dvr');
   expect(a).toEqual({ ok: true, value: { handle: '1' } });

@@ -225,7 +225,13 @@ test('a damaged index is set aside and reported, bad records are skipped and rep
   const good = { handle: '3', kind: 'remove', id: 'x.app', version: '', type: '', caller: 'me', state: 'succeeded', progress: 100, phase: 'register', createTime: '2026-11-27T10:00:00.000Z', startTime: '2026-11-27T10:00:01.000Z', endTime: '2026-11-27T10:00:02.000Z' };
   const bad = [{ ...good, handle: '4', state: 'exploded' }, { ...good, handle: '5', id: '../etc' }, { ...good, handle: '6', progress: 101 }, 'nonsense', { ...good, handle: '99' }];
   fs.writeFileSync(path.join(dir, 'operations', 'index.json'), JSON.stringify({ nextHandle: 10, operations: [good, ...bad] }));
+  // what a crash or an old index leaves behind: temp files of unfinished writes, logs of operations no longer known
+  fs.writeFileSync(path.join(dir, 'operations', '.index.json.tmp-1-1'), '{"half');
+  fs.writeFileSync(path.join(dir, 'operations', 'logs', '77.log'), 'orphan');
+  fs.writeFileSync(path.join(dir, 'operations', 'logs', '.3.log.tmp-1-2'), 'half');
   const two = await OperationStore.open({ stateDir: dir });
+  expect(fs.readdirSync(path.join(dir, 'operations')).sort()).toEqual(['index.json', 'index.json.damaged', 'logs']);
+  expect(fs.readdirSync(path.join(dir, 'operations', 'logs'))).toEqual([]);
   expect(two.problems).toHaveLength(5);
   expect(two.problems.join('\n')).toMatch(/operation 4: bad state[\s\S]*operation 5: id is not a valid package id[\s\S]*operation 6: bad progress[\s\S]*not an object[\s\S]*99: duplicate or beyond nextHandle/);
   const { caller: _caller, ...goodJson } = good; // the caller is persisted but not part of OP
