@@ -105,6 +105,11 @@ export class AuxMetadata {
     return this.change((s) => clearAux(s, id, key));
   }
 
+  /** The ids that have aux metadata. */
+  ids(): string[] {
+    return Object.keys(this.state);
+  }
+
   /** Drops everything of `id` (the app was removed). */
   removeApp(id: string): Promise<Result<void>> {
     return this.change((s) => {

@@ -226,6 +226,13 @@ export class Operation {
     if (grew || phaseChanged) this.listener(this, 'changed');
   }
 
+  /** Fills in the target's version and type once the runner knows them (an install learns them from the package). */
+  describe(version: string, type: string): void {
+    if (this.ended) return;
+    (this as { target: Target }).target = { id: this.target.id, version: String(version).slice(0, 256), type: String(type).slice(0, 128) };
+    this.listener(this, 'changed');
+  }
+
   /** Appends to the log (split into lines, cleaned, bounded); ignored once the operation has ended. */
   appendLog(text: string): void {
     const kept = this.log.append(text);

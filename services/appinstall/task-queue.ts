@@ -66,12 +66,24 @@ interface QueuedTask {
 
 let taskCounter = 0;
 
+/** Optional observers of the queue (engine-bridge.ts: each task as an engine operation); none changes webOS behaviour. */
+export interface TaskHooks {
+  /** A task was queued (synchronously, inside submit). */
+  queued(req: TaskRequest, ctx: TaskContext): void;
+  /** The step table the task runs (the bridge wraps each step for its operation). */
+  steps(req: TaskRequest, ctx: TaskContext, steps: readonly Step<TaskContext>[]): readonly Step<TaskContext>[];
+  /** The failure update of an error the bridge knows (cancel, lock, dependencies); undefined: the usual one. */
+  failure(req: TaskRequest, ctx: TaskContext, err: unknown): StageUpdate | undefined;
+  /** Every event, just before it is published. */
+  event(req: TaskRequest, ctx: TaskContext, ev: StatusEvent): void;
+}
+
 export class TaskQueue {
   private readonly byId = new Map<string, QueuedTask>();
   private readonly submit$ = new Subject<QueuedTask>();
   readonly locks = new SimplePackageLocks();
 
-  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: (ev: StatusEvent) => void) {
+  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: (ev: StatusEvent) => void, private readonly hooks?: TaskHooks) {
     this.submit$.pipe(mergeMap((t) => this.run(t), env.config.maxConcurrentTasks)).subscribe();
   }
 
@@ -114,6 +126,7 @@ export class TaskQueue {
     const done = new Promise<StatusEvent>((res) => (resolve = res));
     const t: QueuedTask = { req, ctx, current: initialEvent(req.id, req.payload, base), started: false, done, resolve };
     this.byId.set(req.id, t);
+    this.hooks?.queued(req, ctx);
     this.submit$.next(t);
     return done;
   }
@@ -124,11 +137,12 @@ export class TaskQueue {
   }
 
   private run(t: QueuedTask) {
-    const steps: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
+    const table: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
+    const steps = this.hooks ? this.hooks.steps(t.req, t.ctx, table) : table;
     return defer(() => {
       t.started = true;
       return runSteps(steps, t.ctx, {
-        failure: (err) => failureUpdate(t.req.op, err, {
+        failure: (err) => this.hooks?.failure(t.req, t.ctx, err) ?? failureUpdate(t.req.op, err, {
           ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
           ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
         }),
@@ -140,6 +154,7 @@ export class TaskQueue {
       distinctUntilChanged((a, b) => a.statusValue === b.statusValue && JSON.stringify(a.details) === JSON.stringify(b.details)),
       tap((ev) => {
         t.current = ev;
+        this.hooks?.event(t.req, t.ctx, ev);
         this.publish(ev);
       }),
       catchError((err) => {
