@@ -7,6 +7,8 @@ import { recover } from './appinstall/recovery';
 import { UNSAFE_NO_SYNC, UNSAFE_NO_SYNC_ENV } from './appinstall/durable-fs';
 import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
 import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
+import { EngineBridge } from './appinstall/engine-bridge';
+import { engineMethods } from './appinstall/engine-methods';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
 
 export interface ServicesOptions {
@@ -46,7 +48,10 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   if (!opts.recovered) for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
-  const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });
+  const engine = await EngineBridge.open(layout, config, log); // after recovery: a crashed operation reads failed
+  const install = new AppInstallService(installClient, {
+    root: opts.root, layout, config, log, engine: { hooks: engine.hooks, methods: (c) => engineMethods(engine, c) },
+  });
   appManager.open();
   devmode.open();
   install.open(devmode.enabled$);
@@ -66,6 +71,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     appManager,
     async stop() {
       await install.stop();
+      await engine.close();
       await Promise.all(clients.map((c) => c.close()));
     },
   };
