@@ -88,11 +88,13 @@ async function discard(dir: string): Promise<void> {
   } catch {
     /* keep the original name */
   }
-  await fsp.rm(target, { recursive: true, force: true });
+  // Writes still in flight when a refusal (or a cancel) stops the stream can add an entry while rm walks the tree:
+  // ENOTEMPTY is retried.
+  await fsp.rm(target, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   // tar never creates its cwd, so nothing in flight can bring the old name back; a late file write into the renamed
   // tree is caught by this second pass.
   await new Promise((r) => setTimeout(r, 20));
-  await fsp.rm(target, { recursive: true, force: true });
+  await fsp.rm(target, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
 }
 
 /** Files written at once, and bytes of entry data held in memory waiting for their file: bounds of StagingWriter. */
