@@ -390,6 +390,19 @@ export class OperationStore {
     return op.ok ? ok(op.value.requestCancel()) : op;
   }
 
+  /**
+   * Writes a running operation's log now (a runner calls it at its step boundaries, so a crash there keeps every line
+   * up to the boundary); an ended or unknown operation's log is already written or on its way.
+   */
+  async flushLog(handle: string): Promise<void> {
+    const op = this.ops.get(handle);
+    if (!op || op.ended || this.closed) return;
+    const text = op.log.all();
+    await this.logQueue(handle)
+      .run(() => writeFileAtomic(this.logFile(handle), text))
+      .catch((e: unknown) => this.problem(e));
+  }
+
   /** Resolves when every state and log write started so far has ended. */
   async flush(): Promise<void> {
     await Promise.all([...this.logWrites.values()]);

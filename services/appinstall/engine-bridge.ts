@@ -140,7 +140,7 @@ export class EngineBridge {
       }
       return undefined;
     },
-    event: (req, _ctx, ev) => void this.onEvent(req, ev),
+    event: (req, _ctx, ev) => (FINAL.has(ev.statusValue) ? this.onEvent(req, ev).catch((e: unknown) => this.log(`operation of ${req.op} ${req.id}: ${(e as Error).message}`)) : void this.onEvent(req, ev)),
   };
 
   private async onEvent(req: TaskRequest, ev: StatusEvent): Promise<void> {
@@ -151,7 +151,11 @@ export class EngineBridge {
       this.lastStatus.delete(req.taskId);
     }
     const op = await opP;
-    if (!op || op.ended) return;
+    if (!op) return;
+    if (op.ended) {
+      if (final) await this.store.flush(); // cancelled while queued: its end is being written
+      return;
+    }
     if (!final) {
       if (this.lastStatus.get(req.taskId) !== ev.statusValue) op.appendLog(`  status ${ev.statusValue} ${String(ev.details.state)}`);
       this.lastStatus.set(req.taskId, ev.statusValue);
@@ -160,8 +164,11 @@ export class EngineBridge {
     op.appendLog(`  status ${ev.statusValue} ${String(ev.details.state)}${ev.details.reason ? `: ${String(ev.details.reason)}` : ''}`);
     if (op.state === 'queued') op.start();
     if (ev.statusValue === Stage.INSTALLED.statusValue || ev.statusValue === Stage.REMOVED.statusValue) op.succeed();
-    else if (ev.details.errorCode === ErrorCode.CANCELLED && op.cancelRequested && !op.committed && op.cancelled().ok) return;
-    else op.failWith(Number(ev.details.errorCode ?? ErrorCode.GENERAL), String(ev.details.reason ?? ev.details.state));
+    else if (!(ev.details.errorCode === ErrorCode.CANCELLED && op.cancelRequested && !op.committed && op.cancelled().ok)) {
+      op.failWith(Number(ev.details.errorCode ?? ErrorCode.GENERAL), String(ev.details.reason ?? ev.details.state));
+    }
+    // The end is on disk (state and log) before the bus hears of it.
+    await this.store.flush();
   }
 
   /** One step of the table run as a part of the task's operation: safe point before it, commit point, phase, log. */
@@ -177,6 +184,7 @@ export class EngineBridge {
           const phase: Phase = req.op === 'install' ? INSTALL_PHASE[step.name] ?? 'register' : 'register';
           op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? index / 4 : 0);
           op.appendLog(`=== step ${step.name}`);
+          await this.store.flushLog(op.handle); // a crash inside the step keeps the log up to here
           if (step.name === COMMIT_STEP[req.op]) {
             const c = op.commit();
             if (c.ok && !c.value) throw cancelledError(req.op);

@@ -1,7 +1,7 @@
 // Runs install and remove tasks: one task per request id, one per package, at most N at once (the rest queued
 // in order), each as the step pipeline of its table folded into status events. Who hears the events is the caller's.
 import { Subject, defer } from 'rxjs';
-import { mergeMap, scan, tap, finalize, catchError, distinctUntilChanged } from 'rxjs/operators';
+import { mergeMap, scan, concatMap, finalize, catchError, distinctUntilChanged } from 'rxjs/operators';
 import { EMPTY } from 'rxjs';
 import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
 import { runSteps, type Step } from './task-runner';
@@ -74,8 +74,8 @@ export interface TaskHooks {
   steps(req: TaskRequest, ctx: TaskContext, steps: readonly Step<TaskContext>[]): readonly Step<TaskContext>[];
   /** The failure update of an error the bridge knows (cancel, lock, dependencies); undefined: the usual one. */
   failure(req: TaskRequest, ctx: TaskContext, err: unknown): StageUpdate | undefined;
-  /** Every event, just before it is published. */
-  event(req: TaskRequest, ctx: TaskContext, ev: StatusEvent): void;
+  /** Every event, before it is published; a returned promise holds the event (and those after it) back until it settles. */
+  event(req: TaskRequest, ctx: TaskContext, ev: StatusEvent): void | Promise<void>;
 }
 
 export class TaskQueue {
@@ -152,9 +152,10 @@ export class TaskQueue {
       scan((prev: StatusEvent, u: StageUpdate) => foldEvent(prev, u), t.current),
       // A progress report that changes nothing is not pushed.
       distinctUntilChanged((a, b) => a.statusValue === b.statusValue && JSON.stringify(a.details) === JSON.stringify(b.details)),
-      tap((ev) => {
+      // The hook may hold an event back until the operation's state is durable (the final one), order kept.
+      concatMap(async (ev) => {
+        await this.hooks?.event(t.req, t.ctx, ev);
         t.current = ev;
-        this.hooks?.event(t.req, t.ctx, ev);
         this.publish(ev);
       }),
       catchError((err) => {
