@@ -76,6 +76,10 @@ test('a lock refuses remove, /dev/remove and upgrade naming reason and owner, al
     expect(last(await remove(d.root, 'com.test.devlocked', { dev: true }))).toMatchObject({ statusValue: 25, details: { errorCode: -207, reason: 'app com.test.devlocked is locked by store: demo' } });
     expect(await call(d.root, `${S}/unlock`, { handle: devLock.handle })).toEqual({ returnValue: true });
     expect(last(await remove(d.root, 'com.test.devlocked', { dev: true })).statusValue).toBe(31);
+    // ares-install's request id is no package id: the operation is named by the package
+    expect(last(await install(d.root, 'com.ares.defaultName', dev, { dev: true })).statusValue).toBe(30);
+    const ops = (await call(d.root, `${S}/operations/list`, {})).operations;
+    expect(ops[ops.length - 1]).toMatchObject({ kind: 'install', id: 'com.test.devlocked', version: '1.0.0', state: 'succeeded' });
 
     expect(await call(d.root, `${S}/unlock`, { handle: '424242' })).toMatchObject({ returnValue: false, errorCode: -202 });
     expect(await call(d.root, `${S}/unlock`, { handle: locked.handle })).toEqual({ returnValue: true });

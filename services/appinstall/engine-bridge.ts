@@ -204,7 +204,10 @@ export class EngineBridge {
           }
           progress(p);
         });
-        if (req.op === 'install' && step.name === 'parse' && op && ctx.ipk) op.describe(ctx.ipk.control.version, '');
+        if (req.op === 'install' && step.name === 'parse' && ctx.ipk) {
+          if (op) op.describe(ctx.ipk.control.version, '');
+          else await this.lateOperation(req, ctx); // a /dev/install's request id need not be a package id
+        }
         if (req.op === 'install' && step.name === 'check-update') await this.checkInstall(ctx);
         if (req.op === 'install' && step.name === 'finish') await this.afterInstall(ctx, op);
         if (req.op === 'remove' && step.name === 'remove-data') await this.afterRemove(ctx);
@@ -212,6 +215,19 @@ export class EngineBridge {
         return patch;
       },
     };
+  }
+
+  /** An install whose request id the engine refused gets its operation once the package id is known. */
+  private async lateOperation(req: TaskRequest, ctx: TaskContext): Promise<void> {
+    if (!ctx.packageId || !ctx.ipk) return;
+    const r = await this.store.create({ kind: 'install', id: ctx.packageId, version: ctx.ipk.control.version, caller: req.client.slice(0, 256) });
+    if (!r.ok) return;
+    const op = r.value;
+    this.ops.set(req.taskId, Promise.resolve(op));
+    op.start();
+    ctx.signal = op.signal;
+    op.enterPhase('verify', 0.25);
+    op.appendLog(`request id ${req.id.slice(0, 256)}; package ${ctx.packageId}`);
   }
 
   /** Before a remove: not locked, not needed by another installed package. */
