@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { call, install, killAllChildren, listTree, lunaSend, makeIpk, startDaemon, type Daemon, type Json, type SendResult } from './helpers/appinstall-daemon';
 import { STAGING_DIRNAME } from '../services/appinstall/package-switch';
+import { LunaClient } from '../ipc/client';
 
 jest.setTimeout(240000);
 afterAll(() => killAllChildren());
@@ -243,6 +244,43 @@ test('/operations/list with subscribe pushes {"operation"} on every change', asy
     const progress = pushes.slice(1).map((p) => p.operation.progress);
     expect([...progress].sort((a, b) => a - b)).toEqual(progress);
   } finally {
+    await d.stop();
+  }
+});
+
+test('a cancel past the commit point (the switch) is refused with a clear error and the install completes', async () => {
+  const d = await startDaemon();
+  const c = await LunaClient.connect({ root: d.root });
+  try {
+    const id = 'com.test.committed';
+    const ipk = await makeIpk(tmp, id, '1.0.0', { services: [`${id}.svc`] });
+    const answers: Json[] = [];
+    let handle = '';
+    let handleP: Promise<string> = Promise.resolve('');
+    const events = await new Promise<Json[]>((resolve, reject) => {
+      const seen: Json[] = [];
+      c.call(`${S}/install`, { id, ipkUrl: ipk, subscribe: true }).subscribe({
+        next: (p) => {
+          const ev = p as Json;
+          seen.push(ev);
+          if (ev.statusValue === 35) {
+            // the operation exists from the queue on: its handle, asked while the install runs (answered before the cancel is sent)
+            handleP = c.callOne(`${S}/operations/list`, {}).then((r) => (handle = (r as Json).operations.find((o: Json) => o.id === id)?.handle ?? ''));
+          }
+          if (ev.statusValue === 17) void handleP.then((h) => c.callOne(`${S}/operations/cancel`, { handle: h })).then((r) => answers.push(r as Json));
+          if ([22, 24, 30].includes(ev.statusValue)) resolve(seen);
+        },
+        error: reject,
+      });
+    });
+    for (let i = 0; i < 100 && answers.length === 0; i++) await sleep(20);
+    expect(handle).not.toBe('');
+    expect(answers).toEqual([{ returnValue: false, errorCode: -210, errorText: `operation ${handle} is past its commit point and will complete; cancel refused` }]);
+    expect(events[events.length - 1].statusValue).toBe(30);
+    expect((await getOp(d.root, { handle })).operation.state).toBe('succeeded');
+    expect(installedVersion(d.root, id)).toBe('1.0.0');
+  } finally {
+    await c.close();
     await d.stop();
   }
 });
