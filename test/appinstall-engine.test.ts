@@ -200,14 +200,17 @@ test('a queued install is cancelled at once; bad handles and ended operations ar
     const first = await bigIpk('com.test.first', '1.0.0', 3000, 10000);
     const second = await makeIpk(tmp, 'com.test.second', '1.0.0');
     const run1 = installUntilEnd(d.root, 'com.test.first', first);
-    await waitOp(d.root, (o) => o.id === 'com.test.first' && o.state === 'running');
+    const firstOp = await waitOp(d.root, (o) => o.id === 'com.test.first' && o.state === 'running');
     const run2 = installUntilEnd(d.root, 'com.test.second', second);
     const queued = await waitOp(d.root, (o) => o.id === 'com.test.second');
     expect(queued.state).toBe('queued');
     expect(await call(d.root, `${S}/operations/cancel`, { handle: queued.handle })).toEqual({ returnValue: true, state: 'cancelled' });
     expect((await getOp(d.root, { handle: queued.handle })).operation.state).toBe('cancelled');
-    expect(last(await run2).statusValue).toBe(22);
+    // On the bus at once too: 22 while the first install still runs (not when the queue reaches it).
+    expect(last(await run2)).toMatchObject({ statusValue: 22, details: { state: 'install cancelled', errorCode: -20, reason: 'install cancelled' } });
+    expect((await getOp(d.root, { handle: firstOp.handle })).operation.state).toBe('running');
     expect(last(await run1).statusValue).toBe(30);
+    expect((await call(d.root, `${S}/status`, {})).status.apps).toEqual([]);
     expect(installedVersion(d.root, 'com.test.second')).toBeNull();
     const again = await call(d.root, `${S}/operations/cancel`, { handle: queued.handle });
     expect(again).toMatchObject({ returnValue: false, errorCode: -210 });

@@ -70,6 +70,9 @@ export class EngineBridge {
   /** Task id → its operation (null: the engine refused to create one, e.g. a request id that is no package id). */
   private readonly ops = new Map<string, Promise<Operation | null>>();
   private readonly lastStatus = new Map<string, number>();
+  /** Operation handle → its task (request), while the task may still be waiting in the queue. */
+  private readonly waiting = new Map<string, TaskRequest>();
+  private endQueued: (taskId: string, update: StageUpdate) => boolean = () => false;
 
   private constructor(
     readonly store: OperationStore,
@@ -94,6 +97,9 @@ export class EngineBridge {
     const bridge = new EngineBridge(store, l.locks, a.aux, layout, config, log);
     store.events.subscribe((ev) => {
       if (ev.type === 'problem') log(ev.text);
+      // Cancelled while queued: the task ends on the bus at once (22, or 25 for a remove) instead of when a slot frees.
+      if (ev.type === 'ended' && ev.operation.state === 'cancelled') bridge.endWaiting(ev.operation.handle);
+      if (ev.type === 'changed' || ev.type === 'ended') bridge.waiting.delete(ev.operation.handle);
     });
     // A remove that crashed past its commit point leaves the app gone: its aux metadata goes too.
     const installed = new Set((await installedPackages(layout)).flatMap((p) => [p.packageId, ...p.apps.map((x) => x.id)]));
@@ -116,7 +122,10 @@ export class EngineBridge {
     queued: (req) => {
       const created = this.store.create({ kind: req.op, id: req.id, caller: req.client.slice(0, 256) }).then(
         (r) => {
-          if (r.ok) return r.value;
+          if (r.ok) {
+            this.waiting.set(r.value.handle, req);
+            return r.value;
+          }
           this.log(`${req.op} ${req.id}: no operation: ${r.error.text}`);
           return null;
         },
@@ -139,6 +148,9 @@ export class EngineBridge {
         return { stage: req.op === 'install' ? 'INSTALL_FAILED' : 'REMOVE_FAILED', patch: { ...extra, errorCode: err.code, reason: err.message } };
       }
       return undefined;
+    },
+    attach: (endQueued) => {
+      this.endQueued = endQueued;
     },
     event: (req, _ctx, ev) => (FINAL.has(ev.statusValue) ? this.onEvent(req, ev).catch((e: unknown) => this.log(`operation of ${req.op} ${req.id}: ${(e as Error).message}`)) : void this.onEvent(req, ev)),
   };
@@ -169,6 +181,18 @@ export class EngineBridge {
     }
     // The end is on disk (state and log) before the bus hears of it.
     await this.store.flush();
+  }
+
+  private endWaiting(handle: string): void {
+    const req = this.waiting.get(handle);
+    if (!req) return;
+    const update: StageUpdate = req.op === 'install'
+      ? { stage: 'INSTALL_CANCELLED', patch: { errorCode: ErrorCode.CANCELLED, reason: ErrorText.INSTALL_CANCELLED } }
+      : { stage: 'REMOVE_FAILED', patch: { errorCode: ErrorCode.CANCELLED, reason: ErrorText.REMOVE_CANCELLED } };
+    if (this.endQueued(req.taskId, update)) {
+      this.ops.delete(req.taskId);
+      this.lastStatus.delete(req.taskId);
+    }
   }
 
   /** One step of the table run as a part of the task's operation: safe point before it, commit point, phase, log. */

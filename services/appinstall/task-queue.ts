@@ -60,6 +60,8 @@ interface QueuedTask {
   ctx: TaskContext;
   current: StatusEvent;
   started: boolean;
+  /** Ended before it started (endQueued): the queue skips it. */
+  skipped?: boolean;
   done: Promise<StatusEvent>;
   resolve(ev: StatusEvent): void;
 }
@@ -76,6 +78,8 @@ export interface TaskHooks {
   failure(req: TaskRequest, ctx: TaskContext, err: unknown): StageUpdate | undefined;
   /** Every event, before it is published; a returned promise holds the event (and those after it) back until it settles. */
   event(req: TaskRequest, ctx: TaskContext, ev: StatusEvent): void | Promise<void>;
+  /** Given the queue's way to end a task that has not started (a cancel while queued) with its final update. */
+  attach?(endQueued: (taskId: string, update: StageUpdate) => boolean): void;
 }
 
 export class TaskQueue {
@@ -84,7 +88,23 @@ export class TaskQueue {
   readonly locks = new SimplePackageLocks();
 
   constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: (ev: StatusEvent) => void, private readonly hooks?: TaskHooks) {
-    this.submit$.pipe(mergeMap((t) => this.run(t), env.config.maxConcurrentTasks)).subscribe();
+    this.submit$.pipe(mergeMap((t) => (t.skipped ? EMPTY : this.run(t)), env.config.maxConcurrentTasks)).subscribe();
+    hooks?.attach?.((taskId, update) => this.endQueued(taskId, update));
+  }
+
+  /** Ends a task that has not started with `update`, published at once; false when it has started (or is unknown). */
+  private endQueued(taskId: string, update: StageUpdate): boolean {
+    const t = [...this.byId.values()].find((x) => x.req.taskId === taskId);
+    if (!t || t.started) return false;
+    t.started = true;
+    t.skipped = true;
+    t.current = foldEvent(t.current, update);
+    this.publish(t.current);
+    if (t.ctx.packageId) this.locks.release(t.ctx.packageId, taskId);
+    this.byId.delete(t.req.id);
+    this.env.log(`${t.req.op} ${t.req.id}: ${t.current.details.state} before it started`);
+    t.resolve(t.current);
+    return true;
   }
 
   private readonly reserved = new Set<string>();
