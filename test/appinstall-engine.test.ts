@@ -197,18 +197,26 @@ test('cancel of a large install at 10 random moments: cancelled with the old sta
 test('a queued install is cancelled at once; bad handles and ended operations are refused clearly', async () => {
   const d = await startDaemon({ config: { maxConcurrentTasks: 1 } });
   try {
-    const first = await bigIpk('com.test.first', '1.0.0', 3000, 10000);
+    const first = await bigIpk('com.test.first', '1.0.0', 5000, 8000);
     const second = await makeIpk(tmp, 'com.test.second', '1.0.0');
+    expect(last(await install(d.root, 'com.test.keep', await makeIpk(tmp, 'com.test.keep', '1.0.0'))).statusValue).toBe(30);
     const run1 = installUntilEnd(d.root, 'com.test.first', first);
     const firstOp = await waitOp(d.root, (o) => o.id === 'com.test.first' && o.state === 'running');
     const run2 = installUntilEnd(d.root, 'com.test.second', second);
+    const rm = lunaSend(d.root, ['-i', `${S}/remove`, JSON.stringify({ id: 'com.test.keep', subscribe: true })], { until: (l) => l.returnValue === false || [25, 31].includes(l.statusValue) });
     const queued = await waitOp(d.root, (o) => o.id === 'com.test.second');
+    const queuedRemove = await waitOp(d.root, (o) => o.id === 'com.test.keep' && o.kind === 'remove');
     expect(queued.state).toBe('queued');
     expect(await call(d.root, `${S}/operations/cancel`, { handle: queued.handle })).toEqual({ returnValue: true, state: 'cancelled' });
     expect((await getOp(d.root, { handle: queued.handle })).operation.state).toBe('cancelled');
     // On the bus at once too: 22 while the first install still runs (not when the queue reaches it).
     expect(last(await run2)).toMatchObject({ statusValue: 22, details: { state: 'install cancelled', errorCode: -20, reason: 'install cancelled' } });
     expect((await getOp(d.root, { handle: firstOp.handle })).operation.state).toBe('running');
+    // A queued remove likewise: 25 with -20 "remove cancelled", the app stays.
+    expect(queuedRemove.state).toBe('queued');
+    expect(await call(d.root, `${S}/operations/cancel`, { handle: queuedRemove.handle })).toEqual({ returnValue: true, state: 'cancelled' });
+    expect(last(await rm)).toMatchObject({ statusValue: 25, details: { state: 'remove failed', errorCode: -20, reason: 'remove cancelled' } });
+    expect(installedVersion(d.root, 'com.test.keep')).toBe('1.0.0');
     expect(last(await run1).statusValue).toBe(30);
     expect((await call(d.root, `${S}/status`, {})).status.apps).toEqual([]);
     expect(installedVersion(d.root, 'com.test.second')).toBeNull();
