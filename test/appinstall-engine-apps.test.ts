@@ -6,13 +6,24 @@ import { call, install, killAllChildren, makeIpk, remove, startDaemon, type Daem
 import { appInfo, buildTar, controlText, controlTgz, gz, ipkOf, type TarEntry } from './helpers/ipk-corpus';
 
 jest.setTimeout(120000);
-afterAll(() => killAllChildren());
+
 
 const S = 'luna://com.webos.appInstallService';
 const DM = 'luna://com.webos.service.devmode';
 const NOBODY = 65534;
 const tmp = fs.mkdtempSync('/tmp/ai-engine-apps-');
 fs.chmodSync(tmp, 0o755);
+const roots: string[] = [];
+/** startDaemon, its root removed after the file's tests. */
+async function started(opts: Parameters<typeof startDaemon>[0] = {}): Promise<Daemon> {
+  const d = await startDaemon(opts);
+  if (!roots.includes(d.root)) roots.push(d.root);
+  return d;
+}
+afterAll(() => {
+  killAllChildren();
+  for (const dir of [tmp, ...roots]) fs.rmSync(dir, { recursive: true, force: true });
+});
 const last = (r: SendResult) => r.lines[r.lines.length - 1];
 
 /** A package with the given control fields (Depends, Section …), built the way opkg-style tools write them. */
@@ -36,7 +47,7 @@ function ipkWithControl(id: string, version: string, extra: Record<string, strin
 const installedIds = async (root: string): Promise<Json[]> => (await call(root, `${S}/installed`, {})).packages;
 
 test('a lock refuses remove, /dev/remove and upgrade naming reason and owner, also after a restart, until unlocked', async () => {
-  let d: Daemon = await startDaemon();
+  let d: Daemon = await started();
   try {
     const id = 'com.test.locked';
     const v1 = await makeIpk(tmp, id, '1.0.0');
@@ -64,7 +75,7 @@ test('a lock refuses remove, /dev/remove and upgrade naming reason and owner, al
     expect(last(await install(d.root, id, v1))).toMatchObject({ statusValue: 24, details: { errorCode: -207, reason: refusedText } });
 
     await d.stop();
-    d = await startDaemon({ root: d.root });
+    d = await started({ root: d.root });
     expect(await call(d.root, `${S}/getLockInfo`, { id })).toEqual({ returnValue: true, reason: 'recording in progress', owner: 'com.example.pvr' });
     await checkRefused();
 
@@ -96,7 +107,7 @@ test('a lock refuses remove, /dev/remove and upgrade naming reason and owner, al
 });
 
 test('Depends: an unmet install is refused listing what is missing; removing a depended-on package names the dependant', async () => {
-  const d = await startDaemon();
+  const d = await started();
   try {
     const app = ipkWithControl('com.test.app', '1.0.0', { Depends: 'com.test.liba (>= 2.0), com.test.libb | com.test.libc, com.test.libd' });
     const r = last(await install(d.root, 'com.test.app', app));
@@ -136,7 +147,7 @@ test('Depends: an unmet install is refused listing what is missing; removing a d
 });
 
 test('storage details and reset on an app with data; aux metadata survives a restart and goes with the app', async () => {
-  let d: Daemon = await startDaemon({ config: { storageQuotas: { apps: 10240, persistent: 2048 } } });
+  let d: Daemon = await started({ config: { storageQuotas: { apps: 10240, persistent: 2048 } } });
   const id = 'com.test.data';
   try {
     const ipk = await makeIpk(tmp, id, '1.0.0', { files: { 'big.txt': 'x'.repeat(200 * 1024) } });
@@ -169,7 +180,7 @@ test('storage details and reset on an app with data; aux metadata survives a res
     expect(await call(d.root, `${S}/metadata/setAux`, { id: 'com.test.none', key: 'k', value: 'v' })).toMatchObject({ returnValue: false, errorCode: -2 });
     expect(await call(d.root, `${S}/metadata/setAux`, { id, key: 'k', value: 'v'.repeat(2000) })).toMatchObject({ returnValue: false, errorCode: -2 });
     await d.stop();
-    d = await startDaemon({ root: d.root });
+    d = await started({ root: d.root });
     const md = await call(d.root, `${S}/metadata/get`, { id });
     expect(md.aux).toEqual({ channel: 'beta', rating: '5' });
     expect(md.metadata.appinfo).toMatchObject({ id, version: '1.0.0', type: 'web' });
@@ -191,7 +202,7 @@ test('storage details and reset on an app with data; aux metadata survives a res
 });
 
 test('a uid 65534 caller (luna-send-pub) is denied every new method; root is allowed', async () => {
-  const d = await startDaemon();
+  const d = await started();
   try {
     const calls: Array<[string, Json]> = [
       ['operations/list', {}], ['operations/get', { handle: '1' }], ['operations/cancel', { handle: '1' }],

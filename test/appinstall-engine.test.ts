@@ -8,12 +8,23 @@ import { STAGING_DIRNAME } from '../services/appinstall/package-switch';
 import { LunaClient } from '../ipc/client';
 
 jest.setTimeout(240000);
-afterAll(() => killAllChildren());
+
 
 const S = 'luna://com.webos.appInstallService';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync('/tmp/ai-engine-');
 fs.chmodSync(tmp, 0o755);
+const roots: string[] = [];
+/** startDaemon, its root removed after the file's tests. */
+async function started(opts: Parameters<typeof startDaemon>[0] = {}): Promise<Daemon> {
+  const d = await startDaemon(opts);
+  if (!roots.includes(d.root)) roots.push(d.root);
+  return d;
+}
+afterAll(() => {
+  killAllChildren();
+  for (const dir of [tmp, ...roots]) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 /** An app of `files` files of random text (about 2:1 compressible), big enough to take a while to unpack. */
 async function bigIpk(id: string, version: string, files: number, bytesPerFile: number): Promise<string> {
@@ -60,7 +71,7 @@ const installedVersion = (root: string, id: string): string | null => {
 const stagingLeft = (root: string) => listTree(path.join(root, 'media/cryptofs/apps', STAGING_DIRNAME));
 
 test('an install seen through the new methods: handle, state, progress, a log read in three ranges while it runs; kept after a restart', async () => {
-  let d: Daemon = await startDaemon({ config: { operationHistory: 3 } });
+  let d: Daemon = await started({ config: { operationHistory: 3 } });
   try {
     const ipk = await bigIpk('com.test.watched', '1.0.0', 3000, 10000);
     const running = installUntilEnd(d.root, 'com.test.watched', ipk);
@@ -104,7 +115,7 @@ test('an install seen through the new methods: handle, state, progress, a log re
 
     // After a restart: the same operation, the same log.
     await d.stop();
-    d = await startDaemon({ root: d.root, config: { operationHistory: 3 } });
+    d = await started({ root: d.root, config: { operationHistory: 3 } });
     const again = await getOp(d.root, { handle });
     expect(again.operation).toEqual(done.operation);
     expect(again.log).toBe(full);
@@ -124,10 +135,10 @@ test('an install seen through the new methods: handle, state, progress, a log re
 
 test('an operation killed mid-way reads failed with a reason after recovery', async () => {
   const ipk = await makeIpk(tmp, 'com.test.killed', '1.0.0');
-  let d = await startDaemon({ env: { APPINSTALLD_FAULT: 'install.staged' } });
+  let d = await started({ env: { APPINSTALLD_FAULT: 'install.staged' } });
   void install(d.root, 'com.test.killed', ipk).catch(() => undefined);
   expect((await d.exited).signal).toBe('SIGKILL');
-  d = await startDaemon({ root: d.root });
+  d = await started({ root: d.root });
   try {
     const [op] = await listOps(d.root);
     expect(op).toMatchObject({ kind: 'install', id: 'com.test.killed', state: 'failed', errorCode: -213 });
@@ -146,7 +157,7 @@ test('an operation killed mid-way reads failed with a reason after recovery', as
 
 test('cancel of a large install at 10 random moments: cancelled with the old state intact (22), or completed with the cancel refused', async () => {
   const id = 'com.test.cancel';
-  const d = await startDaemon();
+  const d = await started();
   try {
     const old = await makeIpk(tmp, id, '1.0.0', { files: { 'old.txt': 'old version\n' } });
     const big = await bigIpk(id, '2.0.0', 1200, 20000);
@@ -195,7 +206,7 @@ test('cancel of a large install at 10 random moments: cancelled with the old sta
 });
 
 test('a queued install is cancelled at once; bad handles and ended operations are refused clearly', async () => {
-  const d = await startDaemon({ config: { maxConcurrentTasks: 1 } });
+  const d = await started({ config: { maxConcurrentTasks: 1 } });
   try {
     const first = await bigIpk('com.test.first', '1.0.0', 5000, 8000);
     const second = await makeIpk(tmp, 'com.test.second', '1.0.0');
@@ -235,7 +246,7 @@ test('a queued install is cancelled at once; bad handles and ended operations ar
 });
 
 test('/operations/list with subscribe pushes {"operation"} on every change', async () => {
-  const d = await startDaemon();
+  const d = await started();
   try {
     const ipk = await makeIpk(tmp, 'com.test.pushed', '1.0.0');
     const pushes: Json[] = [];
@@ -260,7 +271,7 @@ test('/operations/list with subscribe pushes {"operation"} on every change', asy
 });
 
 test('a cancel past the commit point (the switch) is refused with a clear error and the install completes', async () => {
-  const d = await startDaemon();
+  const d = await started();
   const c = await LunaClient.connect({ root: d.root });
   try {
     const id = 'com.test.committed';
