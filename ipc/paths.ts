@@ -88,6 +88,10 @@ export function layout(root: string) {
     trustBundle: at('etc/ssl/certs/appsigning-bundle.crt'),
     /** Installer state: journal, staging (same filesystem as the app roots). */
     installerState: at('var/lib/appinstalld'),
+    /** Engine state (services/appinstall/engine-bridge.ts): operations and their logs, locks, aux metadata. */
+    engineState: at('var/lib/appinstalld/engine'),
+    /** Apps' persistent data: `<appData>/<id>/`, made at install, emptied by /storage/reset, deleted with the app. */
+    appData: at('media/internal/appdata'),
   };
 }
 export type Layout = ReturnType<typeof layout>;

@@ -28,6 +28,8 @@ export interface ExtractOptions {
   onProgress?: ProgressCallback;
   /** Owner given to every extracted file and directory (the archive's owners are never used). Default: the process's. */
   owner?: { uid: number; gid: number };
+  /** Checked between entries: once aborted, extraction stops with CodedError CANCELLED (staging is removed). */
+  signal?: AbortSignal;
 }
 
 export interface ExtractResult {
@@ -95,11 +97,13 @@ async function discard(dir: string): Promise<void> {
   } catch {
     /* keep the original name */
   }
-  await fsp.rm(target, { recursive: true, force: true });
+  // Writes still in flight when a refusal (or a cancel) stops the stream can add an entry while rm walks the tree:
+  // ENOTEMPTY is retried.
+  await fsp.rm(target, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   // tar never creates its cwd, so nothing in flight can bring the old name back; a late file write into the renamed
   // tree is caught by this second pass.
   await new Promise((r) => setTimeout(r, 20));
-  await fsp.rm(target, { recursive: true, force: true });
+  await fsp.rm(target, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
 }
 
 /** Files written at once, and bytes of entry data held in memory waiting for their file: bounds of StagingWriter. */
@@ -256,7 +260,7 @@ class StagingWriter {
  * Stream data.tar.gz into `staging`: the member's bytes → our gunzip (size and ratio limits counted here, so a bomb
  * stops early) → tar's Parser in strict mode, whose filter applies the entry rules → StagingWriter.
  */
-function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback): Promise<void> {
+function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<void> {
   const { size } = pkg.dataMember;
   const rules = new EntryRules(limits);
   const verdicts = new WeakMap<object, { rel: string; kind: 'file' | 'dir'; mode: number }>();
@@ -284,6 +288,10 @@ function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, o
       strict: true,
       filter: (_p: string, entry: ReadEntry | unknown) => {
         if (failure) return false;
+        if (signal?.aborted) {
+          fail(new CodedError(ErrorCode.CANCELLED, ErrorText.INSTALL_CANCELLED));
+          return false;
+        }
         const e = entry as ReadEntry;
         judged.add(e);
         const v = rules.check({ path: e.path, type: e.type, mode: e.mode ?? 0, size: e.size ?? 0 });
@@ -458,7 +466,7 @@ export async function extractData(pkg: IpkPackage, stagingDir: string, opts: Ext
   await makeFreshDir(staging);
   opts.onProgress?.(0, 0, pkg.dataMember.size);
   try {
-    await unpackStream(pkg, staging, limits, opts.onProgress);
+    await unpackStream(pkg, staging, limits, opts.onProgress, opts.signal);
     const { files, bytes } = await walkStaging(staging, opts.owner);
     const contents = await readPackageContents(staging, pkg.control.packageName);
     opts.onProgress?.(100, pkg.dataMember.size, pkg.dataMember.size);

@@ -9,6 +9,8 @@ import { ensureSpaceReserve } from './appinstall/space-reserve';
 import { UNSAFE_NO_SYNC, UNSAFE_NO_SYNC_ENV } from './appinstall/durable-fs';
 import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
 import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
+import { EngineBridge } from './appinstall/engine-bridge';
+import { engineMethods } from './appinstall/engine-methods';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
 import { SystemServiceService, SYSTEMSERVICE_SERVICE } from './systemservice/systemservice-service';
 import { SystemPropertyService, SYSTEMPROPERTY_SERVICE } from './systemproperty/systemproperty-service';
@@ -51,7 +53,10 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   await ensureSpaceReserve(layout.installerState); // room for a remove on a full disk (space-reserve.ts)
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
-  const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });
+  const engine = await EngineBridge.open(layout, config, log); // after recovery: a crashed operation reads failed
+  const install = new AppInstallService(installClient, {
+    root: opts.root, layout, config, log, engine: { hooks: engine.hooks, methods: (c) => engineMethods(engine, c) },
+  });
   appManager.open(devmode.enabled$);
   devmode.open();
   // Device facts for ares-device --system-info: nothing to stop, they answer from the OS on each call.
@@ -75,6 +80,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     async stop() {
       appManager.stop();
       await install.stop();
+      await engine.close();
       await Promise.all(clients.map((c) => c.close()));
     },
   };

@@ -52,6 +52,8 @@ export const ErrorCode = {
   REMOVE_FAILED: -7,
   PRIVILEGED_INSTALL_IN_DEVMODE: -15,
   PRIVILEGED_REMOVE_IN_DEVMODE: -19,
+  /** The task was cancelled by /operations/cancel before its commit point (install: statusValue 22; remove: 25). */
+  CANCELLED: -20,
 } as const;
 
 /** Error and reason texts of the install service. Keep them verbatim: ares-cli matches some. */
@@ -96,6 +98,11 @@ export const ErrorText = {
   DAEMON_RUNNING: 'an appinstalld daemon is already running on this root',
   PRIVILEGED_INSTALL_IN_DEVMODE: 'Cannnot install privileged app on developer mode',
   PRIVILEGED_REMOVE_IN_DEVMODE: 'Cannnot remove privileged app on developer mode',
+  /** Reasons of a task stopped by /operations/cancel (its undo run, the old state kept). */
+  INSTALL_CANCELLED: 'install cancelled',
+  REMOVE_CANCELLED: 'remove cancelled',
+  /** /lock, /metadata/*, /storage/* of an id that no installed package has. */
+  NOT_INSTALLED: 'app is not installed',
 } as const;
 
 /** Bus-level errors (docs/bus.md, docs/acg.md): texts are luna-service2's, built by these functions only. */

@@ -34,7 +34,7 @@ function snapshot(): string[] {
     ...listTree(path.join(d.root, 'media')).map((f) => `media/${f}`),
     ...listTree(path.join(d.root, 'var/luna-service2')).map((f) => `bus/${f}`),
     ...listTree(path.join(d.root, 'var/lib/appinstalld')).map((f) => `state/${f}`),
-  ].filter(keep);
+  ].filter(keep).filter((f) => !f.startsWith('state/engine/operations/')); // the operation history records each refusal, by design
 }
 
 async function installFinal(id: string, ipkUrl: string) {

@@ -7,7 +7,7 @@ import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { checkId, checkIpkUrl, checkPayloadBounds, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';
-import { TaskQueue } from './task-queue';
+import { TaskQueue, type TaskHooks } from './task-queue';
 import { callerFromPeer } from './caller-access';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';
@@ -56,6 +56,8 @@ export interface AppInstallOptions {
   layout: Layout;
   config: DaemonConfig;
   log(line: string): void;
+  /** The engine under the service (engine-bridge.ts): task hooks, and its methods declared with the five. */
+  engine?: { hooks: TaskHooks; methods(client: LunaClient): Record<string, Record<string, MethodSpec>> };
 }
 
 /** The subscription key of one task's own events. */
@@ -84,6 +86,7 @@ export class AppInstallService {
         log: opts.log,
       },
       (ev, task) => this.publish(ev, task),
+      opts.engine?.hooks,
     );
   }
 
@@ -174,7 +177,10 @@ export class AppInstallService {
 
   /** Declares / and (when developer mode is on) /dev, following developer mode from then on. */
   open(devMode$: Observable<boolean>): void {
+    const engineMethods = this.opts.engine?.methods(this.client) ?? {};
+    for (const [category, methods] of Object.entries(engineMethods)) if (category !== '/') this.client.registerCategory(category, methods);
     this.client.registerCategory('/', {
+      ...engineMethods['/'],
       install: this.install(false),
       remove: this.remove(false),
       status: {

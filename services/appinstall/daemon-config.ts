@@ -19,9 +19,16 @@ export interface DaemonConfig {
   extractLimits: ExtractLimits;
   /** The HTTP gateway (gateway/config.ts); `"gateway": false` turns it off. */
   gateway: GatewayConfig;
+  /** How many finished operations (with their logs) are kept across restarts (engine-bridge.ts), 1 … 10000. */
+  operationHistory: number;
+  /** Quotas in KiB reported by /storage/details (null: none): `apps` (the installed package), `persistent` (its data). */
+  storageQuotas: { apps: number | null; persistent: number | null };
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY };
+export const DEFAULT_CONFIG: DaemonConfig = {
+  requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY,
+  operationHistory: 200, storageQuotas: { apps: null, persistent: null },
+};
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
@@ -55,8 +62,20 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
       } catch (e) {
         throw bad((e as Error).message);
       }
+    } else if (k === 'operationHistory') {
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 10000) throw bad('"operationHistory" must be an integer from 1 to 10000');
+      cfg.operationHistory = v as number;
+    } else if (k === 'storageQuotas') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('"storageQuotas" must be an object like {"apps": KiB, "persistent": KiB}');
+      const quotas = { ...DEFAULT_CONFIG.storageQuotas };
+      for (const [qk, qv] of Object.entries(v)) {
+        if (qk !== 'apps' && qk !== 'persistent') throw bad(`unknown key "storageQuotas.${qk}" (known: apps, persistent)`);
+        if (qv !== null && (!Number.isSafeInteger(qv) || (qv as number) < 0)) throw bad(`"storageQuotas.${qk}" must be a whole number of KiB (or null)`);
+        quotas[qk] = qv as number | null;
+      }
+      cfg.storageQuotas = quotas;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas)`);
     }
   }
   return cfg;

@@ -180,7 +180,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       const { ipk, packageId } = ipkOf(ctx);
       const rec = journalOf(ctx);
       const newDir = path.join(rec.staging, 'new');
-      const result = await extractData(ipk, newDir, { limits: ctx.env.config.extractLimits, onProgress: (percent) => progress({ progress: Math.min(99, percent) }) });
+      const result = await extractData(ipk, newDir, { limits: ctx.env.config.extractLimits, signal: ctx.signal, onProgress: (percent) => progress({ progress: Math.min(99, percent) }) });
       faultPoint('install.extracted');
       await checkTreeShape(newDir);
       const apps = await subdirs(path.join(newDir, 'usr/palm/applications'));

@@ -30,8 +30,8 @@ export interface StageUpdate {
   patch?: Details;
 }
 
-/** The statusValues a task ends with (installed, removed, install failed, remove failed). */
-const FINAL_STATUS_VALUES: ReadonlySet<number> = new Set([Stage.INSTALLED, Stage.REMOVED, Stage.INSTALL_FAILED, Stage.REMOVE_FAILED].map((s) => s.statusValue));
+/** The statusValues a task ends with (installed, removed, install failed, remove failed, install cancelled). */
+const FINAL_STATUS_VALUES: ReadonlySet<number> = new Set([Stage.INSTALLED, Stage.REMOVED, Stage.INSTALL_FAILED, Stage.REMOVE_FAILED, Stage.INSTALL_CANCELLED].map((s) => s.statusValue));
 
 /** Is this the event a task ends with? */
 export function isFinalEvent(ev: StatusEvent): boolean {

@@ -59,6 +59,8 @@ export interface TaskContext {
   journal?: JournalRecord;
   /** The signature verdict, once verified (details.signature). */
   signature?: string;
+  /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */
+  signal?: AbortSignal;
 }
 
 export function appRootOf(layout: Layout, developer: boolean): AppRootLayout {

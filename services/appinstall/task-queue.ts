@@ -68,19 +68,54 @@ interface QueuedTask {
   ctx: TaskContext;
   current: StatusEvent;
   started: boolean;
+  /** Ended before it started (endQueued): the queue skips it. */
+  skipped?: boolean;
+  /** Settles once every event so far has passed the hook and been published. */
+  published: Promise<void>;
   done: Promise<StatusEvent>;
   resolve(ev: StatusEvent): void;
 }
 
 let taskCounter = 0;
 
+/** Optional observers of the queue (engine-bridge.ts: each task as an engine operation); none changes webOS behaviour. */
+export interface TaskHooks {
+  /** A task was queued (synchronously, inside submit). */
+  queued(req: TaskRequest, ctx: TaskContext): void;
+  /** The step table the task runs (the bridge wraps each step for its operation). */
+  steps(req: TaskRequest, ctx: TaskContext, steps: readonly Step<TaskContext>[]): readonly Step<TaskContext>[];
+  /** The failure update of an error the bridge knows (cancel, lock, dependencies); undefined: the usual one. */
+  failure(req: TaskRequest, ctx: TaskContext, err: unknown): StageUpdate | undefined;
+  /** Every event, before it is published; a returned promise holds the event (and those after it) back until it settles. */
+  event(req: TaskRequest, ctx: TaskContext, ev: StatusEvent): void | Promise<void>;
+  /** Given the queue's way to end a task that has not started (a cancel while queued) with its final update. */
+  attach?(endQueued: (taskId: string, update: StageUpdate) => boolean): void;
+}
+
 export class TaskQueue {
   private readonly byId = new Map<string, QueuedTask>();
   private readonly submit$ = new Subject<QueuedTask>();
   readonly locks = new SimplePackageLocks();
 
-  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: TaskPublisher) {
-    this.submit$.pipe(mergeMap((t) => this.run(t), env.config.maxConcurrentTasks)).subscribe();
+  constructor(private readonly env: Omit<InstallEnv, 'locks'>, private readonly publish: TaskPublisher, private readonly hooks?: TaskHooks) {
+    this.submit$.pipe(mergeMap((t) => (t.skipped ? EMPTY : this.run(t)), env.config.maxConcurrentTasks)).subscribe();
+    hooks?.attach?.((taskId, update) => this.endQueued(taskId, update));
+  }
+
+  /** Ends a task that has not started with `update`, published at once; false when it has started (or is unknown). */
+  private endQueued(taskId: string, update: StageUpdate): boolean {
+    const t = [...this.byId.values()].find((x) => x.req.taskId === taskId);
+    if (!t || t.started) return false;
+    t.started = true;
+    t.skipped = true;
+    t.current = foldEvent(t.current, update);
+    t.finalSent = true;
+    this.publish(t.current, { taskId, final: true });
+    if (t.ctx.packageId) this.locks.release(t.ctx.packageId, taskId);
+    this.byId.delete(t.req.id);
+    this.env.log(`${t.req.op} ${t.req.id}: ${t.current.details.state} before it started`);
+    t.resolve(t.current);
+    return true;
   }
 
   private readonly reserved = new Set<string>();
@@ -136,8 +171,9 @@ export class TaskQueue {
     if (packageId) base.packageId = packageId;
     let resolve!: (ev: StatusEvent) => void;
     const done = new Promise<StatusEvent>((res) => (resolve = res));
-    const t: QueuedTask = { req, finalSent: false, ctx, current: initialEvent(req.id, req.payload, base), started: false, done, resolve };
+    const t: QueuedTask = { req, finalSent: false, published: Promise.resolve(), ctx, current: initialEvent(req.id, req.payload, base), started: false, done, resolve };
     this.byId.set(req.id, t);
+    this.hooks?.queued(req, ctx);
     accepted?.(taskId);
     this.submit$.next(t);
     return done;
@@ -155,24 +191,34 @@ export class TaskQueue {
     const same = ev.statusValue === t.current.statusValue && JSON.stringify(ev.details) === JSON.stringify(t.current.details);
     t.current = ev;
     if (same) return;
-    const final = isFinalEvent(ev);
-    if (final) t.finalSent = true;
-    try {
-      this.publish(ev, { taskId: t.req.taskId, final });
-    } catch (e) {
-      this.env.log(`${t.req.op} ${t.req.id}: status event not delivered: ${(e as Error).message}`);
-    }
+    const send = () => {
+      const final = isFinalEvent(ev);
+      if (final) t.finalSent = true;
+      try {
+        this.publish(ev, { taskId: t.req.taskId, final });
+      } catch (e) {
+        this.env.log(`${t.req.op} ${t.req.id}: status event not delivered: ${(e as Error).message}`);
+      }
+    };
+    const hooks = this.hooks;
+    if (!hooks) return send();
+    // The hook may hold an event back (and those after it, order kept) until it settles.
+    t.published = t.published
+      .then(() => hooks.event(t.req, t.ctx, ev))
+      .catch((e) => this.env.log(`${t.req.op} ${t.req.id}: operation record not updated: ${(e as Error).message}`))
+      .then(send);
   }
 
   /** One task from start to end. The package lock, the ipk handle and the id are given back only once the task's
    *  steps (and undos) are over: driveSteps never returns before that, whatever a step throws. */
   private run(t: QueuedTask) {
-    const steps: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
+    const table: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
+    const steps = this.hooks ? this.hooks.steps(t.req, t.ctx, table) : table;
     return defer(async () => {
       t.started = true;
       try {
         await driveSteps(steps, t.ctx, {
-          failure: (err) => failureUpdate(t.req.op, err, {
+          failure: (err) => this.hooks?.failure(t.req, t.ctx, err) ?? failureUpdate(t.req.op, err, {
             ...(t.ctx.packageId ? { packageId: t.ctx.packageId } : {}),
             ...(t.ctx.signature ? { signature: t.ctx.signature } : {}),
           }),
@@ -180,6 +226,7 @@ export class TaskQueue {
           emitFailed: (err) => this.env.log(`${t.req.op} ${t.req.id}: internal error: ${(err as Error).stack ?? err}`),
         }, (u) => this.update(t, u));
       } finally {
+        await t.published; // the hook may hold events back (engine-bridge.ts: the final one until it is durable)
         // In the same turn as the final event: a request for the id sent on seeing it is never a duplicate.
         if (t.ctx.packageId) this.locks.release(t.ctx.packageId, t.req.taskId);
         this.byId.delete(t.req.id);

@@ -1,5 +1,6 @@
 // Ordering of webOS package versions ("1.0.0", "2.10.3", "1.0.0-beta"): decides upgrade, reinstall or downgrade.
-// Pure; not a full Debian version comparator (no epochs or tildes: webOS app versions do not use them).
+// Pure. A pair with an epoch ("1:2.0") is Debian's and is ordered by engine/dpkg-version.ts (dpkg --compare-versions).
+import { compareVersions as compareDpkg } from '../../engine/dpkg-version';
 
 /** Splits one dot-separated part into runs of digits and non-digits: "10-b2" → [10, "-b", 2]. */
 function tokens(part: string): (number | string)[] {
@@ -26,6 +27,12 @@ function comparePart(a: string, b: string): number {
 
 /** <0 when a is older than b, 0 when equal, >0 when newer. Parts compare numerically; a missing part counts as "0". */
 export function compareVersions(a: string, b: string): number {
+  // The webOS order below cannot read an epoch; dpkg's can. Where both read a pair they can disagree ("1.0" vs "1.0.0",
+  // "1.0.0-beta" vs "1.0.0"): there the webOS order is kept, as webOS app versions expect.
+  if (a.includes(':') || b.includes(':')) {
+    const d = compareDpkg(a.trim(), b.trim(), { lenient: true });
+    if (d.ok) return d.value;
+  }
   const pa = a.trim().split('.'), pb = b.trim().split('.');
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const c = comparePart(pa[i] ?? '0', pb[i] ?? '0');

@@ -1,0 +1,134 @@
+// The engine's methods on com.webos.appInstallService (/operations/*, /lock, /unlock, /getLockInfo, /metadata/*,
+// /storage/*, /installed): declared once with schema and ACG group; the work is engine-bridge.ts's and engine/'s.
+import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
+import type { Payload } from '../../ipc/protocol';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import type { Result } from '../../engine/result';
+import { resetDir, storageDetails } from '../../engine/storage';
+import { EngineBridge, findInstalled, installedPackages } from './engine-bridge';
+
+/** ACG group of every engine method (acg/default-policy: trust oem, root only). */
+export const OPERATIONS_GROUP = 'applicationinstall.operations';
+const SUBSCRIPTION_KEY = 'operations';
+
+const id = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const handle = { type: 'string', minLength: 1, maxLength: 20 } as const;
+const index = { type: 'integer', minimum: 0, maximum: 1e9 } as const;
+const obj = (required: string[], properties: Record<string, object>) => ({ type: 'object', required, properties }) as const;
+
+/** The value of an engine Result, or its error thrown as the call's error reply. */
+function value<T>(r: Result<T>): T {
+  if (!r.ok) throw new CodedError(r.error.code, r.error.text);
+  return r.value;
+}
+
+async function installedOrThrow(bridge: EngineBridge, appId: string) {
+  const pkg = await findInstalled(bridge.layout, appId);
+  if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, `${ErrorText.NOT_INSTALLED}: ${appId}`);
+  return pkg;
+}
+
+export function engineMethods(bridge: EngineBridge, client: LunaClient): Record<string, Record<string, MethodSpec>> {
+  const groups = [OPERATIONS_GROUP];
+  const method = (schema: object, handler: (msg: Message) => Payload | Promise<Payload>): MethodSpec => ({ schema, groups, handler });
+  const { store, locks, aux, layout, config } = bridge;
+
+  store.events.subscribe((ev) => {
+    if (ev.type === 'created' || ev.type === 'changed' || ev.type === 'ended') {
+      client.subscriptions.reply(SUBSCRIPTION_KEY, { returnValue: true, operation: ev.operation } as unknown as Payload);
+    }
+  });
+
+  return {
+    '/operations': {
+      list: method(obj([], { state: { type: 'string', maxLength: 16 }, subscribe: { type: 'boolean' } }), (msg) => {
+        const operations = value(store.list({ state: msg.payload.state }));
+        if (msg.isSubscription) client.subscriptions.add(SUBSCRIPTION_KEY, msg);
+        return { returnValue: true, subscribed: msg.isSubscription, operations } as unknown as Payload;
+      }),
+      get: method(obj(['handle'], { handle, logStart: index, logEnd: index }), async (msg) => {
+        const operation = value(store.get(msg.payload.handle));
+        const log = value(await store.readLog(msg.payload.handle, msg.payload.logStart, msg.payload.logEnd));
+        return { returnValue: true, operation, log: log.text, logSize: log.size, moreData: log.moreData } as unknown as Payload;
+      }),
+      cancel: method(obj(['handle'], { handle }), (msg) => {
+        const r = value(store.cancel(msg.payload.handle));
+        if (r.kind === 'refused') throw new CodedError(r.error.code, r.error.text);
+        return { returnValue: true, state: r.kind === 'cancelled' ? 'cancelled' : 'cancelling' };
+      }),
+    },
+    '/': {
+      lock: method(obj(['id', 'reason', 'owner'], { id, reason: { type: 'string', maxLength: 256 }, owner: { type: 'string', maxLength: 128 } }), async (msg) => {
+        await installedOrThrow(bridge, String(msg.payload.id));
+        const r = value(await locks.lock(msg.payload.id, msg.payload.reason, msg.payload.owner));
+        return { returnValue: true, handle: r.handle };
+      }),
+      unlock: method(obj(['handle'], { handle }), async (msg) => {
+        value(await locks.unlock(msg.payload.handle));
+        return { returnValue: true };
+      }),
+      getLockInfo: method(obj(['id'], { id }), (msg) => {
+        const info = value(locks.getLockInfo(msg.payload.id));
+        return { returnValue: true, reason: info.reason, owner: info.owner };
+      }),
+      installed: method(obj([], { section: { type: 'string', minLength: 1, maxLength: 64 } }), async (msg) => {
+        const section = msg.payload.section;
+        const packages = (await installedPackages(layout))
+          .map((p) => ({
+            id: p.packageId,
+            version: p.version,
+            type: String(p.apps[0]?.appInfo.type ?? ''),
+            section: Object.entries(p.control).find(([k]) => k.toLowerCase() === 'section')?.[1] ?? '',
+            developer: p.developer,
+            locked: locks.isLocked(p.packageId) || p.apps.some((a) => locks.isLocked(a.id)),
+          }))
+          .filter((p) => section === undefined || p.section === section);
+        return { returnValue: true, packages } as unknown as Payload;
+      }),
+    },
+    '/metadata': {
+      get: method(obj(['id'], { id }), async (msg) => {
+        const appId = String(msg.payload.id);
+        const pkg = await installedOrThrow(bridge, appId);
+        const app = pkg.apps.find((a) => a.id === appId) ?? pkg.apps[0];
+        const metadata = { appinfo: app?.appInfo ?? {}, packageinfo: pkg.packageInfo, control: pkg.control };
+        return { returnValue: true, metadata, aux: aux.get(appId) } as unknown as Payload;
+      }),
+      setAux: method(obj(['id', 'key', 'value'], { id, key: { type: 'string', minLength: 1, maxLength: 128 }, value: { type: 'string', maxLength: 1024 } }), async (msg) => {
+        await installedOrThrow(bridge, String(msg.payload.id));
+        value(await aux.set(msg.payload.id, msg.payload.key, msg.payload.value));
+        return { returnValue: true };
+      }),
+      clearAux: method(obj(['id', 'key'], { id, key: { type: 'string', minLength: 1, maxLength: 128 }, value: { type: 'string', maxLength: 1024 } }), async (msg) => {
+        const { id: appId, key } = msg.payload;
+        // With "value", only when the key holds exactly that value (a compare-and-clear); else whatever it holds.
+        if (msg.payload.value !== undefined && aux.get(String(appId))[String(key)] !== msg.payload.value) return { returnValue: true, cleared: false };
+        value(await aux.clear(appId, key));
+        return { returnValue: true, cleared: true };
+      }),
+    },
+    '/storage': {
+      details: method(obj([], { id }), async (msg) => {
+        const appId = msg.payload.id === undefined ? undefined : String(msg.payload.id);
+        let appsPath = layout.verifiedApps.base;
+        if (appId !== undefined) {
+          const pkg = await installedOrThrow(bridge, appId);
+          appsPath = (pkg.apps.find((a) => a.id === appId) ?? pkg.apps[0])?.dir ?? pkg.base;
+        }
+        const d = value(await storageDetails({
+          appsPath,
+          appsQuotaKB: appId === undefined ? null : config.storageQuotas.apps,
+          persistentPath: appId === undefined ? layout.appData : bridge.dataDir(appId),
+          persistentQuotaKB: appId === undefined ? null : config.storageQuotas.persistent,
+        }));
+        return { returnValue: true, apps: d.apps, persistent: d.persistent } as unknown as Payload;
+      }),
+      reset: method(obj(['id'], { id }), async (msg) => {
+        const appId = String(msg.payload.id);
+        await installedOrThrow(bridge, appId);
+        const r = value(await resetDir(bridge.dataDir(appId), layout.appData));
+        return { returnValue: true, removed: r.removed };
+      }),
+    },
+  };
+}
