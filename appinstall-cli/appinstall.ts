@@ -262,7 +262,7 @@ const COMMANDS: Record<string, Command> = {
     args: '[NAME...|--all]', min: 0, max: Infinity, summary: 'install the feeds\' newer version of the named packages, or of every upgradable one',
     options: { all: { type: 'boolean' } },
     async run(ctx, v, names) {
-      if (v.all === (names.length > 0)) throw new UsageError(CliText.upgradeNeedsNames);
+      if (Boolean(v.all) === (names.length > 0)) throw new UsageError(CliText.upgradeNeedsNames);
       if (v.all) {
         const reply = await (await ctx.bus()).call(`${APPINSTALL}/catalog/list`, { filter: 'upgradable' });
         names = ((reply.packages ?? []) as Payload[]).map((p) => String(p.name));
