@@ -1,22 +1,16 @@
 // What the two daemon entry points (services/main.ts, services/appinstalld.ts) share as command-line programs:
-// `--root DIR` / `-h`, logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
+// `--root DIR` / `-h` / `-V` (cli-common/args.ts), logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
 import { resolveRoot } from '../ipc/paths';
+import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
 import { CodedError } from '../status-codes';
+import { ExitCode } from '../status-codes/cli';
 import { takeInstanceLock } from './instance-lock';
 
-export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
-  const out: { root?: string; help?: boolean } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--root') {
-      const v = argv[++i];
-      if (!v) throw new Error('--root needs a directory');
-      out.root = v;
-    } else if (a.startsWith('--root=')) out.root = a.slice(7);
-    else if (a === '-h' || a === '--help') out.help = true;
-    else throw new Error(`unknown argument "${a}"`);
-  }
-  return out;
+/** `--root DIR`, -h/--help, -V/--version (cli-common/args.ts). Throws UsageError. */
+export function parseArgs(argv: string[]): { root?: string; help?: boolean; version?: boolean } {
+  const { values } = parseCommandLine(argv, { root: { type: 'string' } }, { maxPositionals: 0 });
+  if (values.root === '') throw new UsageError('--root needs a directory');
+  return { root: values.root, help: values.help, version: values.version };
 }
 
 /** Pure: a log line with every control character (newline, CR, ESC, ..., and the Unicode line separators) written as
@@ -61,16 +55,21 @@ export interface Running {
  * (instance-lock.ts) is taken first (unless `instanceLock: false`: a front-end such as the standalone gateway, which
  * keeps no state of the daemon's); a second start logs that a daemon runs and exits 1 having changed nothing. SIGHUP calls `reload` (before then: logged).
  */
-export function runDaemon(usage: string, start: (root: string) => Promise<Running>, opts: { instanceLock?: boolean } = {}): void {
+export function runDaemon(usage: string, start: (root: string) => Promise<Running>, opts: { instanceLock?: boolean; prog?: string } = {}): void {
+  const prog = opts.prog ?? 'appinstalld';
   let args;
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
-    process.exit(2);
+    process.stderr.write(`${prog}: ${(e as Error).message}\n${usage}\n`);
+    process.exit(ExitCode.USAGE);
   }
   if (args.help) {
     process.stdout.write(usage + '\n');
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(versionLine(prog));
     return;
   }
   let running: Running | null = null;
