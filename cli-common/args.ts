@@ -41,17 +41,22 @@ export function parseCommandLine<O extends Options>(argv: readonly string[], opt
     if (spec.type === 'string' && t.value === undefined) throw new UsageError(CliText.needsValue(t.rawName));
     if (spec.type === 'boolean' && t.value !== undefined) throw new UsageError(CliText.takesNoValue(t.rawName));
   }
-  let parsed;
-  try {
-    parsed = nodeParseArgs({ args: [...argv], options: all, strict: true, allowPositionals: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  // Values from the tokens (not a second, strict pass): a value may start with "-" (--reserved-connections -1), as getopt.
+  const values: Record<string, string | boolean | (string | boolean)[]> = {};
+  const positionals: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'positional') positionals.push(t.value);
+    else if (t.kind === 'option') {
+      const spec = (all as Options)[t.name];
+      const value = spec.type === 'string' ? t.value! : true;
+      if (spec.multiple) ((values[t.name] ??= []) as (string | boolean)[]).push(value);
+      else values[t.name] = value;
+    }
   }
-  const { values, positionals } = parsed;
   if (opts.maxPositionals !== undefined && positionals.length > opts.maxPositionals) {
     throw new UsageError(CliText.unexpectedArgument(positionals[opts.maxPositionals]));
   }
-  return { values, positionals };
+  return { values: values as ReturnType<typeof nodeParseArgs<{ options: typeof all; allowPositionals: true }>>['values'], positionals };
 }
 
 /** A whole number of at least `min` from an option's text, else a UsageError naming the option. */
