@@ -2,6 +2,7 @@
 // the combined `npm start` process. Only wiring: paths from paths.ts, the policy from acg/, routing in hub.ts.
 import { createPolicy } from '../acg';
 import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
+import { createLogger } from '../cli-common/log';
 import { CodedError } from '../status-codes';
 import { Hub } from './hub';
 import { layout, resolveHubSocket, resolveRoot } from './paths';
@@ -16,9 +17,8 @@ export interface StartHubOptions {
   verbose?: boolean;
 }
 
-function stderrLog(line: string): void {
-  process.stderr.write(`ls-hubd: ${line}\n`);
-}
+/** The hub's log: `<ISO time> <level> ls-hubd: <text>` on stderr (cli-common/log.ts). */
+const stderrLog = createLogger('ls-hubd');
 
 /** Build the policy for `root` (installing the default security files if absent) and start a hub on its socket. */
 export async function startHub(opts: StartHubOptions): Promise<Hub> {
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     hub = started = await startHub(opts);
   } catch (e) {
     const text = e instanceof CodedError ? e.text : (e as Error).message;
-    process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
+    stderrLog.error(`cannot start: ${text}`);
     process.exit(1);
   }
   let stopping = false;
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((e) => {
-    process.stderr.write(`ls-hubd: ${(e as Error).stack ?? e}\n`);
+    stderrLog.error(String((e as Error).stack ?? e));
     process.exit(1);
   });
 }

@@ -1,7 +1,8 @@
 // What the two daemon entry points (services/main.ts, services/appinstalld.ts) share as command-line programs:
-// `--root DIR` / `-h` / `-V` (cli-common/args.ts), logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
+// `--root DIR` / `-h` / `-V` (cli-common/args.ts), logs on stderr (cli-common/log.ts), signals handled from the first moment, a clean stop. Not what they start.
 import { resolveRoot } from '../ipc/paths';
 import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
+import { createLogger, escapeLogText, type Logger } from '../cli-common/log';
 import { CodedError } from '../status-codes';
 import { ExitCode } from '../status-codes/cli';
 import { takeInstanceLock } from './instance-lock';
@@ -13,22 +14,11 @@ export function parseArgs(argv: string[]): { root?: string; help?: boolean; vers
   return { root: values.root, help: values.help, version: values.version };
 }
 
-/** Pure: a log line with every control character (newline, CR, ESC, ..., and the Unicode line separators) written as
- *  a visible escape, so that text from a request (an id, a path, an error message quoting package bytes) can never
- *  start a line of its own or drive the terminal: one call, one line. */
-export function escapeLogText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const n = c.charCodeAt(0);
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-  });
-}
+/** The escaping of every daemon log line (cli-common/log.ts); exported here too for existing callers. */
+export { escapeLogText };
 
-export function log(line: string): void {
-  process.stderr.write(`appinstalld: ${escapeLogText(line)}\n`);
-}
+/** The install daemon's log: `<ISO time> <level> appinstalld: <text>` on stderr (cli-common/log.ts). */
+export const log: Logger = createLogger('appinstalld');
 
 /**
  * Pure: why a start failed, in one line. A product error says itself; a file-system error names the path that is not
@@ -93,7 +83,7 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
   if (opts.instanceLock !== false) try {
     takeInstanceLock(root); // before anything reads or changes state under the root: recovery, hub socket, tasks
   } catch (e) {
-    log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+    log.error(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
     process.exit(1);
   }
   start(root).then(
@@ -102,7 +92,7 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
       if (stopRequested) await stop(stopRequested);
     },
     (e) => {
-      log(`cannot start: ${startFailure(e)}`);
+      log.error(`cannot start: ${startFailure(e)}`);
       process.exit(1);
     },
   );
