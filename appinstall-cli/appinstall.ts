@@ -435,6 +435,14 @@ if (require.main === module) {
     if (e.code === 'EPIPE') process.exit(ExitCode.OK);
     throw e;
   });
+  // Ctrl-C during a bar: give the cursor back (cli-progress hides it) and say what happens to the operation.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      if (process.stdout.isTTY) process.stdout.write('\x1b[?25h\n');
+      process.stderr.write(`${PROG}: ${CliText.interrupted}\n`);
+      process.exit(ExitCode.INTERRUPTED);
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {

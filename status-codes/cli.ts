@@ -12,6 +12,8 @@ export const ExitCode = {
   NO_BUS: 3,
   /** The bus or the service refused the caller (permissions). */
   DENIED: 4,
+  /** Stopped by SIGINT/SIGTERM (128 + 2, as shells report it). */
+  INTERRUPTED: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -42,4 +44,5 @@ export const CliText = {
   nothingToUpgrade: 'nothing to upgrade',
   connectionLost: 'the bus connection was lost before the operation ended',
   upgradeNeedsNames: 'upgrade needs package names or --all',
+  interrupted: 'interrupted; an operation the daemon had started goes on (see appinstall tasks)',
 } as const;

@@ -1,12 +1,13 @@
 // The `appinstall` CLI as a person runs it: real daemon, real CLI processes, a real terminal (tmux) for the progress
 // bar, pipes for plain lines and --json, and every subcommand (engine/feeds ones guarded by whether the daemon offers them).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ErrorText } from '../status-codes';
-import { ExitCode } from '../status-codes/cli';
+import { CliText, ExitCode } from '../status-codes/cli';
+import { overallPercent } from '../appinstall-cli/render';
 import { track } from './helpers/child-processes';
 import { ensureTool } from './helpers/debian-tool';
 import { REPO, call, killAllChildren, makeIpk, startDaemon, type Daemon, type Json } from './helpers/appinstall-daemon';
@@ -17,10 +18,12 @@ const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-function cli(root: string, args: string[], limitMs = 30000): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, APPINSTALLD_ROOT: root };
-  delete env.LUNA_HUB_SOCKET;
-  const proc = track(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/tmp' }));
+function cli(root: string, args: string[], limitMs = 30000, opts: { uid?: number; env?: NodeJS.ProcessEnv; onSpawn?(p: ChildProcess): void } = {}): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, APPINSTALLD_ROOT: root, ...opts.env };
+  if (!opts.env?.LUNA_HUB_SOCKET) delete env.LUNA_HUB_SOCKET;
+  const ids = opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {};
+  const proc = track(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...ids }));
+  opts.onSpawn?.(proc);
   let stdout = '', stderr = '';
   proc.stdout!.on('data', (d) => (stdout += d));
   proc.stderr!.on('data', (d) => (stderr += d));
@@ -282,4 +285,39 @@ describe('command line', () => {
     expect(r.code).toBe(ExitCode.NO_BUS);
     expect(r.stderr).toBe('appinstall: cannot reach the bus: Cannot connect to the bus hub at /nonexistent-root/var/run/luna-service2/com.palm.hub: no such socket (is the hub running?)\n');
   });
+
+  (process.getuid?.() === 0 ? test : test.skip)('a caller the bus refuses (an ordinary user asking for /remove): exit 4 with the bus\'s words', async () => {
+    const r = await cli(d.root, ['remove', 'com.example.cli'], 30000, { uid: 65534 });
+    expect(r.code).toBe(ExitCode.DENIED);
+    expect(r.stderr).toBe('appinstall: not allowed to call /remove: Denied method call "remove" for category "/"\n');
+  });
+
+  test('interrupted while waiting (a hub that never answers): the cursor back, the words, exit 130', async () => {
+    const sockPath = path.join(work, 'mute.sock');
+    const mute = net.createServer(() => undefined);
+    await new Promise<void>((r) => mute.listen(sockPath, r));
+    try {
+      let child: ChildProcess | undefined;
+      const running = cli(d.root, ['list'], 30000, { env: { LUNA_HUB_SOCKET: sockPath }, onSpawn: (p) => (child = p) });
+      await new Promise((r) => setTimeout(r, 700));
+      child!.kill('SIGINT');
+      const r = await running;
+      expect(r.code).toBe(ExitCode.INTERRUPTED);
+      expect(r.stderr).toBe(`appinstall: ${CliText.interrupted}\n`);
+    } finally {
+      mute.close();
+    }
+  });
+});
+
+test('the bar\'s percent rises monotonically through download and install stages, and through remove', () => {
+  const install = [7, 8, 8, 10, 35, 37, 262, 263, 264, 32, 33, 34, 268, 269, 270, 11, 12, 13, 14, 14, 17, 27, 28, 29, 30];
+  const progress = [undefined, 20, 90, 100, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, 10, 90];
+  const got = install.map((sv, i) => overallPercent('install', sv, progress[i], true));
+  for (let i = 1; i < got.length; i++) expect(got[i]).toBeGreaterThanOrEqual(got[i - 1]);
+  expect([got[0], got[3], got.at(-1)]).toEqual([0, 50, 100]);
+  expect(overallPercent('install', 35, 0, false)).toBe(0);
+  const remove = [32, 33, 34, 41, 42, 38, 39, 40, 18, 19, 21, 43, 44, 45, 31].map((sv) => overallPercent('remove', sv, undefined, false));
+  for (let i = 1; i < remove.length; i++) expect(remove[i]).toBeGreaterThan(remove[i - 1]);
+  expect(remove.at(-1)).toBe(100);
 });
