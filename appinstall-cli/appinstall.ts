@@ -373,7 +373,8 @@ function catalogTable(packages: Payload[] = []): string {
 }
 
 const GLOBAL_HELP = `  --json       machine-readable output: one JSON document (the daemon's reply), or JSON lines for streams
-               (install, remove, upgrade: every status event; log: every /operations/get reply)
+               (install, remove, upgrade: every status event; log: every /operations/get reply); a failure
+               ends with {"returnValue":false,"exitCode":N,"errorText":"..."} (the words also go to stderr)
   --root DIR   root prefix used to find the hub socket (as luna-send; default $APPINSTALLD_ROOT, ...)
   -h, --help   this help;  -V, --version  the version`;
 
@@ -425,6 +426,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   try {
     return await cmd.run(ctx, values as Values, positionals);
+  } catch (e) {
+    // --json: a failure is a JSON document too (last on stdout), besides the words on stderr.
+    if (ctx.json && e instanceof CliError) printJson({ returnValue: false, exitCode: e.exitCode, errorText: e.message, ...(e.reply ? { reply: e.reply } : {}) });
+    throw e;
   } finally {
     if (bus) await (await bus.catch(() => null))?.close();
   }

@@ -101,6 +101,7 @@ describe('under a pipe', () => {
   });
 
   test('a failing install exits 1 with the reason in words on stderr', async () => {
+    expect((await cli(d.root, ['install', ipk])).code).toBe(0); // 2.0.0 installed, so 1.0.0 is a downgrade
     const older = await makeIpk(work, 'com.example.cli', '1.0.0');
     const r = await cli(d.root, ['install', older]);
     expect(r.code).toBe(ExitCode.FAILURE);
@@ -108,6 +109,9 @@ describe('under a pipe', () => {
     expect(r.stdout).toMatch(/^com\.example\.cli: install failed$/m);
     const bad = path.join(work, 'not-a-package.ipk');
     fs.writeFileSync(bad, 'hello');
+    const j = await cli(d.root, ['install', older, '--json']);
+    expect(j.code).toBe(ExitCode.FAILURE);
+    expect(JSON.parse(j.stdout.trim().split('\n').at(-1)!)).toEqual({ returnValue: false, exitCode: 1, errorText: r.stderr.replace(/^appinstall: /, '').trimEnd() });
     const b = await cli(d.root, ['install', bad]);
     expect(b.code).toBe(ExitCode.FAILURE);
     expect(b.stderr).toMatch(/^appinstall: cannot read .*not-a-package\.ipk: /);
