@@ -118,6 +118,7 @@ describe('under a pipe', () => {
   });
 
   test('info of an installed app, and of an unknown one (exit 1)', async () => {
+    expect((await cli(d.root, ['install', ipk])).code).toBe(0);
     const r = await cli(d.root, ['info', 'com.example.cli']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/title: +App com\.example\.cli/);
