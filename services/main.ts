@@ -9,7 +9,7 @@ import { recover } from './appinstall/recovery';
 import { loadDaemonConfig } from './appinstall/daemon-config';
 import { startGatewayForRoot, type GatewayHandle } from '../gateway/index';
 
-const USAGE = `usage: appinstalld-main [--root DIR]
+const USAGE = `usage: appinstalld-main [--root DIR] [-h|--help] [-V|--version]
   Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode, com.webos.applicationManager,
   com.webos.service.systemservice and com.webos.service.tv.systemproperty.
   --root DIR  root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
