@@ -1,7 +1,7 @@
 // Exit codes and texts the command-line programs share (cli-common/, appinstall-cli/, luna-send/, ipk/, ipc/ls-hubd.ts,
 // services/daemon-cli.ts). Beside status-codes/index.ts so the CLI work merges without touching the shared table.
 
-/** Exit codes of every CLI of the package. luna-send keeps 1 for a usage error (SPEC §3, matched by its tests). */
+/** Exit codes of every CLI of the package. luna-send keeps 1 for a usage error (docs/luna-send.md, matched by test/luna-send.test.ts). */
 export const ExitCode = {
   OK: 0,
   /** The operation failed (install failed, remove failed, the daemon answered an error). */
