@@ -133,9 +133,13 @@ function opEnded(op: Op): boolean {
   return FINAL_OK.test(op.state ?? '') || FINAL_BAD.test(op.state ?? '');
 }
 
-/** Polls an operation until it ends, drawing it; throws CliError when it did not succeed. */
-async function waitForOperation(ctx: Ctx, handle: string, label: string): Promise<Op> {
+/**
+ * Polls an operation until it ends, drawing it; throws CliError when it did not succeed. Null when the daemon has no
+ * /operations/get (a feeds service without the engine): the operation was started, it cannot be followed.
+ */
+async function waitForOperation(ctx: Ctx, handle: string, label: string): Promise<Op | null> {
   const bus = await ctx.bus();
+  if (!(await bus.callIfOffered(`${APPINSTALL}/operations/get`, { handle, logStart: 0, logEnd: 0 }))) return null;
   const renderer = newRenderer(ctx);
   let op: Op;
   try {
@@ -254,7 +258,7 @@ const COMMANDS: Record<string, Command> = {
       const { handle } = await (await ctx.bus()).call(`${APPINSTALL}/feeds/refresh`, {});
       const op = await waitForOperation(ctx, String(handle), 'feeds');
       if (ctx.json) printJson({ handle, operation: op });
-      else out('feeds refreshed');
+      else out(op ? CliText.feedsRefreshed : CliText.refreshStarted(String(handle)));
       return ExitCode.OK;
     },
   },

@@ -44,5 +44,7 @@ export const CliText = {
   nothingToUpgrade: 'nothing to upgrade',
   connectionLost: 'the bus connection was lost before the operation ended',
   upgradeNeedsNames: 'upgrade needs package names or --all',
+  feedsRefreshed: 'feeds refreshed',
+  refreshStarted: (handle: string) => `feeds refresh started (operation ${handle}; this daemon cannot report its end)`,
   interrupted: 'interrupted; an operation the daemon had started goes on (see appinstall tasks)',
 } as const;
