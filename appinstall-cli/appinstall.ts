@@ -215,7 +215,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   info: {
-    args: 'ID|NAME', min: 1, max: 1, summary: 'what is known of a package: installed app (applicationManager), package record, feed candidate',
+    args: 'ID|NAME', min: 1, max: 1, summary: 'what is known of a package: installed app (applicationManager), package record and metadata, feed candidate',
     async run(ctx, _v, [name]) {
       const bus = await ctx.bus();
       let appInfo: Payload | undefined;
@@ -225,18 +225,29 @@ const COMMANDS: Record<string, Command> = {
         if (!(e instanceof CliError && e.reply?.errorCode === AppManagerErrorCode.APP_NOT_FOUND)) throw e;
       }
       const installed = ((await bus.callIfOffered(`${APPINSTALL}/installed`, {}))?.packages as Payload[] | undefined)?.find((p) => p.id === name);
+      let metadata: Payload | undefined;
+      if (installed || appInfo) {
+        try {
+          metadata = ((await bus.callIfOffered(`${APPINSTALL}/metadata/get`, { id: name }))?.metadata ?? undefined) as Payload | undefined;
+        } catch (e) {
+          if (!(e instanceof CliError && e.exitCode === ExitCode.FAILURE)) throw e; // e.g. an app id that is not a package id
+        }
+      }
       const catalog = ((await bus.callIfOffered(`${APPINSTALL}/catalog/list`, { filter: 'all', search: name }))?.packages as Payload[] | undefined)?.find((p) => p.name === name);
       if (!appInfo && !installed && !catalog) throw new CliError(CliText.notFound(name));
-      if (ctx.json) { printJson({ id: name, appInfo, package: installed, catalog }); return ExitCode.OK; }
+      if (ctx.json) { printJson({ id: name, appInfo, package: installed, metadata, catalog }); return ExitCode.OK; }
       const lines: string[] = [`${name}`];
       if (appInfo) lines.push(`  title:       ${appInfo.title ?? '-'}`, `  version:     ${appInfo.version ?? '-'}`, `  type:        ${appInfo.type ?? '-'}`);
       if (installed) lines.push(`  installed:   ${installed.version} (${installed.section ?? '-'}${installed.developer ? ', developer' : ''}${installed.locked ? ', locked' : ''})`);
       else if (appInfo) lines.push('  installed:   yes');
       else lines.push('  installed:   no');
+      const control = (metadata?.control ?? {}) as Record<string, unknown>;
+      const description = Object.entries(control).find(([k]) => k.toLowerCase() === 'description')?.[1];
+      if (typeof description === 'string' && description) lines.push(`  description: ${description.split('\n')[0]}`);
       const cand = catalog?.candidate as Payload | undefined;
       if (cand) {
         lines.push(`  candidate:   ${cand.version} from ${cand.feed} (${cand.size ?? '?'} bytes, ${catalog!.status})`);
-        if (cand.description) lines.push(`  description: ${cand.description}`);
+        if (cand.description && !description) lines.push(`  description: ${cand.description}`);
         if (Array.isArray(cand.depends) && cand.depends.length) lines.push(`  depends:     ${cand.depends.join(', ')}`);
       }
       out(lines.join('\n'));
@@ -312,18 +323,22 @@ const COMMANDS: Record<string, Command> = {
     options: { follow: { type: 'boolean', short: 'f' } },
     async run(ctx, v, [handle]) {
       const bus = await ctx.bus();
+      // logStart/logSize count UTF-16 code units of the log text (the engine's), so does pos. moreData stays true while
+      // the operation runs; what is there now is what pos < logSize says.
       let pos = 0;
       for (;;) {
         const reply = await bus.call(`${APPINSTALL}/operations/get`, { handle, logStart: pos });
         const text = typeof reply.log === 'string' ? reply.log : '';
-        if (ctx.json) printJson(reply);
-        else if (text) process.stdout.write(text);
-        pos += Buffer.byteLength(text);
-        if (typeof reply.logSize === 'number' && text === '' && reply.moreData) pos = reply.logSize; // nothing returned: do not loop
-        if (reply.moreData) continue;
         const op = (reply.operation ?? {}) as Op;
+        const ended = opEnded(op) && !reply.moreData;
+        if (ctx.json) { if (text || ended || !v.follow || pos === 0) printJson(reply); }
+        else if (text) process.stdout.write(text);
+        pos += text.length;
+        const size = typeof reply.logSize === 'number' ? reply.logSize : pos;
+        if (text !== '' && pos < size) continue;
+        if (pos > size) pos = size;
         if (!v.follow) return ExitCode.OK;
-        if (opEnded(op)) {
+        if (ended) {
           if (!FINAL_OK.test(op.state ?? '')) throw new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
           return ExitCode.OK;
         }
@@ -335,7 +350,7 @@ const COMMANDS: Record<string, Command> = {
     args: 'HANDLE', min: 1, max: 1, summary: 'cancel a queued or running operation',
     async run(ctx, _v, [handle]) {
       const reply = await (await ctx.bus()).call(`${APPINSTALL}/operations/cancel`, { handle });
-      if (ctx.json) printJson(reply); else out(`cancel requested for ${handle}`);
+      if (ctx.json) printJson(reply); else out(`${handle}: ${typeof reply.state === 'string' ? reply.state : 'cancel requested'}`);
       return ExitCode.OK;
     },
   },
