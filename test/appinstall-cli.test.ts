@@ -9,7 +9,7 @@ import { ErrorText } from '../status-codes';
 import { CliText, ExitCode } from '../status-codes/cli';
 import { overallPercent } from '../appinstall-cli/render';
 import { track } from './helpers/child-processes';
-import { ensureTool } from './helpers/debian-tool';
+import { ensureTool } from '../bench/debian-tool';
 import { REPO, call, killAllChildren, makeIpk, startDaemon, type Daemon, type Json } from './helpers/appinstall-daemon';
 
 const CLI = path.join(REPO, 'dist/appinstall-cli/appinstall.js');
