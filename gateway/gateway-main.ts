@@ -6,7 +6,7 @@ import { loadDaemonConfig } from '../services/appinstall/daemon-config';
 import { log, runDaemon } from '../services/daemon-cli';
 import { startGatewayForRoot } from './index';
 
-const USAGE = `usage: appinstall-gateway [--root DIR]
+const USAGE = `usage: appinstall-gateway [--root DIR] [-h|--help] [-V|--version]
   Serves the peer APIs (Thunder PackageManager, AX App Store, Domogik /package, Olares InstallDevApp) over the bus
   of a running appinstalld. Tokens: <root>/etc/palm/gateway-tokens.json (created on first start).`;
 
@@ -15,5 +15,5 @@ if (require.main === module) {
     const config = loadDaemonConfig(layoutOf(root).daemonConfig);
     const gw = await startGatewayForRoot({ root, config: config.gateway, log, onHubGone: () => process.exit(1) });
     return { reload: () => undefined, stop: async () => { await gw?.stop(); } };
-  }, { instanceLock: false }); // it runs beside the daemon of its root
+  }, { instanceLock: false, prog: 'appinstall-gateway' }); // it runs beside the daemon of its root
 }

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { createLogger } from '../cli-common/log';
 import { BusErrorCode, BusErrorText, CodedError, HubCloseReason, errorReply } from '../status-codes';
 import type { Policy, CallerContext } from '../acg/policy';
 import { Connection, QueueAccount } from './connection';
@@ -147,9 +148,7 @@ function endCall(call: Call): void {
   if (call.subscription) caller.account.subscriptions--;
 }
 
-function defaultLog(line: string): void {
-  process.stderr.write(`ls-hubd: ${line}\n`);
-}
+const defaultLog = createLogger('ls-hubd');
 
 function describePeer(p: PeerIdentity): string {
   return `pid ${p.pid} uid ${p.uid} exe ${p.exe ?? '?'}`;

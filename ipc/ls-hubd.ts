@@ -1,6 +1,8 @@
 // Entry point of the standalone hub (`ls-hubd [--root DIR] [--socket PATH] [--max-... N]`) and startHub() for
 // the combined `npm start` process. Only wiring: paths from paths.ts, the policy from acg/, routing in hub.ts.
 import { createPolicy } from '../acg';
+import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
+import { createLogger } from '../cli-common/log';
 import { CodedError } from '../status-codes';
 import { Hub } from './hub';
 import { layout, resolveHubSocket, resolveRoot } from './paths';
@@ -15,9 +17,8 @@ export interface StartHubOptions {
   verbose?: boolean;
 }
 
-function stderrLog(line: string): void {
-  process.stderr.write(`ls-hubd: ${line}\n`);
-}
+/** The hub's log: `<ISO time> <level> ls-hubd: <text>` on stderr (cli-common/log.ts). */
+const stderrLog = createLogger('ls-hubd');
 
 /** Build the policy for `root` (installing the default security files if absent) and start a hub on its socket. */
 export async function startHub(opts: StartHubOptions): Promise<Hub> {
@@ -40,52 +41,50 @@ const USAGE = `usage: ls-hubd [--root DIR] [--socket PATH] [--verbose]
   Limits are per connection unless named per uid; per-uid quotas and the reserved connections do not apply to root.
   --root DIR    root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   --socket PATH hub socket (default: LUNA_HUB_SOCKET, else <root>/var/run/luna-service2/com.palm.hub)
+  -h, --help    this help; -V, --version the version. Exit codes: 0 stopped cleanly, 1 failure, 2 usage error.
   SIGHUP reloads the security files; SIGTERM/SIGINT stop the hub and remove its socket; SIGUSR2 logs counts and memory.`;
 
 const LIMIT_FLAGS: Record<string, keyof HubLimits> = {
-  '--max-frame-bytes': 'maxFrameBytes',
-  '--max-connections': 'maxConnections',
-  '--max-outstanding-calls': 'maxOutstandingCallsPerConnection',
-  '--max-queued-bytes': 'maxQueuedBytesPerConnection',
-  '--max-drain-wait-ms': 'maxDrainWaitMs',
-  '--reserved-connections': 'reservedConnections',
-  '--max-connections-per-uid': 'maxConnectionsPerUid',
-  '--hello-timeout-ms': 'helloTimeoutMs',
-  '--max-outstanding-calls-per-uid': 'maxOutstandingCallsPerUid',
-  '--max-subscriptions-per-uid': 'maxSubscriptionsPerUid',
-  '--max-queued-bytes-per-uid': 'maxQueuedBytesPerUid',
-  '--max-hub-queued-bytes': 'maxQueuedBytes',
-  '--max-method-table-bytes-per-uid': 'maxMethodTableBytesPerUid',
+  'max-frame-bytes': 'maxFrameBytes',
+  'max-connections': 'maxConnections',
+  'max-outstanding-calls': 'maxOutstandingCallsPerConnection',
+  'max-queued-bytes': 'maxQueuedBytesPerConnection',
+  'max-drain-wait-ms': 'maxDrainWaitMs',
+  'reserved-connections': 'reservedConnections',
+  'max-connections-per-uid': 'maxConnectionsPerUid',
+  'hello-timeout-ms': 'helloTimeoutMs',
+  'max-outstanding-calls-per-uid': 'maxOutstandingCallsPerUid',
+  'max-subscriptions-per-uid': 'maxSubscriptionsPerUid',
+  'max-queued-bytes-per-uid': 'maxQueuedBytesPerUid',
+  'max-hub-queued-bytes': 'maxQueuedBytes',
+  'max-method-table-bytes-per-uid': 'maxMethodTableBytesPerUid',
 };
+const OPTIONS = {
+  root: { type: 'string' }, socket: { type: 'string' }, verbose: { type: 'boolean' },
+  ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((k) => [k, { type: 'string' as const }])),
+} as const;
 
-class UsageError extends Error {}
-
-/** Parse the command line (pure). */
-export function parseHubArgs(argv: string[]): StartHubOptions & { help?: boolean } {
-  const out: StartHubOptions & { help?: boolean } = { root: '' };
+/** Parse the command line (pure; cli-common/args.ts). Throws UsageError. */
+export function parseHubArgs(argv: string[]): StartHubOptions & { help?: boolean; version?: boolean } {
+  const { values } = parseCommandLine(argv, OPTIONS, { maxPositionals: 0 });
+  const v = values as Record<string, string | boolean | undefined>;
+  const out: StartHubOptions & { help?: boolean; version?: boolean } = { root: '' };
+  for (const k of ['root', 'socket'] as const) if (v[k] === '') throw new UsageError(`--${k} needs a value`);
+  if (typeof v.socket === 'string') out.socketPath = v.socket;
+  if (v.verbose) out.verbose = true;
+  if (v.help) out.help = true;
+  if (v.version) out.version = true;
   const limits: Partial<HubLimits> = {};
-  let root: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--root') root = value();
-    else if (a === '--socket') out.socketPath = value();
-    else if (a === '--verbose') out.verbose = true;
-    else if (a === '--help' || a === '-h') out.help = true;
-    else if (a in LIMIT_FLAGS) {
-      const v = value();
-      const n = Number(v);
-      if (a === '--reserved-connections') {
-        if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${a} needs a non-negative integer, got "${v}"`);
-      } else if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${a} needs a positive integer, got "${v}"`);
-      limits[LIMIT_FLAGS[a]] = n;
-    } else throw new UsageError(`unknown argument "${a}"`);
+  for (const [flag, key] of Object.entries(LIMIT_FLAGS)) {
+    const text = v[flag];
+    if (typeof text !== 'string') continue;
+    const n = Number(text);
+    if (flag === 'reserved-connections') {
+      if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${flag} needs a non-negative integer, got "${text}"`);
+    } else if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag} needs a positive integer, got "${text}"`);
+    limits[key] = n;
   }
-  out.root = resolveRoot(root);
+  out.root = resolveRoot(v.root as string | undefined);
   if (Object.keys(limits).length > 0) out.limits = limits;
   return out;
 }
@@ -97,10 +96,14 @@ async function main(): Promise<void> {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`ls-hubd: ${e.message}\n${USAGE}\n`);
-    process.exit(2);
+    process.exit(e.exitCode);
   }
   if (opts.help) {
     process.stdout.write(USAGE + '\n');
+    return;
+  }
+  if (opts.version) {
+    process.stdout.write(versionLine('ls-hubd'));
     return;
   }
   // SIGHUP's default action kills the process: take it over before the hub starts, so a reload
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
     hub = started = await startHub(opts);
   } catch (e) {
     const text = e instanceof CodedError ? e.text : (e as Error).message;
-    process.stderr.write(`ls-hubd: cannot start: ${text}\n`);
+    stderrLog.error(`cannot start: ${text}`);
     process.exit(1);
   }
   let stopping = false;
@@ -147,7 +150,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((e) => {
-    process.stderr.write(`ls-hubd: ${(e as Error).stack ?? e}\n`);
+    stderrLog.error(String((e as Error).stack ?? e));
     process.exit(1);
   });
 }

@@ -6,6 +6,7 @@ import { resolveClientHubSocket } from '../ipc/paths';
 import type { Payload } from '../ipc/protocol';
 import { parsePayload, parseUri } from '../ipc/uri';
 import { CodedError, LunaSendText } from '../status-codes';
+import { versionLine } from '../cli-common/args';
 import { parseArgs, usage, type LunaSendOptions } from './options';
 import { formatReply, formatTiming } from './output';
 
@@ -45,6 +46,10 @@ export async function main(variant: Variant, argv: readonly string[]): Promise<n
   const o = parsed.options;
   if (o.help) {
     process.stdout.write(usage(prog, variant.namePrefix));
+    return 0;
+  }
+  if (o.version) {
+    process.stdout.write(versionLine(prog));
     return 0;
   }
   if (o.deprecatedPublic) errLine(`${prog}: warning: -P is deprecated and ignored (there is one bus)`);

@@ -1,5 +1,6 @@
-// luna-send's command line (getopt-style, docs/luna-send.md): argv → options, or a clear error. Pure; nothing is run here.
+// luna-send's command line (getopt-style, docs/luna-send.md) through the shared cli-common/args.ts: argv → options, or a clear error. Pure.
 // What the options do is cli.ts's business; how replies look is output.ts's.
+import { tokenize } from '../cli-common/args';
 import { parseQueryPath } from './output';
 
 export interface LunaSendOptions {
@@ -27,6 +28,8 @@ export interface LunaSendOptions {
   debug: boolean;
   /** -h / --help. */
   help: boolean;
+  /** -V / --version. */
+  version: boolean;
   /** -P was given (deprecated, ignored). */
   deprecatedPublic: boolean;
   /** --root DIR: root prefix used to find the hub socket. */
@@ -37,8 +40,14 @@ export interface LunaSendOptions {
 
 export type ParsedArgs = { ok: true; options: LunaSendOptions } | { ok: false; error: string };
 
-const FLAGS = new Set(['h', 'd', 'i', 's', 'l', 'f', 'P']);
+const FLAGS = new Set(['h', 'd', 'i', 's', 'l', 'f', 'P', 'V']);
 const WITH_ARG = new Set(['n', 't', 'm', 'a', 'q', 'w']);
+/** For util.parseArgs (through cli-common/args.ts): the one-letter options by their letter, and the three long ones. */
+const OPTIONS = Object.fromEntries([
+  ...[...FLAGS].map((f) => [f, { type: 'boolean' as const }]),
+  ...[...WITH_ARG].map((f) => [f, { type: 'string' as const }]),
+  ['help', { type: 'boolean' as const }], ['version', { type: 'boolean' as const }], ['root', { type: 'string' as const }],
+]);
 
 function integer(opt: string, text: string, min: number): number | string {
   if (!/^\d+$/.test(text)) return `option -${opt} needs a whole number, got "${text}"`;
@@ -47,16 +56,19 @@ function integer(opt: string, text: string, min: number): number | string {
   return n;
 }
 
-/** Parse argv (without node and script). Options may come before or after URI and JSON, as with GNU getopt; "--" ends them. */
+/**
+ * Parse argv (without node and script). Options may come before or after URI and JSON, as with GNU getopt; "--" ends
+ * them; clusters (-if) and attached values (-n1) as getopt. Tokens from util.parseArgs; messages are luna-send's own.
+ */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const o: LunaSendOptions = {
-    interactive: false, pretty: false, lineNumbers: false, queries: [], signal: false, debug: false, help: false, deprecatedPublic: false,
+    interactive: false, pretty: false, lineNumbers: false, queries: [], signal: false, debug: false, help: false, version: false, deprecatedPublic: false,
   };
   const positional: string[] = [];
-  let i = 0;
   const apply = (opt: string, value: string | undefined): string | null => {
     switch (opt) {
       case 'h': o.help = true; return null;
+      case 'V': o.version = true; return null;
       case 'd': o.debug = true; return null;
       case 'i': o.interactive = true; return null;
       case 's': o.signal = true; return null;
@@ -77,37 +89,26 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     return `unknown option -${opt}`;
   };
-  while (i < argv.length) {
-    const arg = argv[i++];
-    if (arg === '--') { positional.push(...argv.slice(i)); break; }
-    if (arg === '--help') { o.help = true; continue; }
-    if (arg === '--root' || arg.startsWith('--root=')) {
-      const value = arg === '--root' ? argv[i++] : arg.slice('--root='.length);
-      if (!value) return { ok: false, error: 'option --root needs a directory' };
-      o.root = value;
+  for (const t of tokenize(argv, OPTIONS)) {
+    if (t.kind === 'positional') { positional.push(t.value); continue; }
+    if (t.kind === 'option-terminator') continue;
+    const raw = t.rawName;
+    if (raw === '--help' || raw === '--version') {
+      if (t.value !== undefined) return { ok: false, error: `unknown option ${raw}=${t.value}` };
+      if (raw === '--help') o.help = true; else o.version = true;
       continue;
     }
-    if (arg.startsWith('--')) return { ok: false, error: `unknown option ${arg}` };
-    if (arg.length < 2 || arg[0] !== '-') { positional.push(arg); continue; }
-    // A cluster of short options, e.g. -if or -n1 or -n 1.
-    for (let j = 1; j < arg.length; j++) {
-      const opt = arg[j];
-      if (FLAGS.has(opt)) {
-        const err = apply(opt, undefined);
-        if (err) return { ok: false, error: err };
-      } else if (WITH_ARG.has(opt)) {
-        let value: string | undefined = arg.slice(j + 1);
-        if (value === '') {
-          if (i >= argv.length) return { ok: false, error: `option -${opt} needs a value` };
-          value = argv[i++];
-        }
-        const err = apply(opt, value);
-        if (err) return { ok: false, error: err };
-        break;
-      } else {
-        return { ok: false, error: `unknown option -${opt}` };
-      }
+    if (raw === '--root') {
+      if (!t.value) return { ok: false, error: 'option --root needs a directory' };
+      o.root = t.value;
+      continue;
     }
+    const opt = raw.slice(1);
+    if (raw.startsWith('--')) return { ok: false, error: `unknown option ${raw}${t.inlineValue ? `=${t.value}` : ''}` };
+    if (!(FLAGS.has(opt) || WITH_ARG.has(opt))) return { ok: false, error: `unknown option ${raw}` };
+    if (WITH_ARG.has(opt) && t.value === undefined) return { ok: false, error: `option -${opt} needs a value` };
+    const err = apply(opt, t.value);
+    if (err) return { ok: false, error: err };
   }
   if (positional.length > 2) return { ok: false, error: `too many arguments: ${positional.slice(2).map((a) => JSON.stringify(a)).join(' ')} (quote the JSON payload)` };
   [o.uri, o.payload] = positional;
@@ -118,7 +119,7 @@ export function usage(prog: string, defaultNamePrefix: string): string {
   return `Usage: ${prog} [options] URI JSON
 Call a bus method (URI luna://<service>/<category>/<method>, palm:// accepted) with a JSON object payload
 and print each reply on its own line.
-  -h         this help
+  -h         this help (also --help);  -V  the version (also --version)
   -i         interactive: print replies until stdin closes (after the first reply) or SIGINT/SIGTERM
   -n N       exit after N replies, cancelling the call
   -f         pretty-print replies with a 4-space indent

@@ -46,7 +46,7 @@ for (const d of SOURCE_DIRS) {
         });
         const dest = path.join(out, rel.replace(/\.ts$/, '.js'));
         await fs.mkdir(path.dirname(dest), { recursive: true });
-        const shebang = code.startsWith('#!') ? '' : (/\/(luna-send|luna-send-pub|ipk-cli|ls-hubd|appinstalld|main)\.ts$/.test(file) ? '#!/usr/bin/env node\n' : '');
+        const shebang = code.startsWith('#!') ? '' : (/\/(luna-send|luna-send-pub|ipk-cli|ls-hubd|appinstalld|appinstall|main)\.ts$/.test(file) ? '#!/usr/bin/env node\n' : '');
         await writeAtomically(dest, shebang + code, shebang ? 0o755 : 0o644);
       })());
     }

@@ -1,40 +1,24 @@
 // What the two daemon entry points (services/main.ts, services/appinstalld.ts) share as command-line programs:
-// `--root DIR` / `-h`, logs on stderr, signals handled from the first moment, a clean stop. Not what they start.
+// `--root DIR` / `-h` / `-V` (cli-common/args.ts), logs on stderr (cli-common/log.ts), signals handled from the first moment, a clean stop. Not what they start.
 import { resolveRoot } from '../ipc/paths';
+import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
+import { createLogger, escapeLogText, type Logger } from '../cli-common/log';
 import { CodedError } from '../status-codes';
+import { ExitCode } from '../status-codes/cli';
 import { takeInstanceLock } from './instance-lock';
 
-export function parseArgs(argv: string[]): { root?: string; help?: boolean } {
-  const out: { root?: string; help?: boolean } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--root') {
-      const v = argv[++i];
-      if (!v) throw new Error('--root needs a directory');
-      out.root = v;
-    } else if (a.startsWith('--root=')) out.root = a.slice(7);
-    else if (a === '-h' || a === '--help') out.help = true;
-    else throw new Error(`unknown argument "${a}"`);
-  }
-  return out;
+/** `--root DIR`, -h/--help, -V/--version (cli-common/args.ts). Throws UsageError. */
+export function parseArgs(argv: string[]): { root?: string; help?: boolean; version?: boolean } {
+  const { values } = parseCommandLine(argv, { root: { type: 'string' } }, { maxPositionals: 0 });
+  if (values.root === '') throw new UsageError('--root needs a directory');
+  return { root: values.root, help: values.help, version: values.version };
 }
 
-/** Pure: a log line with every control character (newline, CR, ESC, ..., and the Unicode line separators) written as
- *  a visible escape, so that text from a request (an id, a path, an error message quoting package bytes) can never
- *  start a line of its own or drive the terminal: one call, one line. */
-export function escapeLogText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const n = c.charCodeAt(0);
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-  });
-}
+/** The escaping of every daemon log line (cli-common/log.ts); exported here too for existing callers. */
+export { escapeLogText };
 
-export function log(line: string): void {
-  process.stderr.write(`appinstalld: ${escapeLogText(line)}\n`);
-}
+/** The install daemon's log: `<ISO time> <level> appinstalld: <text>` on stderr (cli-common/log.ts). */
+export const log: Logger = createLogger('appinstalld');
 
 /**
  * Pure: why a start failed, in one line. A product error says itself; a file-system error names the path that is not
@@ -61,16 +45,21 @@ export interface Running {
  * (instance-lock.ts) is taken first (unless `instanceLock: false`: a front-end such as the standalone gateway, which
  * keeps no state of the daemon's); a second start logs that a daemon runs and exits 1 having changed nothing. SIGHUP calls `reload` (before then: logged).
  */
-export function runDaemon(usage: string, start: (root: string) => Promise<Running>, opts: { instanceLock?: boolean } = {}): void {
+export function runDaemon(usage: string, start: (root: string) => Promise<Running>, opts: { instanceLock?: boolean; prog?: string } = {}): void {
+  const prog = opts.prog ?? 'appinstalld';
   let args;
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
-    process.exit(2);
+    process.stderr.write(`${prog}: ${(e as Error).message}\n${usage}\n`);
+    process.exit(ExitCode.USAGE);
   }
   if (args.help) {
     process.stdout.write(usage + '\n');
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(versionLine(prog));
     return;
   }
   let running: Running | null = null;
@@ -94,7 +83,7 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
   if (opts.instanceLock !== false) try {
     takeInstanceLock(root); // before anything reads or changes state under the root: recovery, hub socket, tasks
   } catch (e) {
-    log(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
+    log.error(`cannot start: ${e instanceof CodedError ? e.message : (e as Error).stack ?? e}`);
     process.exit(1);
   }
   start(root).then(
@@ -103,7 +92,7 @@ export function runDaemon(usage: string, start: (root: string) => Promise<Runnin
       if (stopRequested) await stop(stopRequested);
     },
     (e) => {
-      log(`cannot start: ${startFailure(e)}`);
+      log.error(`cannot start: ${startFailure(e)}`);
       process.exit(1);
     },
   );

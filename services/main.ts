@@ -3,12 +3,13 @@
 import { layout as layoutOf } from '../ipc/paths';
 import { startHub } from '../ipc/ls-hubd';
 import { startServices } from './daemon';
-import { escapeLogText, log, runDaemon } from './daemon-cli';
+import { createLogger } from '../cli-common/log';
+import { log, runDaemon } from './daemon-cli';
 import { recover } from './appinstall/recovery';
 import { loadDaemonConfig } from './appinstall/daemon-config';
 import { startGatewayForRoot, type GatewayHandle } from '../gateway/index';
 
-const USAGE = `usage: appinstalld-main [--root DIR]
+const USAGE = `usage: appinstalld-main [--root DIR] [-h|--help] [-V|--version]
   Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode, com.webos.applicationManager,
   com.webos.service.systemservice and com.webos.service.tv.systemproperty.
   --root DIR  root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
@@ -21,7 +22,7 @@ if (require.main === module) {
     // Crash recovery runs before the hub starts as well, so the hub's first scan of the bus trees already sees them
     // matching the apps on disk (a bus file left by a crash is never loaded); the services need not run it again.
     for (const line of await recover(layoutOf(root), null)) log(`recovery: ${line}`);
-    const hub = await startHub({ root, log: (l) => process.stderr.write(`ls-hubd: ${escapeLogText(l)}\n`) });
+    const hub = await startHub({ root, log: createLogger('ls-hubd') });
     let services;
     try {
       services = await startServices({ root, log, onHubGone: () => process.exit(1), recovered: true });

@@ -28,7 +28,7 @@ test('a bad daemon config stops the start with a message naming the file and the
 test('bad arguments print the usage and exit 2; -h prints it and exits 0', () => {
   const bad = spawnSync(process.execPath, [MAIN, '--bogus'], { encoding: 'utf8' });
   expect(bad.status).toBe(2);
-  expect(bad.stderr).toMatch(/unknown argument "--bogus"[\s\S]*usage:/);
+  expect(bad.stderr).toMatch(/^appinstalld: unknown option --bogus\n[\s\S]*usage:/);
   const help = spawnSync(process.execPath, [MAIN, '-h'], { encoding: 'utf8' });
   expect(help.status).toBe(0);
   expect(help.stdout).toMatch(/--root DIR/);

@@ -29,7 +29,7 @@ describe('parseHubArgs', () => {
   });
 
   it.each([
-    [['--bogus'], 'unknown argument "--bogus"'],
+    [['--bogus'], 'unknown option --bogus'],
     [['--root'], '--root needs a value'],
     [['--max-queued-bytes', '0'], '--max-queued-bytes needs a positive integer, got "0"'],
     [['--max-outstanding-calls', 'lots'], '--max-outstanding-calls needs a positive integer, got "lots"'],

@@ -2,6 +2,9 @@
 // APPINSTALLD_FAULT=<point>[:<n>] makes the daemon SIGKILL itself the n-th time (default 1st) it passes <point>;
 // APPINSTALLD_FAULT=<point>[:<n>]:enospc instead makes that pass fail with a "disk full" error (ENOSPC) that the
 // task handles like a real one (the daemon lives on). APPINSTALLD_FAULT_TRACE=1 logs every pass ("fault point <point>:<n>"), so a test can list the boundaries a run crosses.
+import { createLogger } from '../../cli-common/log';
+
+const log = createLogger('appinstalld');
 
 /** Every boundary at which a crash must leave each app fully old or fully new after restart (tests walk this list). */
 export const FAULT_POINTS = [
@@ -62,13 +65,13 @@ const passes = new Map<string, number>();
 export function faultPoint(point: FaultPoint): void {
   const n = (passes.get(point) ?? 0) + 1;
   passes.set(point, n);
-  if (trace) process.stderr.write(`appinstalld: fault point ${point}:${n}\n`);
+  if (trace) log.debug(`fault point ${point}:${n}`);
   if (armed && armed.point === point && armed.nth === n) {
     if (armed.action === 'enospc') {
-      process.stderr.write(`appinstalld: APPINSTALLD_FAULT: failing with ENOSPC at ${point} (pass ${n})\n`);
+      log.warn(`APPINSTALLD_FAULT: failing with ENOSPC at ${point} (pass ${n})`);
       throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${point})`), { code: 'ENOSPC', errno: -28 });
     }
-    process.stderr.write(`appinstalld: APPINSTALLD_FAULT: killing myself at ${point} (pass ${n})\n`);
+    log.warn(`APPINSTALLD_FAULT: killing myself at ${point} (pass ${n})`);
     process.kill(process.pid, 'SIGKILL');
   }
 }
