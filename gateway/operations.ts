@@ -133,7 +133,12 @@ export class Operations {
     let op = this.engineOps.get(o.handle);
     if (!op) {
       for (const l of this.byHandle.values()) if (l.engineHandle === o.handle) return; // ours
-      if (this.active(o.id, true)) return; // ours, its handle not known yet
+      const mine = this.active(o.id, true);
+      if (mine) {
+        // Ours, started through the bus before the engine gave it a handle: link them, so a cancel reaches it.
+        mine.engineHandle ??= o.handle;
+        return;
+      }
       if (o.state !== 'queued' && o.state !== 'running') return; // finished before we saw it
       op = {
         handle: this.byHandle.has(o.handle) ? `${o.handle}0` : o.handle, taskId: this.taskIdFor(o.handle), engineHandle: o.handle,

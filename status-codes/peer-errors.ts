@@ -1,6 +1,7 @@
 // The one table from engine/bus errors (and the gateway's own refusals) to each peer API's codes and texts
 // (gateway/*.ts). Peer strings come from the peers' own code and docs (see docs/gateway.md); nothing else writes them.
 import { BusErrorCode, ErrorCode, ErrorText } from './index';
+import { EngineErrorCode } from './engine';
 
 /** What went wrong, independent of any peer's vocabulary. */
 export type ErrorKind =
@@ -27,8 +28,12 @@ export class PeerError extends Error {
   }
 }
 
-/** Classifies a bus error reply (errorCode, errorText) by the texts of status-codes/index.ts. */
+/** Classifies a bus error reply (errorCode, errorText): by the engine's codes, else by the texts of status-codes/index.ts. */
 export function classifyBusError(code: number, text: string): ErrorKind {
+  // The engine's own codes (status-codes/engine.ts) say what happened without reading the text.
+  if (code === EngineErrorCode.WRONG_HANDLE || code === EngineErrorCode.NOT_LOCKED) return 'wrongHandle';
+  if (code === EngineErrorCode.APP_LOCKED) return 'locked';
+  if (code === EngineErrorCode.WRONG_PARAMS) return 'invalidParams';
   if (code === BusErrorCode.NOT_PRIVILEGED_APP_CALL || /^Denied method call|^Not permitted to send/.test(text)) return 'denied';
   if (/^Unknown method|^Service does not exist|is not running\.$/.test(text)) return 'unavailable';
   if (text === ErrorText.NO_SUCH_ID || /not installed/i.test(text)) return 'notInstalled';

@@ -208,8 +208,10 @@ test('engine methods: lock refuses uninstall with 1009, storage details, metadat
   await expect(t.call(PM, 'cancel', { handle: '12345' })).rejects.toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
   if (!(await busHas(g.root, 'luna://com.webos.appInstallService/catalog/download'))) {
     await expect(t.call(PM, 'download', { type: 't', id: 'x', versionAsParameter: '1', reskey: 'k', url: 'http://x/y' })).rejects.toEqual(UNAVAILABLE);
-    await expect(t.call(PM, 'reset', { type: 't', id: 'x', versionAsParameter: '1', resettype: 'all' })).rejects.toEqual(UNAVAILABLE);
   }
+  // reset: the app's persistent data emptied (/storage/reset); an app that is not installed is wrong params.
+  expect(await t.call(PM, 'reset', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', resettype: 'all' })).toBeNull();
+  await expect(t.call(PM, 'reset', { type: 't', id: 'x', versionAsParameter: '1', resettype: 'all' })).rejects.toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
   t.close();
 });
 
