@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const SOURCE_DIRS = ['ipc', 'acg', 'status-codes', 'services', 'luna-send', 'ipk', 'feeds', 'download', 'bench'];
+const SOURCE_DIRS = ['ipc', 'acg', 'status-codes', 'services', 'luna-send', 'ipk', 'feeds', 'download', 'bench', 'engine'];
 const out = path.join(root, 'dist');
 
 async function* walk(dir) {
