@@ -12,6 +12,10 @@ import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
 import { SystemServiceService, SYSTEMSERVICE_SERVICE } from './systemservice/systemservice-service';
 import { SystemPropertyService, SYSTEMPROPERTY_SERVICE } from './systemproperty/systemproperty-service';
+import { DownloadManagerService, DOWNLOADMANAGER_SERVICE } from './downloadmanager/downloadmanager-service';
+import { FeedMethods } from './appinstall/feed-methods';
+import { Downloader } from '../download/downloader';
+import { FeedStore } from '../feeds/feed-store';
 
 export interface ServicesOptions {
   root: string;
@@ -40,24 +44,32 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   const connect = (name: string) => LunaClient.connect({ root: opts.root, socketPath: opts.socketPath, name });
   const clients: LunaClient[] = [];
   try {
-    for (const name of [APPMANAGER_SERVICE, DEVMODE_SERVICE, APPINSTALL_SERVICE, SYSTEMSERVICE_SERVICE, SYSTEMPROPERTY_SERVICE]) clients.push(await connect(name));
+    for (const name of [APPMANAGER_SERVICE, DEVMODE_SERVICE, APPINSTALL_SERVICE, SYSTEMSERVICE_SERVICE, SYSTEMPROPERTY_SERVICE, DOWNLOADMANAGER_SERVICE]) clients.push(await connect(name));
   } catch (e) {
     await Promise.all(clients.map((c) => c.close()));
     throw e;
   }
-  const [amClient, devClient, installClient, sysClient, propClient] = clients;
+  const [amClient, devClient, installClient, sysClient, propClient, dlClient] = clients;
   const log = opts.log;
   if (!opts.recovered) for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
   await ensureSpaceReserve(layout.installerState); // room for a remove on a full disk (space-reserve.ts)
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
-  const install = new AppInstallService(installClient, { root: opts.root, layout, config, log });
+  // One downloader for URL installs, catalog installs and com.webos.service.downloadmanager (one queue, one cache).
+  const downloader = new Downloader({ root: opts.root, concurrency: config.downloadConcurrency, attempts: config.downloadAttempts });
+  const install = new AppInstallService(installClient, { root: opts.root, layout, config, log, downloader });
+  const downloadManager = new DownloadManagerService(dlClient, downloader, log);
+  const feeds = new FeedMethods(installClient, install, new FeedStore({ root: opts.root, timeoutMs: config.feedRefreshTimeoutMs, maxDownloadBytes: config.feedMaxDownloadBytes }), downloader, {
+    layout, log, keptByOthers: () => downloadManager.keptFiles(),
+  });
   appManager.open(devmode.enabled$);
   devmode.open();
   // Device facts for ares-device --system-info: nothing to stop, they answer from the OS on each call.
   new SystemServiceService(sysClient).open();
   new SystemPropertyService(propClient).open();
   install.open(devmode.enabled$);
+  await feeds.open();
+  downloadManager.open();
   log(`services open (root ${opts.root}; developer mode ${devmode.enabled ? 'on' : 'off'}; at most ${config.maxConcurrentTasks} tasks at once; signatures ${config.requireSignature ? 'required' : 'optional'} on /install)`);
   let gone = false;
   for (const c of clients) {
@@ -74,6 +86,8 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     appManager,
     async stop() {
       appManager.stop();
+      // Downloads would keep tasks waiting: cancel what is pending (a URL install then ends in 23).
+      await Promise.all(downloader.list().filter((s) => ['queued', 'running', 'paused'].includes(s.phase)).map((s) => downloader.cancel(s.id)));
       await install.stop();
       await Promise.all(clients.map((c) => c.close()));
     },

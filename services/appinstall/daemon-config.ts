@@ -16,9 +16,27 @@ export interface DaemonConfig {
   maxQueuedTasksPerCaller: number;
   /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
   extractLimits: ExtractLimits;
+  /** Downloads (feeds' packages, URL installs, the download manager) running at once. */
+  downloadConcurrency: number;
+  /** Failed attempts in a row (no byte received) before a download gives up. */
+  downloadAttempts: number;
+  /** Longest a feed's index fetch may take, and its largest size as sent. */
+  feedRefreshTimeoutMs: number;
+  feedMaxDownloadBytes: number;
 }
 
-export const DEFAULT_CONFIG: DaemonConfig = { requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS };
+/** Integer keys of the distribution work (feeds and downloads), with their bounds. */
+const INT_KEYS = {
+  downloadConcurrency: [1, 16],
+  downloadAttempts: [1, 50],
+  feedRefreshTimeoutMs: [1000, 3_600_000],
+  feedMaxDownloadBytes: [1024, 1024 ** 3],
+} as const;
+
+export const DEFAULT_CONFIG: DaemonConfig = {
+  requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS,
+  downloadConcurrency: 2, downloadAttempts: 5, feedRefreshTimeoutMs: 120_000, feedMaxDownloadBytes: 32 * 1024 * 1024,
+};
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
 
@@ -46,8 +64,12 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
         limits[lk as (typeof LIMIT_KEYS)[number]] = lv as number;
       }
       cfg.extractLimits = limits;
+    } else if (k in INT_KEYS) {
+      const [lo, hi] = INT_KEYS[k as keyof typeof INT_KEYS];
+      if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) throw bad(`"${k}" must be an integer from ${lo} to ${hi}`);
+      cfg[k as keyof typeof INT_KEYS] = v as number;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, ${Object.keys(INT_KEYS).join(', ')})`);
     }
   }
   return cfg;
