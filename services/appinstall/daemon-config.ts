@@ -23,6 +23,8 @@ export interface DaemonConfig {
   /** Longest a feed's index fetch may take, and its largest size as sent. */
   feedRefreshTimeoutMs: number;
   feedMaxDownloadBytes: number;
+  /** Download progress events (statusValue 8, download manager records) at most this often. */
+  downloadProgressIntervalMs: number;
 }
 
 /** Integer keys of the distribution work (feeds and downloads), with their bounds. */
@@ -31,11 +33,12 @@ const INT_KEYS = {
   downloadAttempts: [1, 50],
   feedRefreshTimeoutMs: [1000, 3_600_000],
   feedMaxDownloadBytes: [1024, 1024 ** 3],
+  downloadProgressIntervalMs: [10, 60_000],
 } as const;
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS,
-  downloadConcurrency: 2, downloadAttempts: 5, feedRefreshTimeoutMs: 120_000, feedMaxDownloadBytes: 32 * 1024 * 1024,
+  downloadConcurrency: 2, downloadAttempts: 5, feedRefreshTimeoutMs: 120_000, feedMaxDownloadBytes: 32 * 1024 * 1024, downloadProgressIntervalMs: 250,
 };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;

@@ -147,7 +147,7 @@ export class FeedMethods {
 
   private endWith(key: string, msg: Message, payload: Payload): void {
     if (msg instanceof IncomingMessage && !msg.hasReturned && !msg.ended) { setImmediate(() => this.endWith(key, msg, payload)); return; }
-    if (key) this.client.subscriptions.remove(key, msg);
+    this.client.subscriptions.remove(key, msg);
     msg.respond(payload, { last: true });
   }
 
@@ -233,7 +233,9 @@ export class FeedMethods {
         for (const c of plan) if (this.service.queue.has(c.pkg.name)) throw new CodedError(CatalogErrorCode.BUSY, `${c.pkg.name}: ${CatalogText.dependencyFailed(c.pkg.name)}`);
         const release = this.take(caller.uid);
         const client = msg.appId ?? msg.sender ?? msg.senderId;
-        void this.runChain(plan, msg, client, caller).finally(() => {
+        const key = `catalog_install_${allocateHandle()}`;
+        if (msg.isSubscription) this.client.subscriptions.add(key, msg); // so the call return is not its last reply
+        void this.runChain(plan, msg, key, client, caller).finally(() => {
           release();
           void this.cleanDownloads();
         });
@@ -242,7 +244,9 @@ export class FeedMethods {
     };
   }
 
-  private async runChain(plan: Candidate[], msg: Message, client: string, caller: { uid: number; gid: number }): Promise<void> {
+  private async runChain(plan: Candidate[], msg: Message, key: string, client: string, caller: { uid: number; gid: number }): Promise<void> {
+    // The call's return goes out first; the tasks' events follow it.
+    while (msg instanceof IncomingMessage && !msg.hasReturned && !msg.ended) await new Promise((r) => setImmediate(r));
     let last: StatusEvent | undefined;
     for (const [i, c] of plan.entries()) {
       const isLast = i === plan.length - 1;
@@ -267,7 +271,7 @@ export class FeedMethods {
       }
     }
     this.opts.log(`catalog install ${plan[plan.length - 1].pkg.name}: ${String(last?.details.state)}${last?.details.reason ? `: ${String(last.details.reason)}` : ''}`);
-    if (msg.isSubscription && last) this.endWith('', msg, last as unknown as Payload);
+    if (msg.isSubscription && last) this.endWith(key, msg, last as unknown as Payload);
   }
 
   private download(): MethodSpec {
@@ -280,6 +284,8 @@ export class FeedMethods {
         const c = this.findCandidate(catalog, String(msg.payload.name), msg.payload.version as string | undefined);
         const release = this.take(callerFromPeer(msg.peer).uid);
         const handle = allocateHandle();
+        const key = `catalog_download_${handle}`;
+        if (msg.isSubscription) this.client.subscriptions.add(key, msg);
         const file = catalogFileName(c);
         this.kept.add(file);
         const h = this.downloader.start({ url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
@@ -290,7 +296,7 @@ export class FeedMethods {
             ? { returnValue: true, handle, done: true, name: c.pkg.name, version: c.pkg.version, path: r.state.path }
             : { returnValue: false, handle, done: true, name: c.pkg.name, errorCode: r.error.code, errorText: r.error.text };
           this.opts.log(`catalog download ${handle} ${c.pkg.name} ${c.pkg.version}: ${r.ok ? 'done' : r.error.text}`);
-          if (msg.isSubscription) this.endWith('', msg, end as unknown as Payload);
+          if (msg.isSubscription) this.endWith(key, msg, end as unknown as Payload);
         });
         return { returnValue: true, handle, subscribed: msg.isSubscription };
       },
