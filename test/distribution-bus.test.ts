@@ -71,6 +71,15 @@ async function refresh(): Promise<Json[]> {
   return r.lines;
 }
 
+const downloads = () => { try { return fs.readdirSync(path.join(daemon.root, 'var/cache/appinstalld/downloads')); } catch { return []; } };
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); ) {
+    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms; downloads: ${downloads().join(' ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function catalogList(payload: Json): Promise<Json> {
   return call(daemon.root, `${AIS}/catalog/list`, payload);
 }
@@ -90,7 +99,16 @@ test('install from an http URL: 7, 8 with rising progress, 10, then the install 
   expect(r.lines.find((l) => l.statusValue === 35)!.details.progress).toBe(0);
   const apps = await call(daemon.root, 'luna://com.webos.applicationManager/listApps', {});
   expect(apps.apps.map((a: Json) => a.id)).toContain('com.test.big');
+  // The download cache cleaner ran after the install: the downloaded ipk is gone.
+  await waitFor(() => downloads().filter((f) => f.startsWith('url-')).length === 0);
 }, 90000);
+
+test('/dev/install refuses an http URL as before (-2 invalid ipkUrl)', async () => {
+  expect((await call(daemon.root, 'luna://com.webos.service.devmode/setDevMode', { enabled: true })).returnValue).toBe(true);
+  const r = await call(daemon.root, `${AIS}/dev/install`, { id: 'com.test.big', ipkUrl: `${nginx.url}/big.ipk` });
+  expect(r).toEqual(expect.objectContaining({ returnValue: false, errorCode: -2, errorText: expect.stringMatching(/^invalid ipkUrl/) }));
+  await call(daemon.root, 'luna://com.webos.service.devmode/setDevMode', { enabled: false });
+});
 
 test('a dead URL ends in 23 with a reason; nothing installed', async () => {
   const r = await lunaSend(daemon.root, ['-i', `${AIS}/install`, JSON.stringify({ id: 'com.test.dead', ipkUrl: 'http://127.0.0.1:9/x.ipk', subscribe: true })], { until: finalInstall, limitMs: 60000 });
@@ -129,6 +147,7 @@ test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, ins
     expect(seq.slice(0, 4)).toEqual([7, 8, 10, 35]);
     expect(seq[seq.length - 1]).toBe(30);
   }
+  await waitFor(() => downloads().filter((f) => f.startsWith('com.test.')).length === 0);
   const installed = await catalogList({ filter: 'installed' });
   expect(installed.packages.map((p: Json) => [p.name, p.installedVersion, p.status])).toEqual([
     ['com.test.app', '1.0.0', 'up to date'], ['com.test.liba', '1.0.0', 'up to date'], ['com.test.libb', '1.0.0', 'up to date'],
@@ -145,6 +164,13 @@ test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, ins
   expect(u.lines[0].packages.map((p: Json) => p.name)).toEqual(['com.test.app']);
   expect(u.lines[u.lines.length - 1].statusValue).toBe(30);
   expect((await catalogList({ filter: 'upgradable' })).total).toBe(0);
+
+  // /catalog/download fetches and verifies for a later install; the cleaner keeps that file.
+  const d = await lunaSend(daemon.root, ['-i', `${AIS}/catalog/download`, '{"name":"com.test.liba","subscribe":true}'], { until: (l) => l.done === true || l.returnValue === false });
+  expect(d.lines[0]).toEqual(expect.objectContaining({ returnValue: true, handle: expect.stringMatching(/^\d+$/) }));
+  expect(d.lines[d.lines.length - 1]).toEqual(expect.objectContaining({ returnValue: true, done: true, name: 'com.test.liba', version: '1.0.0' }));
+  await refresh(); // runs the cleaner
+  expect(downloads()).toContain('com.test.liba_1.0.0.ipk');
 }, 180000);
 
 test('wrong bytes: refused by the checksum, nothing installed', async () => {
@@ -205,6 +231,8 @@ describe('com.webos.service.downloadmanager as luna-downloadmgr clients drive it
     expect((await call(daemon.root, `${DLM}/download`, { target: `${nginx.url}/big.ipk`, targetDir: '/etc' })).returnValue).toBe(false);
     expect(await call(daemon.root, `${DLM}/clearHistory`, {})).toEqual({ returnValue: true });
     expect((await call(daemon.root, `${DLM}/getAllHistory`, {})).items).toEqual([]);
+    await refresh(); // the install cache cleaner leaves the download manager's files alone
+    expect(fs.existsSync(last.target)).toBe(true);
   }, 90000);
 
   test('pause and resume; cancel removes the partial file', async () => {

@@ -60,6 +60,8 @@ export interface AppInstallOptions {
   log(line: string): void;
   /** The daemon's downloader (shared with com.webos.service.downloadmanager): /install of an http(s) ipkUrl uses it. */
   downloader?: Downloader;
+  /** Runs after each URL install ends (daemon.ts: the download cache cleaner). */
+  afterUrlInstall?(): void;
 }
 
 /** The subscription key of one task's own events. */
@@ -153,7 +155,7 @@ export class AppInstallService {
         else checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
         const preSteps = url ? downloadSteps(this.opts.downloader!, { url: String(msg.payload.ipkUrl), filename: urlDownloadName() }) : undefined;
-        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller, ...(preSteps ? { preSteps } : {}) }, undefined, this.follow(msg)).catch(() => undefined);
+        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller, ...(preSteps ? { preSteps } : {}) }, undefined, this.follow(msg)).then(() => url && this.opts.afterUrlInstall?.()).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
     };

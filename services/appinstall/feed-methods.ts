@@ -4,12 +4,13 @@ import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
-import { CodedError, ErrorCode } from '../../status-codes';
+import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { CatalogErrorCode, CatalogText } from '../../status-codes/distribution';
 import { buildCatalog, catalogListEntry, feedsListReply, isCatalogFilter, matches, type Catalog, type CatalogEntry, type Candidate } from '../../feeds/catalog';
 import type { FeedStore } from '../../feeds/feed-store';
 import type { Downloader } from '../../download/downloader';
-import { cleanCache } from '../../download/cache';
+import fs from 'node:fs';
+import { cleanCache, ownerOf } from '../../download/cache';
 import { compareVersions, parseVersion } from '../../engine/dpkg-version';
 import { alternativeMet, formatClause, parseDepends, type DependAlternative } from '../../engine/depends';
 import { relationHolds, compareParsed, type DebianVersion } from '../../engine/dpkg-version';
@@ -135,10 +136,25 @@ export class FeedMethods {
     };
   }
 
-  /** Removes from the download cache what no feed operation, catalog download or download-manager record needs. */
+  /**
+   * Removes from the download cache what no feed operation, catalog download or download-manager record needs. Only
+   * files of ours are candidates (URL installs' url-*.ipk, and NAME_VERSION.ipk of a catalog package): whatever else
+   * the download manager put there is its clients' and stays.
+   */
   async cleanDownloads(): Promise<void> {
+    const dir = this.downloader.options.dir;
     try {
-      const r = await cleanCache(this.downloader.options.dir, { keep: [...this.kept, ...(this.opts.keptByOthers?.() ?? [])], busy: this.downloader.busyFilenames() });
+      const catalogFiles = new Set<string>();
+      for (const f of this.store.indexes()) for (const p of f.packages) catalogFiles.add(catalogFileName({ feed: f.feed, priority: f.priority, pkg: p }));
+      let entries: string[] = [];
+      try {
+        entries = await fs.promises.readdir(dir);
+      } catch {
+        return;
+      }
+      const notOurs = entries.map((e) => ownerOf(e).name).filter((n) => !n.startsWith('url-') && !catalogFiles.has(n));
+      const keep = [...notOurs, ...this.kept, ...(this.opts.keptByOthers?.() ?? [])];
+      const r = await cleanCache(dir, { keep, busy: this.downloader.busyFilenames() });
       if (r.removed.length) this.opts.log(`download cache: removed ${r.removed.length} file(s), ${r.freedBytes} bytes`);
     } catch (e) {
       this.opts.log(`download cache: ${(e as Error).message}`);
@@ -230,7 +246,7 @@ export class FeedMethods {
         const catalog = await this.catalog();
         const target = this.findCandidate(catalog, String(msg.payload.name), msg.payload.version as string | undefined);
         const plan = planInstall(catalog, target, await this.installedVersions());
-        for (const c of plan) if (this.service.queue.has(c.pkg.name)) throw new CodedError(CatalogErrorCode.BUSY, `${c.pkg.name}: ${CatalogText.dependencyFailed(c.pkg.name)}`);
+        for (const c of plan) if (this.service.queue.has(c.pkg.name)) throw new CodedError(CatalogErrorCode.BUSY, ErrorText.DUPLICATE_COMMAND, c.pkg.name);
         const release = this.take(caller.uid);
         const client = msg.appId ?? msg.sender ?? msg.senderId;
         const key = `catalog_install_${allocateHandle()}`;
