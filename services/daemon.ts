@@ -1,5 +1,5 @@
-// The services of the install daemon (appInstallService, devmode, applicationManager, and the device facts of
-// systemservice and tv.systemproperty) on an existing hub: config check, one bus connection each, recovery before any
+// The services of the install daemon (appInstallService with its feeds and catalog, devmode, applicationManager,
+// downloadmanager, and the device facts of systemservice and tv.systemproperty) on an existing hub: config check, one bus connection each, recovery before any
 // method opens, clean stop. Used by main.ts and appinstalld.ts.
 import { LunaClient } from '../ipc/client';
 import { layout as layoutOf } from '../ipc/paths';
