@@ -57,6 +57,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
   // One downloader for URL installs, catalog installs and com.webos.service.downloadmanager (one queue, one cache).
   const downloader = new Downloader({ root: opts.root, concurrency: config.downloadConcurrency, attempts: config.downloadAttempts, progressIntervalMs: config.downloadProgressIntervalMs });
+  downloader.setMaxListeners(0); // one progress listener per running URL or catalog install, bounded by the task queue
   // After a URL install the cache cleaner runs (feeds is made just below; the hook runs only once a task has ended).
   const install = new AppInstallService(installClient, { root: opts.root, layout, config, log, downloader, afterUrlInstall: () => void feeds.cleanDownloads() });
   const downloadManager = new DownloadManagerService(dlClient, downloader, log);
