@@ -171,6 +171,7 @@ test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, ins
   expect(d.lines[d.lines.length - 1]).toEqual(expect.objectContaining({ returnValue: true, done: true, name: 'com.test.liba', version: '1.0.0' }));
   await refresh(); // runs the cleaner
   expect(downloads()).toContain('com.test.liba_1.0.0.ipk');
+  expect((await catalogList({ search: 'com.test.liba' })).packages[0].status).toBe('download done');
 }, 180000);
 
 test('wrong bytes: refused by the checksum, nothing installed', async () => {
@@ -188,7 +189,8 @@ test('wrong bytes: refused by the checksum, nothing installed', async () => {
   const last = r.lines[r.lines.length - 1];
   expect(last.statusValue).toBe(23);
   expect(last.details.reason).toMatch(/checksum mismatch/);
-  expect((await catalogList({ search: 'com.test.wrong' })).packages[0].status).toBe('not installed');
+  expect((await catalogList({ search: 'com.test.wrong' })).packages[0]).toEqual(expect.objectContaining({ status: 'download failed' }));
+  expect((await catalogList({ search: 'com.test.wrong' })).packages[0].installedVersion).toBeUndefined();
   expect(fs.readdirSync(path.join(daemon.root, 'var/cache/appinstalld/downloads')).filter((f) => f.includes('wrong'))).toEqual([]);
 }, 90000);
 

@@ -4,8 +4,8 @@ import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
 import type { Payload } from '../../ipc/protocol';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { CatalogErrorCode, CatalogText } from '../../status-codes/distribution';
+import { CodedError, ErrorCode, ErrorText, Stage } from '../../status-codes';
+import { CatalogActivity, CatalogErrorCode, CatalogText } from '../../status-codes/distribution';
 import { buildCatalog, catalogListEntry, feedsListReply, isCatalogFilter, matches, type Catalog, type CatalogEntry, type Candidate } from '../../feeds/catalog';
 import type { FeedStore } from '../../feeds/feed-store';
 import type { Downloader } from '../../download/downloader';
@@ -98,6 +98,22 @@ export class FeedMethods {
   /** Files /catalog/download fetched for a later install: kept by the cache cleaner until installed. */
   private readonly kept = new Set<string>();
   private readonly perCaller = new Map<number, number>();
+  /** What this daemon is doing or last failed to do with a catalog package (SPEC §8's download/install states). */
+  private readonly activity = new Map<string, string>();
+
+  private setActivity(name: string, what: string | undefined): void {
+    this.activity.delete(name);
+    if (what !== undefined) this.activity.set(name, what);
+    if (this.activity.size > 10000) this.activity.delete(this.activity.keys().next().value as string);
+  }
+
+  /** The activity of a task event: downloading (7, 8), installing (10 on), or the failure it ended in. */
+  private activityOf(ev: StatusEvent, final: boolean): string | undefined {
+    if (ev.statusValue === Stage.DOWNLOAD_FAILED.statusValue) return CatalogActivity.DOWNLOAD_FAILED;
+    if (ev.statusValue === Stage.INSTALL_FAILED.statusValue) return CatalogActivity.INSTALL_FAILED;
+    if (final) return undefined;
+    return ev.statusValue === Stage.DOWNLOAD_REQUESTED.statusValue || ev.statusValue === Stage.DOWNLOAD_CURRENT.statusValue ? CatalogActivity.DOWNLOAD_RUNNING : CatalogActivity.INSTALL_RUNNING;
+  }
 
   constructor(
     private readonly client: LunaClient,
@@ -226,6 +242,8 @@ export class FeedMethods {
         let bytes = 0;
         for (const e of all.slice(offset, offset + limit)) {
           const entry = catalogListEntry(e);
+          const doing = this.activity.get(e.name);
+          if (doing) (entry as { status: string }).status = doing;
           bytes += JSON.stringify(entry).length;
           if (bytes > CATALOG_PAGE.maxReplyBytes) break; // the next page starts here (offset + packages.length)
           packages.push(entry);
@@ -273,6 +291,7 @@ export class FeedMethods {
       try {
         ev = await this.service.queue.submit('install', { id: c.pkg.name, developer: false, payload, client, caller, preSteps }, undefined, (taskId) => {
           this.service.watchTask(taskId, (e, final) => {
+            this.setActivity(c.pkg.name, this.activityOf(e, final));
             if (msg.isSubscription && !(final && isLast)) msg.respond(e as unknown as Payload);
           });
         });
@@ -304,10 +323,12 @@ export class FeedMethods {
         if (msg.isSubscription) this.client.subscriptions.add(key, msg);
         const file = catalogFileName(c);
         this.kept.add(file);
+        this.setActivity(c.pkg.name, CatalogActivity.DOWNLOAD_RUNNING);
         const h = this.downloader.start({ url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
         void h.done.then((r) => {
           release();
           if (!r.ok) this.kept.delete(file);
+          this.setActivity(c.pkg.name, r.ok ? CatalogActivity.DOWNLOAD_DONE : CatalogActivity.DOWNLOAD_FAILED);
           const end = r.ok
             ? { returnValue: true, handle, done: true, name: c.pkg.name, version: c.pkg.version, path: r.state.path }
             : { returnValue: false, handle, done: true, name: c.pkg.name, errorCode: r.error.code, errorText: r.error.text };
