@@ -101,3 +101,26 @@ test('download manager file names come from the URL and stay plain names', () =>
   expect(fileNameOfUrl('http://h/%2e%2e%2fetc%2fpasswd')).toBe('_etc_passwd');
   expect(fileNameOfUrl('http://h/')).toBe('download');
 });
+
+test('/catalog/list of a 20,000-package catalog: pages within the bus frame limit, total given', async () => {
+  const { generatePackages } = await import('./helpers/opkg-feed');
+  const { DEFAULT_LIMITS } = await import('../ipc/protocol');
+  const packages: IndexPackage[] = generatePackages(20000).map((p) => ({ ...pkg(p.name, p.version, p.depends), section: p.section, size: p.size, description: `${'long summary '.repeat(80)}\nmore` }));
+  const store = { load: async () => undefined, list: () => [], indexes: () => [{ feed: 'big', priority: 0, packages }] } as any;
+  const downloader = { on: () => undefined, options: { dir: '/nonexistent' } } as any;
+  let decl: Record<string, Record<string, any>> = {};
+  await new Promise<void>((resolve) => {
+    decl = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: { verifiedApps: { opkgInfo: '/nonexistent', base: '/nonexistent' } } as any, log: () => undefined }).open().then(resolve));
+  });
+  const list = (payload: Record<string, unknown>) => decl['/catalog'].list.handler({ payload, peer: { pid: 0, uid: 0, gid: 0 } });
+  const first = await list({});
+  expect(first.total).toBe(20000);
+  expect(first.packages).toHaveLength(500);
+  const big = await list({ limit: 1000, offset: 19500 });
+  expect(big.packages.length).toBeGreaterThan(0);
+  expect(big.packages.length).toBeLessThan(500); // the byte cap, not the limit, ended this page
+  expect(JSON.stringify(big).length).toBeLessThan(DEFAULT_LIMITS.maxFrameBytes);
+  expect(big.packages[0].name).toBe('pkg-19500');
+  const games = await list({ section: 'games', limit: 10 });
+  expect(games.total).toBe(4000);
+});
