@@ -230,7 +230,10 @@ describe('com.webos.service.downloadmanager as luna-downloadmgr clients drive it
     expect(q).toEqual(expect.objectContaining({ returnValue: true, ticket: first.ticket, state: 'completed' }));
     const h = await call(daemon.root, `${DLM}/getAllHistory`, {});
     expect(h.items.map((i: Json) => i.ticket)).toContain(first.ticket);
-    expect((await call(daemon.root, `${DLM}/download`, { target: `${nginx.url}/big.ipk`, targetDir: '/etc' })).returnValue).toBe(false);
+    // Targets stay inside the download directory: another targetDir, or a file name with a path, is refused.
+    expect(await call(daemon.root, `${DLM}/download`, { target: `${nginx.url}/big.ipk`, targetDir: '/etc' })).toEqual(expect.objectContaining({ returnValue: false, errorCode: expect.any(String) }));
+    expect(await call(daemon.root, `${DLM}/download`, { target: `${nginx.url}/big.ipk`, targetFilename: '../../etc/passwd' })).toEqual(expect.objectContaining({ returnValue: false, errorText: expect.stringMatching(/invalid download file name/) }));
+    expect(fs.existsSync(path.join(daemon.root, 'var/cache/appinstalld/etc'))).toBe(false);
     expect(await call(daemon.root, `${DLM}/clearHistory`, {})).toEqual({ returnValue: true });
     expect((await call(daemon.root, `${DLM}/getAllHistory`, {})).items).toEqual([]);
     await refresh(); // the install cache cleaner leaves the download manager's files alone
