@@ -1,5 +1,5 @@
-// The services of the install daemon (appInstallService, devmode, applicationManager, and the device facts of
-// systemservice and tv.systemproperty) on an existing hub: config check, one bus connection each, recovery before any
+// The services of the install daemon (appInstallService with its feeds and catalog, devmode, applicationManager,
+// downloadmanager, and the device facts of systemservice and tv.systemproperty) on an existing hub: config check, one bus connection each, recovery before any
 // method opens, clean stop. Used by main.ts and appinstalld.ts.
 import { LunaClient } from '../ipc/client';
 import { layout as layoutOf } from '../ipc/paths';
@@ -14,6 +14,10 @@ import { engineMethods } from './appinstall/engine-methods';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
 import { SystemServiceService, SYSTEMSERVICE_SERVICE } from './systemservice/systemservice-service';
 import { SystemPropertyService, SYSTEMPROPERTY_SERVICE } from './systemproperty/systemproperty-service';
+import { DownloadManagerService, DOWNLOADMANAGER_SERVICE } from './downloadmanager/downloadmanager-service';
+import { FeedMethods } from './appinstall/feed-methods';
+import { Downloader } from '../download/downloader';
+import { FeedStore } from '../feeds/feed-store';
 
 export interface ServicesOptions {
   root: string;
@@ -42,20 +46,29 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   const connect = (name: string) => LunaClient.connect({ root: opts.root, socketPath: opts.socketPath, name });
   const clients: LunaClient[] = [];
   try {
-    for (const name of [APPMANAGER_SERVICE, DEVMODE_SERVICE, APPINSTALL_SERVICE, SYSTEMSERVICE_SERVICE, SYSTEMPROPERTY_SERVICE]) clients.push(await connect(name));
+    for (const name of [APPMANAGER_SERVICE, DEVMODE_SERVICE, APPINSTALL_SERVICE, SYSTEMSERVICE_SERVICE, SYSTEMPROPERTY_SERVICE, DOWNLOADMANAGER_SERVICE]) clients.push(await connect(name));
   } catch (e) {
     await Promise.all(clients.map((c) => c.close()));
     throw e;
   }
-  const [amClient, devClient, installClient, sysClient, propClient] = clients;
+  const [amClient, devClient, installClient, sysClient, propClient, dlClient] = clients;
   const log = opts.log;
   if (!opts.recovered) for (const line of await recover(layout, hubManifestsOverBus(installClient))) log(`recovery: ${line}`);
   await ensureSpaceReserve(layout.installerState); // room for a remove on a full disk (space-reserve.ts)
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
   const engine = await EngineBridge.open(layout, config, log); // after recovery: a crashed operation reads failed
+  // One downloader for URL installs, catalog installs and com.webos.service.downloadmanager (one queue, one cache).
+  const downloader = new Downloader({ root: opts.root, concurrency: config.downloadConcurrency, attempts: config.downloadAttempts, progressIntervalMs: config.downloadProgressIntervalMs });
+  downloader.setMaxListeners(0); // one progress listener per running URL or catalog install, bounded by the task queue
+  // After a URL install the cache cleaner runs (feeds is made just below; the hook runs only once a task has ended).
   const install = new AppInstallService(installClient, {
     root: opts.root, layout, config, log, engine: { hooks: engine.hooks, methods: (c) => engineMethods(engine, c) },
+    downloader, afterUrlInstall: () => void feeds.cleanDownloads(),
+  });
+  const downloadManager = new DownloadManagerService(dlClient, downloader, log);
+  const feeds = new FeedMethods(installClient, install, new FeedStore({ root: opts.root, timeoutMs: config.feedRefreshTimeoutMs, maxDownloadBytes: config.feedMaxDownloadBytes }), downloader, {
+    layout, log, keptByOthers: () => downloadManager.keptFiles(),
   });
   appManager.open(devmode.enabled$);
   devmode.open();
@@ -63,6 +76,8 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   new SystemServiceService(sysClient).open();
   new SystemPropertyService(propClient).open();
   install.open(devmode.enabled$);
+  await feeds.open();
+  downloadManager.open();
   log(`services open (root ${opts.root}; developer mode ${devmode.enabled ? 'on' : 'off'}; at most ${config.maxConcurrentTasks} tasks at once; signatures ${config.requireSignature ? 'required' : 'optional'} on /install)`);
   let gone = false;
   for (const c of clients) {
@@ -79,6 +94,8 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     appManager,
     async stop() {
       appManager.stop();
+      // Downloads would keep tasks waiting: cancel what is pending (a URL install then ends in 23).
+      await Promise.all(downloader.list().filter((s) => ['queued', 'running', 'paused'].includes(s.phase)).map((s) => downloader.cancel(s.id)));
       await install.stop();
       await engine.close();
       await Promise.all(clients.map((c) => c.close()));

@@ -11,7 +11,7 @@ import { startGatewayForRoot, type GatewayHandle } from '../gateway/index';
 
 const USAGE = `usage: appinstalld-main [--root DIR] [-h|--help] [-V|--version]
   Runs the bus hub, com.webos.appInstallService, com.webos.service.devmode, com.webos.applicationManager,
-  com.webos.service.systemservice and com.webos.service.tv.systemproperty.
+  com.webos.service.systemservice, com.webos.service.tv.systemproperty and com.webos.service.downloadmanager.
   --root DIR  root prefix (default: APPINSTALLD_ROOT, else $XDG_STATE_HOME/appinstalld, else ~/.local/state/appinstalld)
   Environment: LUNA_HUB_SOCKET (hub socket path), APPINSTALLD_FAULT (tests: crash at a step boundary),
   APPINSTALLD_UNSAFE_NO_SYNC=1 (benchmarks only: no fsyncs, NOT crash-safe).

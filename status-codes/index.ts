@@ -4,6 +4,11 @@
 /** Install and remove stages (statusValue → state string pushed in `details.state`). */
 export const Stage = {
   UNKNOWN: { statusValue: 0, state: 'unknown' },
+  // An http(s) ipkUrl's download (webOS's IpkDownloadRequested / IpkDownloadCurrent / IpkDownloadComplete / ErrorDownload).
+  DOWNLOAD_REQUESTED: { statusValue: 7, state: 'ipk download : requested' },
+  DOWNLOAD_CURRENT: { statusValue: 8, state: 'ipk download : current' },
+  DOWNLOAD_COMPLETE: { statusValue: 10, state: 'ipk download : complete' },
+  DOWNLOAD_FAILED: { statusValue: 23, state: 'ipk download failed' },
   INSTALL_NEEDED: { statusValue: 11, state: 'installing' },
   INSTALL_REQUESTED: { statusValue: 12, state: 'installing' },
   INSTALL_START: { statusValue: 13, state: 'installing : start' },

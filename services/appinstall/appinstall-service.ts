@@ -16,6 +16,8 @@ import { appRootOf } from './task-context';
 import { findPackage } from './package-db';
 import type { StatusEvent } from './status-events';
 import { APPMANAGER_SERVICE } from '../appmanager/appmanager-service';
+import type { Downloader } from '../../download/downloader';
+import { checkUrlCaller, downloadSteps, isHttpUrl, urlDownloadName } from './url-install';
 
 export const APPINSTALL_SERVICE = 'com.webos.appInstallService';
 const HUB = 'luna://com.webos.service.bus';
@@ -58,6 +60,10 @@ export interface AppInstallOptions {
   log(line: string): void;
   /** The engine under the service (engine-bridge.ts): task hooks, and its methods declared with the five. */
   engine?: { hooks: TaskHooks; methods(client: LunaClient): Record<string, Record<string, MethodSpec>> };
+  /** The daemon's downloader (shared with com.webos.service.downloadmanager): /install of an http(s) ipkUrl uses it. */
+  downloader?: Downloader;
+  /** Runs after each URL install ends (daemon.ts: the download cache cleaner). */
+  afterUrlInstall?(): void;
 }
 
 /** The subscription key of one task's own events. */
@@ -92,6 +98,13 @@ export class AppInstallService {
 
   /** The subscribed call of each task that has one: it hears that task's events only, and ends with the task. */
   private readonly followers = new Map<string, Message>();
+  /** In-process listeners of one task's events (feed-methods.ts: a catalog install relays its chain's tasks). */
+  private readonly watchers = new Map<string, (ev: StatusEvent, final: boolean) => void>();
+
+  /** Hears every event of a task until its final one. */
+  watchTask(taskId: string, fn: (ev: StatusEvent, final: boolean) => void): void {
+    this.watchers.set(taskId, fn);
+  }
 
   /**
    * A task's events go to `/status` subscribers (who may see every task) and to the call that asked for this very
@@ -101,6 +114,11 @@ export class AppInstallService {
   private publish(ev: StatusEvent, task: { taskId: string; final: boolean; repeat?: boolean }): void {
     const payload = ev as unknown as Payload;
     if (!task.repeat) this.client.subscriptions.reply('status', payload);
+    const watcher = this.watchers.get(task.taskId);
+    if (watcher) {
+      if (task.final) this.watchers.delete(task.taskId);
+      watcher(ev, task.final);
+    }
     const key = taskKey(task.taskId);
     if (!task.final) { this.client.subscriptions.reply(key, payload); return; }
     const msg = this.followers.get(task.taskId);
@@ -134,9 +152,13 @@ export class AppInstallService {
         const id = String(msg.payload.id);
         checkId(id);
         const caller = callerFromPeer(msg.peer);
-        checkIpkUrl(String(msg.payload.ipkUrl), caller);
+        // An http(s) ipkUrl on /install is downloaded first (url-install.ts); /dev/install refuses it as before.
+        const url = !developer && this.opts.downloader !== undefined && isHttpUrl(String(msg.payload.ipkUrl));
+        if (url) checkUrlCaller(caller);
+        else checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
-        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller }, undefined, this.follow(msg)).catch(() => undefined);
+        const preSteps = url ? downloadSteps(this.opts.downloader!, { url: String(msg.payload.ipkUrl), filename: urlDownloadName() }) : undefined;
+        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller, ...(preSteps ? { preSteps } : {}) }, undefined, this.follow(msg)).then(() => url && this.opts.afterUrlInstall?.()).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
     };

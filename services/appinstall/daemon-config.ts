@@ -23,11 +23,30 @@ export interface DaemonConfig {
   operationHistory: number;
   /** Quotas in KiB reported by /storage/details (null: none): `apps` (the installed package), `persistent` (its data). */
   storageQuotas: { apps: number | null; persistent: number | null };
+  /** Downloads (feeds' packages, URL installs, the download manager) running at once. */
+  downloadConcurrency: number;
+  /** Failed attempts in a row (no byte received) before a download gives up. */
+  downloadAttempts: number;
+  /** Longest a feed's index fetch may take, and its largest size as sent. */
+  feedRefreshTimeoutMs: number;
+  feedMaxDownloadBytes: number;
+  /** Download progress events (statusValue 8, download manager records) at most this often. */
+  downloadProgressIntervalMs: number;
 }
+
+/** Integer keys of the distribution work (feeds and downloads), with their bounds. */
+const INT_KEYS = {
+  downloadConcurrency: [1, 16],
+  downloadAttempts: [1, 50],
+  feedRefreshTimeoutMs: [1000, 3_600_000],
+  feedMaxDownloadBytes: [1024, 1024 ** 3],
+  downloadProgressIntervalMs: [10, 60_000],
+} as const;
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY,
   operationHistory: 200, storageQuotas: { apps: null, persistent: null },
+  downloadConcurrency: 2, downloadAttempts: 5, feedRefreshTimeoutMs: 120_000, feedMaxDownloadBytes: 32 * 1024 * 1024, downloadProgressIntervalMs: 250,
 };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
@@ -74,8 +93,12 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
         quotas[qk] = qv as number | null;
       }
       cfg.storageQuotas = quotas;
+    } else if (k in INT_KEYS) {
+      const [lo, hi] = INT_KEYS[k as keyof typeof INT_KEYS];
+      if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) throw bad(`"${k}" must be an integer from ${lo} to ${hi}`);
+      cfg[k as keyof typeof INT_KEYS] = v as number;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas, ${Object.keys(INT_KEYS).join(', ')})`);
     }
   }
   return cfg;

@@ -89,9 +89,10 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       // the caller reaches and may read at that path itself (caller-access.ts); a path swapped after the request was
       // checked, or after this, changes nothing. The task's end closes it.
       const caller = ctx.req.caller;
-      const ipk = await openIpk(String(ctx.req.payload.ipkUrl), {
+      const ipkPath = ctx.localIpk ?? String(ctx.req.payload.ipkUrl);
+      const ipk = await openIpk(ipkPath, {
         keepOpen: true,
-        checkOpened: (st) => checkOpenedFor(String(ctx.req.payload.ipkUrl), st, caller ?? { uid: 0, gid: 0 }),
+        checkOpened: (st) => checkOpenedFor(ipkPath, st, caller ?? { uid: 0, gid: 0 }),
       });
       ctx.ipk = ipk;
       // Before any byte of data.tar.gz is hashed or inflated: a member far larger than its Installed-Size is refused.

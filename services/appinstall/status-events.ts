@@ -30,8 +30,8 @@ export interface StageUpdate {
   patch?: Details;
 }
 
-/** The statusValues a task ends with (installed, removed, install failed, remove failed, install cancelled). */
-const FINAL_STATUS_VALUES: ReadonlySet<number> = new Set([Stage.INSTALLED, Stage.REMOVED, Stage.INSTALL_FAILED, Stage.REMOVE_FAILED, Stage.INSTALL_CANCELLED].map((s) => s.statusValue));
+/** The statusValues a task ends with (installed, removed, install failed, remove failed, install cancelled, download failed). */
+const FINAL_STATUS_VALUES: ReadonlySet<number> = new Set([Stage.INSTALLED, Stage.REMOVED, Stage.INSTALL_FAILED, Stage.REMOVE_FAILED, Stage.INSTALL_CANCELLED, Stage.DOWNLOAD_FAILED].map((s) => s.statusValue));
 
 /** Is this the event a task ends with? */
 export function isFinalEvent(ev: StatusEvent): boolean {
@@ -72,7 +72,9 @@ export function initialEvent(id: string, payload: Payload, base: Details): Statu
 export function foldEvent(prev: StatusEvent, update: StageUpdate): StatusEvent {
   const info = Stage[update.stage];
   const details: Details = { ...prev.details, ...(update.patch ?? {}), state: info.state };
-  if (typeof details.progress === 'number' && typeof prev.details.progress === 'number' && details.progress < prev.details.progress) {
+  // The install after a download (url-install.ts) counts its own progress from 0 again.
+  if (prev.statusValue === Stage.DOWNLOAD_COMPLETE.statusValue && info.statusValue !== prev.statusValue && update.patch?.progress === undefined) details.progress = 0;
+  else if (typeof details.progress === 'number' && typeof prev.details.progress === 'number' && details.progress < prev.details.progress) {
     details.progress = prev.details.progress;
   }
   return { id: prev.id, statusValue: info.statusValue, details };

@@ -9,6 +9,7 @@ import type { AppRootLayout, InstalledPackage } from './package-db';
 import type { JournalRecord } from './journal';
 import type { IpkPackage } from '../../ipk/ipk-reader';
 import type { Caller } from './caller-access';
+import type { Step } from './task-runner';
 
 /** The application manager as the installer needs it (a bus call in production). */
 export interface AppManagerLink {
@@ -44,6 +45,8 @@ export interface TaskRequest {
   client: string;
   /** The requester's kernel identity (install): the ipk as opened must be readable by it. */
   caller?: Caller;
+  /** Steps run before the install table (url-install.ts: the download of an http(s) ipkUrl). */
+  preSteps?: readonly Step<TaskContext>[];
 }
 
 export interface TaskContext {
@@ -61,6 +64,8 @@ export interface TaskContext {
   signature?: string;
   /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */
   signal?: AbortSignal;
+  /** The ipk on disk when payload.ipkUrl is a URL (set by url-install.ts's download step). */
+  localIpk?: string;
 }
 
 export function appRootOf(layout: Layout, developer: boolean): AppRootLayout {

@@ -15,7 +15,8 @@ import { ensureSpaceReserve } from './space-reserve';
 
 /** Pure: the failure update of a task for any error (CodedError keeps its code; a full disk is -3 on install). */
 export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Details = {}): StageUpdate {
-  const stage: StageName = op === 'install' ? 'INSTALL_FAILED' : 'REMOVE_FAILED';
+  // An error may name its own failure stage (url-install.ts: a failed download ends in 23, not 24).
+  const stage: StageName = (err as { failStage?: StageName } | null)?.failStage ?? (op === 'install' ? 'INSTALL_FAILED' : 'REMOVE_FAILED');
   const message = err instanceof Error ? err.message : String(err);
   let errorCode: number, reason: string;
   if (err instanceof CodedError && err.code === ErrorCode.NO_SPACE) {
@@ -212,7 +213,7 @@ export class TaskQueue {
   /** One task from start to end. The package lock, the ipk handle and the id are given back only once the task's
    *  steps (and undos) are over: driveSteps never returns before that, whatever a step throws. */
   private run(t: QueuedTask) {
-    const table: readonly Step<TaskContext>[] = t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS;
+    const table: readonly Step<TaskContext>[] = [...(t.req.preSteps ?? []), ...(t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS)];
     const steps = this.hooks ? this.hooks.steps(t.req, t.ctx, table) : table;
     return defer(async () => {
       t.started = true;

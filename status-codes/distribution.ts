@@ -1,0 +1,50 @@
+// Codes and texts of the distribution layer on the bus: install from a URL, com.webos.service.downloadmanager, and
+// the /feeds and /catalog methods of com.webos.appInstallService. Beside index.ts so the work merges without churn.
+
+/** Error codes of the download manager's own refusals (the downloader's are DownloadErrorCode in index.ts). */
+export const DownloadManagerErrorCode = {
+  INVALID_PARAMETER: -1,
+  TARGET_OUTSIDE: -2,
+  TOO_MANY_DOWNLOADS: -3,
+  NO_SUCH_TICKET: -4,
+} as const;
+
+export const DownloadManagerText = {
+  targetOutside: (dir: string, allowed: string) => `targetDir ${dir.slice(0, 200)} is not a download directory (allowed: ${allowed})`,
+  badTarget: 'target must be an http:// or https:// URL',
+  tooManyDownloads: (limit: number) => `too many downloads of this caller are pending (limit ${limit})`,
+  noSuchTicket: (ticket: unknown) => `no download with ticket ${String(ticket).slice(0, 40)}`,
+} as const;
+
+/** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, SPEC §5). */
+export const UrlInstallText = {
+  rootOnly: 'install from an http(s) URL is for root callers only',
+  downloadFailed: (why: string) => `download failed: ${why}`,
+} as const;
+
+export const CatalogErrorCode = {
+  INVALID_PARAMETER: -2,
+  NOT_IN_CATALOG: -2,
+  UNRESOLVABLE: -5,
+  BUSY: -5,
+} as const;
+
+export const CatalogText = {
+  notInCatalog: (name: string) => `${name.slice(0, 200)} is not in the catalog (refresh the feeds, or check the name)`,
+  noSuchVersion: (name: string, version: string) => `${name.slice(0, 200)} has no candidate of version ${version.slice(0, 100)}`,
+  unresolvable: (name: string, clause: string) => `cannot satisfy "${clause.slice(0, 200)}" of ${name.slice(0, 200)} from the catalog or the installed packages`,
+  badDepends: (name: string, why: string) => `${name.slice(0, 200)}: Depends not readable: ${why}`,
+  tooManyDependencies: (limit: number) => `more than ${limit} packages to install in one request`,
+  tooManyOperations: (limit: number) => `too many feed or catalog operations of this caller are running (limit ${limit})`,
+  dependencyFailed: (name: string) => `dependency ${name} failed to install`,
+  badQuery: (why: string) => `bad query: ${why}`,
+} as const;
+
+/** Catalog-level package states besides the feed ones (SPEC §8): downloads and installs this daemon runs. */
+export const CatalogActivity = {
+  DOWNLOAD_RUNNING: 'download running',
+  DOWNLOAD_DONE: 'download done',
+  DOWNLOAD_FAILED: 'download failed',
+  INSTALL_RUNNING: 'install running',
+  INSTALL_FAILED: 'install failed',
+} as const;

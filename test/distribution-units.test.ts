@@ -1,0 +1,127 @@
+// The distribution layer's pure parts: the shipped policy agrees with the declared groups of the download manager and
+// the /feeds and /catalog methods; the catalog install plan (dependencies first); the config keys; download names.
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildCatalog } from '../feeds/catalog';
+import type { IndexPackage } from '../feeds/packages-index';
+import { catalogCompare, planInstall, OPERATIONS_GROUP } from '../services/appinstall/feed-methods';
+import { parseDaemonConfig } from '../services/appinstall/daemon-config';
+import { DownloadManagerService, fileNameOfUrl } from '../services/downloadmanager/downloadmanager-service';
+import { FeedMethods } from '../services/appinstall/feed-methods';
+import { parseVersion } from '../engine/dpkg-version';
+import { Stage } from '../status-codes';
+
+const POLICY = path.join(__dirname, '../acg/default-policy');
+
+function apiPermissions(): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const f of fs.readdirSync(path.join(POLICY, 'api-permissions.d'))) {
+    for (const [g, pats] of Object.entries(JSON.parse(fs.readFileSync(path.join(POLICY, 'api-permissions.d', f), 'utf8')) as Record<string, string[]>)) out[g] = [...(out[g] ?? []), ...pats];
+  }
+  return out;
+}
+
+function declarations(open: (client: any) => void): Record<string, Record<string, { groups?: string[] }>> {
+  const seen: Record<string, Record<string, { groups?: string[] }>> = {};
+  open({ registerCategory: (c: string, m: Record<string, { groups?: string[] }>) => (seen[c] = m), subscriptions: {} });
+  return seen;
+}
+
+function problems(service: string, decl: Record<string, Record<string, { groups?: string[] }>>): string[] {
+  const api = apiPermissions();
+  const out: string[] = [];
+  for (const [category, methods] of Object.entries(decl)) {
+    for (const [m, spec] of Object.entries(methods)) {
+      const name = category === '/' ? `${service}/${m}` : `${service}${category}/${m}`;
+      const holders = Object.entries(api).filter(([, pats]) => pats.includes(name)).map(([g]) => g).sort();
+      if (JSON.stringify(holders) !== JSON.stringify([...(spec.groups ?? [])].sort())) out.push(`${name}: declared ${spec.groups} but shipped in ${holders}`);
+    }
+  }
+  return out;
+}
+
+test('the shipped policy: download.management/download.operation and applicationinstall.operations, oem (root) only', async () => {
+  const downloader = { on: () => undefined, options: { dir: '/nonexistent' } } as any;
+  const dm = declarations((c) => new DownloadManagerService(c, downloader, () => undefined).open());
+  expect(Object.keys(dm['/']).sort()).toEqual(['cancelDownload', 'clearHistory', 'download', 'downloadStatusQuery', 'getAllHistory', 'listPending', 'pauseDownload', 'resumeDownload']);
+  expect(problems('com.webos.service.downloadmanager', dm)).toEqual([]);
+  let feeds: Record<string, Record<string, { groups?: string[] }>> = {};
+  const store = { load: async () => undefined, list: () => [] } as any;
+  await new Promise<void>((resolve) => {
+    feeds = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: {} as any, log: () => undefined }).open().then(resolve));
+  });
+  expect(Object.keys(feeds).sort()).toEqual(['/catalog', '/feeds']);
+  expect(problems('com.webos.appInstallService', feeds)).toEqual([]);
+  const groups = (f: string) => JSON.parse(fs.readFileSync(path.join(POLICY, 'groups.d', f), 'utf8'));
+  expect(groups('com.webos.service.downloadmanager.groups.json')).toEqual({ allowedNames: ['com.webos.service.downloadmanager'], 'download.management': ['oem'], 'download.operation': ['oem'] });
+  expect(groups('com.webos.appInstallService.groups.json')[OPERATIONS_GROUP[0]]).toEqual(['oem']);
+  const manifest = fs.readFileSync(path.join(POLICY, 'manifests.d/appinstalld-default-policy.json'), 'utf8');
+  for (const f of ['com.webos.service.downloadmanager.api.json', 'com.webos.appInstallService.feeds.api.json', 'com.webos.service.downloadmanager.groups.json', 'com.webos.service.downloadmanager.service']) expect(manifest).toContain(f);
+});
+
+test('stages 7, 8, 10, 23 as webOS numbers them', () => {
+  expect([Stage.DOWNLOAD_REQUESTED, Stage.DOWNLOAD_CURRENT, Stage.DOWNLOAD_COMPLETE, Stage.DOWNLOAD_FAILED].map((s) => s.statusValue)).toEqual([7, 8, 10, 23]);
+});
+
+const pkg = (name: string, version: string, depends?: string): IndexPackage => ({ name, version, filename: `${name}.ipk`, url: `http://x/${name}.ipk`, depends });
+
+describe('planInstall: missing dependencies first', () => {
+  const catalog = buildCatalog([{ feed: 'f', priority: 0, packages: [
+    pkg('app', '2.0', 'libb (>= 1.0), libc | musl'), pkg('libb', '1.5', 'liba'), pkg('liba', '1.0'), pkg('liba', '0.9'), pkg('musl', '1.0'),
+    pkg('cyc1', '1', 'cyc2'), pkg('cyc2', '1', 'cyc1'), pkg('broken', '1', 'nowhere (>= 2)'), pkg('old', '1', 'liba (>= 3)'),
+  ] }], new Map(), catalogCompare);
+  const v = (s: string) => { const r = parseVersion(s); if (!r.ok) throw new Error(s); return r.value; };
+  const names = (name: string, installed = new Map()) => planInstall(catalog, catalog.entries.get(name)!.chosen, installed).map((c) => `${c.pkg.name}=${c.pkg.version}`);
+
+  test('a chain of three, alternatives, the installed set', () => {
+    expect(names('app')).toEqual(['liba=1.0', 'libb=1.5', 'musl=1.0', 'app=2.0']);
+    expect(names('app', new Map([['liba', v('1.0')], ['libc', v('2')]]))).toEqual(['libb=1.5', 'app=2.0']);
+    expect(names('app', new Map([['libb', v('0.5')]]))).toEqual(['liba=1.0', 'libb=1.5', 'musl=1.0', 'app=2.0']);
+  });
+  test('a cycle ends; an unmet clause is a clear refusal', () => {
+    expect(names('cyc1')).toEqual(['cyc2=1', 'cyc1=1']);
+    expect(() => names('broken')).toThrow(/cannot satisfy "nowhere \(>= 2\)" of broken/);
+    expect(() => names('old')).toThrow(/cannot satisfy "liba \(>= 3\)"/);
+  });
+  test('the catalog compares as dpkg does', () => {
+    expect(catalogCompare('1.0~rc1', '1.0')).toBe(-1);
+    expect(catalogCompare('1:0.1', '2.0')).toBe(1);
+  });
+});
+
+test('appinstalld.json: download and feed keys are bounded', () => {
+  expect(parseDaemonConfig({ downloadConcurrency: 3, downloadAttempts: 2, feedRefreshTimeoutMs: 5000, feedMaxDownloadBytes: 4096, downloadProgressIntervalMs: 50 })).toEqual(
+    expect.objectContaining({ downloadConcurrency: 3, downloadAttempts: 2, feedRefreshTimeoutMs: 5000, feedMaxDownloadBytes: 4096, downloadProgressIntervalMs: 50 }));
+  expect(() => parseDaemonConfig({ downloadConcurrency: 0 })).toThrow(/"downloadConcurrency" must be an integer from 1 to 16/);
+  expect(() => parseDaemonConfig({ downloadAttempts: 'many' })).toThrow(/downloadAttempts/);
+});
+
+test('download manager file names come from the URL and stay plain names', () => {
+  expect(fileNameOfUrl('http://h/a/b/app_1.0.ipk?x=1')).toBe('app_1.0.ipk');
+  expect(fileNameOfUrl('http://h/%2e%2e%2fetc%2fpasswd')).toBe('_etc_passwd');
+  expect(fileNameOfUrl('http://h/')).toBe('download');
+});
+
+test('/catalog/list of a 20,000-package catalog: pages within the bus frame limit, total given', async () => {
+  const { generatePackages } = await import('./helpers/opkg-feed');
+  const { DEFAULT_LIMITS } = await import('../ipc/protocol');
+  const packages: IndexPackage[] = generatePackages(20000).map((p) => ({ ...pkg(p.name, p.version, p.depends), section: p.section, size: p.size, description: `${'long summary '.repeat(80)}\nmore` }));
+  const store = { load: async () => undefined, list: () => [], indexes: () => [{ feed: 'big', priority: 0, packages }] } as any;
+  const downloader = { on: () => undefined, options: { dir: '/nonexistent' } } as any;
+  let decl: Record<string, Record<string, any>> = {};
+  await new Promise<void>((resolve) => {
+    decl = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: { verifiedApps: { opkgInfo: '/nonexistent', base: '/nonexistent' } } as any, log: () => undefined }).open().then(resolve));
+  });
+  const list = (payload: Record<string, unknown>) => decl['/catalog'].list.handler({ payload, peer: { pid: 0, uid: 0, gid: 0 } });
+  const first = await list({});
+  expect(first.total).toBe(20000);
+  expect(first.packages).toHaveLength(500);
+  const big = await list({ limit: 1000 });
+  expect(big.packages.length).toBeGreaterThan(0);
+  expect(big.packages.length).toBeLessThan(1000); // the byte cap, not the limit, ended this page
+  expect(JSON.stringify(big).length).toBeLessThan(DEFAULT_LIMITS.maxFrameBytes);
+  const next = await list({ limit: 1000, offset: big.packages.length }); // the next page starts where this one ended
+  expect(next.packages[0].name).toBe(`pkg-${String(big.packages.length).padStart(5, '0')}`);
+  const games = await list({ section: 'games', limit: 10 });
+  expect(games.total).toBe(4000);
+});
