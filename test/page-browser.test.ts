@@ -10,6 +10,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
 import { busHas, startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
 import { launchChromium } from './helpers/chromium';
+import { startNginx, type LocalNginx } from './helpers/nginx';
+import { writeConf, writeFeed } from './helpers/opkg-feed';
 
 // Browser globals inside page.evaluate/waitForFunction callbacks (this file is type-checked without the DOM lib).
 declare const document: any;
@@ -72,6 +74,7 @@ test('served with a strict CSP and no inline script; a wrong token is refused in
 });
 
 test('sign in, refresh, GET-equivalent install with a pushed progress bar to Installed, log followed while running, Retry, Uninstall', async () => {
+  if (!page.url().startsWith(g.base)) await page.goto(`${g.base}/`);
   // Sign in with the keyboard: focus is in the token field, Enter submits.
   await page.locator('#token').fill(g.token);
   await page.keyboard.press('Enter');
@@ -85,6 +88,12 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
   const catalog = await busHas(g.root, 'luna://com.webos.appInstallService/catalog/list');
   if (!catalog) await waitText('#error-text', /Could not refresh the store\. Not available on this device yet/);
   await shot('1-signed-in');
+
+  // A small app installed first from a file, so the store lists more than one card.
+  const clock = await makeIpk(dir, 'com.example.clock', '2.0.1');
+  await page.locator('#file-path').fill(clock);
+  await page.locator('#file-install').click();
+  await page.waitForFunction(() => document.querySelector('#apps .app[data-name="com.example.clock"]')?.getAttribute('data-status') === 'up_to_date', undefined, { timeout: 30_000 });
 
   // A big package so that the install takes long enough to watch (progress and a running log).
   const good = await makeIpk(dir, 'com.example.weather', '1.4.0', { files: { 'big.bin': crypto.randomBytes(24_000_000).toString('base64') } });
@@ -110,14 +119,16 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
     const st = await card('com.example.weather').getAttribute('data-status').catch(() => null);
     const w = await page.locator('#apps .app[data-name="com.example.weather"] .progress > span').evaluate((e) => (e as any).style.width).catch(() => null);
     if (w) widths.add(w);
-    if (st === 'installing' && w && !shots.some((f) => f.endsWith('3-installing.png'))) await shot('3-installing', false);
     if (st === 'installing' && !sawRunningLog) {
-      const taskBtn = page.locator('#tasks button[data-task]').first();
-      if (await taskBtn.count()) {
-        await taskBtn.click();
+      const running = page.locator('#tasks li', { hasText: 'Running' }).locator('button[data-task]');
+      if (await running.count()) {
+        await running.first().click();
+        await page.waitForFunction(() => document.getElementById('log-state').textContent !== 'Loading…');
         if (await page.locator('#log-state').textContent() === 'Following…') {
           sawRunningLog = true;
           await shot('3b-log-following', false);
+          await page.locator('#apps-title').scrollIntoViewIfNeeded();
+          await shot('3-installing', false);
         }
       }
     }
@@ -145,6 +156,38 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
 
   // No token in any URL the page asked for.
   expect(requests.filter((u) => u.includes(g.token))).toEqual([]);
+});
+
+// Needs the feeds/catalog bus methods (/catalog/list, /feeds/refresh, /catalog/install): until they are on the bus this
+// test checks the page says so in words (the install flow above goes through a local file meanwhile).
+test('available apps from an nginx-served feed: Refresh lists them with GET, GET installs by name to Installed', async () => {
+  if (!(await busHas(g.root, 'luna://com.webos.appInstallService/catalog/list'))) {
+    await page.locator('#refresh').click();
+    await waitText('#error-text', /Not available on this device yet/);
+    return;
+  }
+  const www = fs.mkdtempSync('/tmp/pgb-www-');
+  fs.chmodSync(www, 0o755);
+  const ipk = await makeIpk(dir, 'com.example.news', '3.1.0');
+  fs.mkdirSync(path.join(www, 'apps'));
+  fs.copyFileSync(ipk, path.join(www, 'apps', path.basename(ipk)));
+  const bytes = fs.readFileSync(ipk);
+  writeFeed(path.join(www, 'apps'), [{
+    name: 'com.example.news', version: '3.1.0', size: bytes.length, installedSize: bytes.length, filename: path.basename(ipk),
+    md5: crypto.createHash('md5').update(bytes).digest('hex'), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), description: 'News',
+  }]);
+  const nginx: LocalNginx = await startNginx({ root: www });
+  try {
+    writeConf(g.root, 'page.conf', [`src/gz apps ${nginx.url}/apps`]);
+    await page.locator('#refresh').click();
+    await card('com.example.news').waitFor({ timeout: 30_000 });
+    expect(await card('com.example.news').getAttribute('data-status')).toBe('not_installed');
+    await card('com.example.news').getByRole('button', { name: 'GET com.example.news' }).click();
+    await page.waitForFunction(() => document.querySelector('#apps .app[data-name="com.example.news"]')?.getAttribute('data-status') === 'up_to_date', undefined, { timeout: 60_000 });
+    await shot('6-feed-installed');
+  } finally {
+    await nginx.stop();
+  }
 });
 
 test('keyboard: every action is a real button reachable with Tab, with a visible focus style', async () => {

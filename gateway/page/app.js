@@ -254,7 +254,8 @@ function render() {
 async function act(what, name, fw) {
   clearError();
   try {
-    if (what === 'install' && !fw && files.has(name) && !(apps.get(name) && apps.get(name).latest_version && (apps.get(name).status !== 'up_to_date') && !live.has(name))) {
+    // A package the store does not list (installed from a file on this page, then failed) is retried from its file.
+    if (what === 'install' && !fw && files.has(name) && !apps.has(name)) {
       return await installFile(files.get(name));
     }
     const path = what === 'download' ? '/app_store/services/download_packages'
@@ -355,6 +356,7 @@ function onEvent(ev) {
     scheduleTasks();
   }
   updateCard(ev.module);
+  taskFromEvent(ev);
   if (openLog && openLog.id === ev.task_id) followLog();
 }
 /** Updates one card in place (progress moves without rebuilding the page). */
@@ -402,18 +404,28 @@ async function loadTasks() {
   else showError(`Could not load the tasks: ${i.reason.message}`);
   all.sort((a, b) => b.id - a.id);
   const keep = document.activeElement && document.activeElement.dataset.task;
-  $('tasks').replaceChildren(...all.slice(0, 50).map((t) => {
-    const open = openLog && openLog.id === t.id;
-    const chip = t.status === 'succeeded' ? 'chip chip-ok' : t.status === 'failed' ? 'chip chip-bad' : t.status === 'running' ? 'chip chip-busy' : 'chip';
-    return el('li', { class: `task${open ? ' open' : ''}`, 'data-task-id': String(t.id) },
-      el('div', { class: 'task-what' },
-        el('strong', { text: `#${t.id} ${t.kind === 'download' ? 'Download' : 'Install'} ${t.module}${t.version ? ` ${t.version}` : ''}` }),
-        el('span', { class: 'task-time', text: t.end_time ? `${t.start_time} – ${t.end_time}` : t.start_time || t.create_time })),
-      el('span', { class: chip, text: TASK_TEXT[t.status] || t.status }),
-      el('button', { type: 'button', class: 'btn', 'data-task': String(t.id), 'aria-expanded': open ? 'true' : 'false', 'aria-controls': 'log', 'aria-label': `Show the log of task ${t.id}`, onclick: () => showLog(t.kind, t.id, t.module), text: 'Log' }));
-  }));
+  $('tasks').replaceChildren(...all.slice(0, 50).map(taskRow));
   $('tasks-empty').hidden = all.length > 0;
   if (keep) { const b = document.querySelector(`button[data-task="${keep}"]`); if (b) b.focus(); }
+}
+
+const TASK_VERB = { download: 'Download', install: 'Install', uninstall: 'Uninstall', remove: 'Uninstall', firmware: 'Install' };
+function taskRow(t) {
+  const open = openLog && openLog.id === t.id;
+  const chip = t.status === 'succeeded' ? 'chip chip-ok' : t.status === 'failed' ? 'chip chip-bad' : t.status === 'running' ? 'chip chip-busy' : 'chip';
+  return el('li', { class: `task${open ? ' open' : ''}`, 'data-task-id': String(t.id) },
+    el('div', { class: 'task-what' },
+      el('strong', { text: `#${t.id} ${TASK_VERB[t.verb || t.kind] || 'Install'} ${t.module}${t.version ? ` ${t.version}` : ''}` }),
+      el('span', { class: 'task-time', text: t.end_time ? `${t.start_time} – ${t.end_time}` : t.start_time || t.create_time || 'now' })),
+    el('span', { class: chip, text: TASK_TEXT[t.status] || t.status }),
+    el('button', { type: 'button', class: 'btn', 'data-task': String(t.id), 'aria-expanded': open ? 'true' : 'false', 'aria-controls': 'log', 'aria-label': `Show the log of task ${t.id}`, onclick: () => showLog(t.kind, t.id, t.module), text: 'Log' }));
+}
+/** A task the list does not show yet gets its row from its first event at once (the list reload follows). */
+function taskFromEvent(ev) {
+  if (document.querySelector(`#tasks li[data-task-id="${ev.task_id}"]`)) return;
+  const status = ev.state === 'queued' ? 'pending' : ev.state;
+  $('tasks').prepend(taskRow({ id: ev.task_id, kind: ev.kind === 'download' ? 'download' : 'install', verb: ev.kind, module: ev.module, version: ev.version, status }));
+  $('tasks-empty').hidden = true;
 }
 
 async function showLog(kind, id, module) {
