@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
-import { busHas, startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
+import { busHas, READER, READER_FILES, startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
+import { PageText } from '../status-codes/peer-errors';
 import { launchChromium } from './helpers/chromium';
 import { startNginx, type LocalNginx } from './helpers/nginx';
 import { writeConf, writeFeed } from './helpers/opkg-feed';
@@ -24,13 +25,14 @@ let chrome: { context: BrowserContext; close(): Promise<void> };
 let page: Page;
 let dir: string;
 const shots: string[] = [];
+const READER_TOKEN = 'page-reader-0123456789abcd';
 const requests: string[] = [];
 
 jest.setTimeout(180_000);
 
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  g = await startGatewayDaemon();
+  g = await startGatewayDaemon({ files: READER_FILES, tokens: { [READER_TOKEN]: READER } });
   dir = fs.mkdtempSync('/tmp/pgb-');
   fs.chmodSync(dir, 0o755);
   chrome = await launchChromium();
@@ -66,6 +68,10 @@ test('served with a strict CSP and no inline script; a wrong token is refused in
   expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
   expect((await fetch(`${g.base}/page/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
   expect((await fetch(`${g.base}/app_store/events`)).status).toBe(401);
+  // Events show every operation: a token that may not watch them (may not call /status) is refused, in words.
+  const ro = await fetch(`${g.base}/app_store/events`, { headers: { Secret: READER_TOKEN } });
+  expect(ro.status).toBe(403);
+  expect(await ro.json()).toEqual({ detail: PageText.EVENTS_DENIED });
 
   await page.goto(`${g.base}/`);
   await page.locator('#token').fill('not-the-token-000000');
@@ -152,6 +158,7 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
   await card('com.example.weather').getByRole('button', { name: 'Uninstall com.example.weather' }).click();
   await page.waitForFunction(() => !document.querySelector('#apps .app[data-name="com.example.weather"]'), undefined, { timeout: 30_000 });
   expect((await call(g.root, 'luna://com.webos.applicationManager/listApps', {})).apps.map((a: any) => a.id)).not.toContain('com.example.weather');
+  await waitText('#tasks', /Uninstall com\.example\.weather/);
   await shot('5-uninstalled');
 
   // No token in any URL the page asked for.

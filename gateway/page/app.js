@@ -409,19 +409,26 @@ async function loadTasks() {
   if (keep) { const b = document.querySelector(`button[data-task="${keep}"]`); if (b) b.focus(); }
 }
 
+/** What each task did, from its events (the AX task lists hold installs and uninstalls alike, without a kind). */
+const taskVerbs = new Map();
 const TASK_VERB = { download: 'Download', install: 'Install', uninstall: 'Uninstall', remove: 'Uninstall', firmware: 'Install' };
 function taskRow(t) {
   const open = openLog && openLog.id === t.id;
   const chip = t.status === 'succeeded' ? 'chip chip-ok' : t.status === 'failed' ? 'chip chip-bad' : t.status === 'running' ? 'chip chip-busy' : 'chip';
   return el('li', { class: `task${open ? ' open' : ''}`, 'data-task-id': String(t.id) },
     el('div', { class: 'task-what' },
-      el('strong', { text: `#${t.id} ${TASK_VERB[t.verb || t.kind] || 'Install'} ${t.module}${t.version ? ` ${t.version}` : ''}` }),
+      el('strong', { text: `#${t.id} ${verbOf(t)}${t.module}${t.version ? ` ${t.version}` : ''}` }),
       el('span', { class: 'task-time', text: t.end_time ? `${t.start_time} – ${t.end_time}` : t.start_time || t.create_time || 'now' })),
     el('span', { class: chip, text: TASK_TEXT[t.status] || t.status }),
     el('button', { type: 'button', class: 'btn', 'data-task': String(t.id), 'aria-expanded': open ? 'true' : 'false', 'aria-controls': 'log', 'aria-label': `Show the log of task ${t.id}`, onclick: () => showLog(t.kind, t.id, t.module), text: 'Log' }));
 }
+function verbOf(t) {
+  const v = t.verb || taskVerbs.get(`${t.kind}:${t.id}`) || (t.kind === 'download' ? 'download' : '');
+  return v ? `${TASK_VERB[v]} ` : '';
+}
 /** A task the list does not show yet gets its row from its first event at once (the list reload follows). */
 function taskFromEvent(ev) {
+  taskVerbs.set(`${ev.kind === 'download' ? 'download' : 'install'}:${ev.task_id}`, ev.kind);
   if (document.querySelector(`#tasks li[data-task-id="${ev.task_id}"]`)) return;
   const status = ev.state === 'queued' ? 'pending' : ev.state;
   $('tasks').prepend(taskRow({ id: ev.task_id, kind: ev.kind === 'download' ? 'download' : 'install', verb: ev.kind, module: ev.module, version: ev.version, status }));
