@@ -197,6 +197,23 @@ test('available apps from an nginx-served feed: Refresh lists them with GET, GET
   }
 });
 
+// Lock state needs the engine's /lock and /getLockInfo on the bus (read through Thunder getlockinfo); until then no
+// card may claim a lock.
+test('lock state: a locked app shows who locked it and cannot be uninstalled from the page', async () => {
+  if (!(await busHas(g.root, 'luna://com.webos.appInstallService/getLockInfo'))) {
+    expect(await page.locator('.chip-lock').count()).toBe(0);
+    expect(await card('com.example.clock').getByRole('button', { name: 'Uninstall com.example.clock' }).isEnabled()).toBe(true);
+    return;
+  }
+  const r = await call(g.root, 'luna://com.webos.appInstallService/lock', { id: 'com.example.clock', reason: 'kiosk mode', owner: 'page-test' });
+  expect(r.returnValue).toBe(true);
+  await page.locator('#refresh').click();
+  await waitText('#apps .app[data-name="com.example.clock"] .chip-lock', /Locked by page-test/);
+  expect(await card('com.example.clock').getByRole('button', { name: 'Uninstall com.example.clock' }).isDisabled()).toBe(true);
+  await shot('7-locked');
+  await call(g.root, 'luna://com.webos.appInstallService/unlock', { handle: r.handle });
+});
+
 test('keyboard: every action is a real button reachable with Tab, with a visible focus style', async () => {
   await page.keyboard.press('Tab');
   const tags = new Set<string>();
@@ -209,4 +226,10 @@ test('keyboard: every action is a real button reachable with Tab, with a visible
   expect(outline).not.toBe('none');
   expect(await page.locator('#announce').getAttribute('aria-live')).toBe('polite');
   expect(await page.locator('#error').getAttribute('role')).toBe('alert');
+  // Escape closes an open log and puts the focus back on the task list.
+  await page.locator('#tasks button[data-task]').first().click();
+  await page.locator('#log').waitFor({ state: 'visible' });
+  await page.keyboard.press('Escape');
+  await page.locator('#log').waitFor({ state: 'hidden' });
+  expect(await page.evaluate(() => document.activeElement.dataset.task)).toBeTruthy();
 });

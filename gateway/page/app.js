@@ -206,7 +206,7 @@ function card(p, fw) {
   const id = `pkg-${fw ? 'fw' : 'app'}-${s.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const icon = el('div', { class: 'icon', 'aria-hidden': 'true' }, s.name.replace(/^.*\./, '').slice(0, 1).toUpperCase());
   icon.style.background = colorOf(s.name);
-  const li = el('li', { class: 'app', id, 'data-name': s.name, 'data-status': s.status, 'aria-labelledby': `${id}-t` },
+  const li = el('li', { class: 'app', id, tabindex: '-1', 'data-name': s.name, 'data-status': s.status, 'aria-labelledby': `${id}-t` },
     icon,
     el('h3', { class: 'app-title', id: `${id}-t`, text: title }),
     el('div', { class: 'app-version', text: version }),
@@ -495,9 +495,14 @@ $('refresh').addEventListener('click', async () => {
     });
     await Promise.all([loadPackages(), loadTasks()]);
     announce('Store refreshed.');
+    // The feeds are read in the background (seed 000: the list changes later): look again a few times, backing off.
+    for (const ms of [700, 2000, 5000, 10000]) setTimeout(() => { if (token) loadPackages().catch((e) => showError(e.message)); }, ms);
   } finally {
     $('refresh').disabled = false;
   }
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && openLog) { $('log-close').click(); const b = document.querySelector('#tasks button[data-task]'); if (b) b.focus(); }
 });
 $('file-form').addEventListener('submit', (e) => { e.preventDefault(); void installFile($('file-path').value.trim()); });
 
