@@ -56,9 +56,14 @@ export function pagePeer(dir = path.join(__dirname, 'page')): Peer {
       app.get('/index.html', serve('index.html'));
       for (const name of Object.keys(FILES)) if (name !== 'index.html') app.get(`/page/${name}`, serve(name));
 
+      // Each change once: the bus repeats a stage's event with the same progress, which tells the page nothing new.
+      const lastSent = new WeakMap<Op, string>();
       const sub = ctx.ops.changes$.subscribe((op) => {
         if (op.silent || streams.size === 0) return;
-        const line = `data: ${JSON.stringify(pageEvent(op))}\n\n`;
+        const json = JSON.stringify(pageEvent(op));
+        if (lastSent.get(op) === json) return;
+        lastSent.set(op, json);
+        const line = `data: ${json}\n\n`;
         for (const r of streams) if (r.raw.writableLength < 1024 * 1024) r.raw.write(line); // a reader that does not read loses events
       });
       unsub = () => sub.unsubscribe();
