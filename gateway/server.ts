@@ -14,6 +14,7 @@ import { thunderPeer } from './thunder';
 import { olaresPeer } from './olares';
 import { domogikPeer } from './domogik';
 import { axPeer } from './ax';
+import { pagePeer } from './page';
 
 export interface GatewayContext {
   backend: Backend;
@@ -49,7 +50,7 @@ type CountedSocket = net.Socket & { gwOver?: boolean; gwAddr?: string };
 export async function startGateway(opts: { config: GatewayConfig; backend: Backend; tokens: TokenStore; log(line: string): void; uploadDir: string }): Promise<RunningGateway> {
   const { config } = opts;
   const ctx: GatewayContext = { backend: opts.backend, tokens: opts.tokens, config, ops: new Operations(), log: opts.log, host: os.hostname(), uploadDir: opts.uploadDir };
-  const peers: Peer[] = [thunderPeer(), olaresPeer(), domogikPeer(), axPeer()];
+  const peers: Peer[] = [thunderPeer(), olaresPeer(), domogikPeer(), axPeer(), pagePeer()];
   const peerFor = (url: string) => peers.find((p) => p.owns(url));
 
   const serverOpts: http.ServerOptions = {

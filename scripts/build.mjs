@@ -1,5 +1,6 @@
 // Transpiles every TypeScript source (not tests) to dist/ with swc: fast, no type checking
-// (types are checked by `tsc --noEmit` in `npm test`). Data files (.json, .service, .crt, .pem) are copied as they are.
+// (types are checked by `tsc --noEmit` in `npm test`). Data files (.json, .service, .crt, .pem) and the
+// App Store page (gateway/page/*.html|css|js) are copied as they are.
 import { transformFile } from '@swc/core';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -31,7 +32,7 @@ const jobs = [];
 for (const d of SOURCE_DIRS) {
   for await (const file of walk(path.join(root, d))) {
     const rel = path.relative(root, file);
-    if (/\.(json|service|crt|pem)$/.test(file)) {
+    if (/\.(json|service|crt|pem)$/.test(file) || /\/gateway\/page\/[^/]+\.(html|css|js|png|svg)$/.test(file)) {
       jobs.push((async () => {
         const dest = path.join(out, rel);
         await fs.mkdir(path.dirname(dest), { recursive: true });

@@ -182,6 +182,12 @@ const AX_STATUS: Record<ErrorKind, number> = {
   busy: 400, locked: 400, uninstalling: 400, wrongHandle: 404, notFound: 404, tooLarge: 413, rateLimited: 429,
   timeout: 504, failed: 500,
 };
+/** The App Store page's push channel (gateway/page.ts, GET /app_store/events). */
+export const PageText = {
+  EVENTS_DENIED: 'This token may not watch operations (it may not call /status)',
+  TOO_MANY_STREAMS: 'Too many event streams',
+} as const;
+
 export function axStatus(kind: ErrorKind): number {
   return AX_STATUS[kind];
 }
