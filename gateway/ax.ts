@@ -46,8 +46,15 @@ export function axPeer(): Peer {
   /** The catalog (apps or firmware); before the feeds branch, apps fall back to the installed list, all up to date. */
   async function catalog(as: string, firmware: boolean): Promise<CatalogEntry[]> {
     try {
-      return (await ctx.backend.catalog(as, { filter: 'all', section: firmware ? 'firmware' : undefined }))
+      const entries = (await ctx.backend.catalog(as, { filter: 'all', section: firmware ? 'firmware' : undefined }))
         .filter((e) => (e.candidate?.section === 'firmware') === firmware);
+      // Installed packages that no feed carries (installed from a file) are in the list too, up to date.
+      const known = new Set(entries.map((e) => e.name));
+      for (const a of await ctx.backend.listInstalled(as, firmware ? { section: 'firmware' } : {})) {
+        if (known.has(a.id) || (a.section === 'firmware') !== firmware) continue;
+        entries.push({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' });
+      }
+      return entries;
     } catch (e) {
       if (firmware || !(e instanceof PeerError) || e.kind !== 'unavailable') throw e;
       return (await ctx.backend.listInstalled(as)).map((a: InstalledApp) => ({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' }));

@@ -3,6 +3,9 @@
 import { Observable } from 'rxjs';
 import { LunaClient } from '../ipc/client';
 import type { Payload } from '../ipc/protocol';
+
+/** The most catalog entries the gateway reads for one answer (a device's store, not a mirror of a distribution). */
+const MAX_CATALOG = 50_000;
 import { classifyBusError, PeerError } from '../status-codes/peer-errors';
 
 export const APPINSTALL = 'luna://com.webos.appInstallService';
@@ -149,9 +152,15 @@ export class BusBackend implements Backend {
       return ((r.apps as any[]) ?? []).map((a) => ({ id: a.id, version: a.version, type: a.type ?? 'web', title: a.title, icon: a.icon }));
     }
   }
+  /** The whole catalog, read page by page (/catalog/list answers at most a page per call), at most MAX_CATALOG entries. */
   async catalog(as: string, opts: { filter?: string; section?: string } = {}): Promise<CatalogEntry[]> {
-    const r = await this.one(as, `${APPINSTALL}/catalog/list`, { filter: opts.filter ?? 'all', ...(opts.section ? { section: opts.section } : {}) });
-    return (r.packages as CatalogEntry[]) ?? [];
+    const out: CatalogEntry[] = [];
+    for (;;) {
+      const r = await this.one(as, `${APPINSTALL}/catalog/list`, { filter: opts.filter ?? 'all', ...(opts.section ? { section: opts.section } : {}), offset: out.length });
+      const page = (r.packages as CatalogEntry[]) ?? [];
+      out.push(...page);
+      if (page.length === 0 || typeof r.total !== 'number' || out.length >= r.total || out.length >= MAX_CATALOG) return out;
+    }
   }
   async feeds(as: string): Promise<Feed[]> {
     return ((await this.one(as, `${APPINSTALL}/feeds/list`, {})).feeds as Feed[]) ?? [];
