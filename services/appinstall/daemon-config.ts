@@ -23,11 +23,15 @@ export interface DaemonConfig {
   operationHistory: number;
   /** Quotas in KiB reported by /storage/details (null: none): `apps` (the installed package), `persistent` (its data). */
   storageQuotas: { apps: number | null; persistent: number | null };
+  /** Run after a firmware package is installed (firmware-steps.ts): argv (no shell), the firmware folder appended; null: none. */
+  firmwareHandoff: string[] | null;
+  /** Longest the hand-off may run, seconds (then it is killed and the install reports the failure). */
+  firmwareHandoffTimeoutSec: number;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY,
-  operationHistory: 200, storageQuotas: { apps: null, persistent: null },
+  operationHistory: 200, storageQuotas: { apps: null, persistent: null }, firmwareHandoff: null, firmwareHandoffTimeoutSec: 60,
 };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
@@ -74,8 +78,15 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
         quotas[qk] = qv as number | null;
       }
       cfg.storageQuotas = quotas;
+    } else if (k === 'firmwareHandoff') {
+      const ok = v === null || (Array.isArray(v) && v.length >= 1 && v.length <= 64 && v.every((a) => typeof a === 'string' && a.length <= 4096 && !a.includes('\0')) && (v[0] as string).length > 0);
+      if (!ok) throw bad('"firmwareHandoff" must be null or an argv array of 1 to 64 strings (the program first, non-empty)');
+      cfg.firmwareHandoff = v as string[] | null;
+    } else if (k === 'firmwareHandoffTimeoutSec') {
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 3600) throw bad('"firmwareHandoffTimeoutSec" must be an integer from 1 to 3600');
+      cfg.firmwareHandoffTimeoutSec = v as number;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas, firmwareHandoff, firmwareHandoffTimeoutSec)`);
     }
   }
   return cfg;

@@ -26,7 +26,7 @@ import { checkDeveloperNames, checkNamesFree } from './package-names';
 const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
 
 /** An I/O failure of the installer itself (not of the package, not a full disk) as the general error -1 with `text`. */
-async function generalOnIo<T>(text: string, work: () => Promise<T>): Promise<T> {
+export async function generalOnIo<T>(text: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {

@@ -44,6 +44,8 @@ export interface TaskRequest {
   client: string;
   /** The requester's kernel identity (install): the ipk as opened must be readable by it. */
   caller?: Caller;
+  /** A remove of a firmware package (firmware-steps.ts); an install learns it from the package (TaskContext.firmware). */
+  firmware?: boolean;
 }
 
 export interface TaskContext {
@@ -59,6 +61,10 @@ export interface TaskContext {
   journal?: JournalRecord;
   /** The signature verdict, once verified (details.signature). */
   signature?: string;
+  /** A firmware task: the installed firmware before it (firmware-db.ts; null: none). */
+  firmwareBefore?: import('./firmware-db').InstalledFirmware | null;
+  /** The package is a firmware package (control Section: firmware): firmware-steps.ts does the work of each step. */
+  firmware?: boolean;
   /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */
   signal?: AbortSignal;
 }
