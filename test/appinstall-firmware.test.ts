@@ -11,6 +11,7 @@ import { LunaClient } from '../ipc/client';
 import { call, install, remove, startDaemon, killAllChildren, makeIpk, makeRoot, type Daemon, type Json } from './helpers/appinstall-daemon';
 import { buildTar, controlText, controlTgz, gz, ipkOf, type TarEntry } from './helpers/ipk-corpus';
 import { runningTasks, runTask, waitForMethods } from './helpers/crash-tree';
+import { parseDaemonConfig } from '../services/appinstall/daemon-config';
 
 const FW = 'wifi-fw';
 const AS = 'luna://com.webos.appInstallService';
@@ -211,6 +212,14 @@ test('a failing hand-off command fails the operation with its reason, but the fi
     expect(fwLeftovers(d.root)).toEqual([]);
   } finally {
     await d.stop();
+  }
+});
+
+test('firmwareHandoff and firmwareHandoffTimeoutSec in appinstalld.json: checked, a bad value is a clear error', () => {
+  expect(parseDaemonConfig({ firmwareHandoff: ['/bin/fw-load', '-q'], firmwareHandoffTimeoutSec: 5 })).toMatchObject({ firmwareHandoff: ['/bin/fw-load', '-q'], firmwareHandoffTimeoutSec: 5 });
+  expect(parseDaemonConfig({})).toMatchObject({ firmwareHandoff: null, firmwareHandoffTimeoutSec: 60 });
+  for (const bad of [{ firmwareHandoff: '/bin/fw-load' }, { firmwareHandoff: [] }, { firmwareHandoff: [''] }, { firmwareHandoff: [1] }, { firmwareHandoffTimeoutSec: 0 }, { firmwareHandoffTimeoutSec: 1.5 }]) {
+    expect(() => parseDaemonConfig(bad)).toThrow(new RegExp(`${ErrorText.BAD_DAEMON_CONFIG}.*${Object.keys(bad)[0]}`));
   }
 });
 

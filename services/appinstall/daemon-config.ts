@@ -86,7 +86,7 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
       if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 3600) throw bad('"firmwareHandoffTimeoutSec" must be an integer from 1 to 3600');
       cfg.firmwareHandoffTimeoutSec = v as number;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas, firmwareHandoff, firmwareHandoffTimeoutSec)`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, firmwareHandoff, firmwareHandoffTimeoutSec, operationHistory, storageQuotas)`);
     }
   }
   return cfg;
