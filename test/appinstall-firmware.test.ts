@@ -223,6 +223,22 @@ test('firmwareHandoff and firmwareHandoffTimeoutSec in appinstalld.json: checked
   }
 });
 
+test('a hand-off command that runs too long is killed after firmwareHandoffTimeoutSec; the firmware stays installed', async () => {
+  const script = path.join(work, 'handoff-hangs.sh');
+  fs.writeFileSync(script, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+  const d = await startDaemon({ config: { firmwareHandoff: [script], firmwareHandoffTimeoutSec: 1 } });
+  roots.push(d.root);
+  try {
+    const t0 = Date.now();
+    const r = await install(d.root, FW, v1);
+    expect(Date.now() - t0).toBeLessThan(15000);
+    expect(last(r.lines)).toMatchObject({ statusValue: Stage.INSTALL_FAILED.statusValue, details: { reason: expect.stringContaining('killed after 1 s') } });
+    expect(fs.readFileSync(path.join(fwDir(d.root), 'blob.bin'), 'utf8')).toBe('firmware one\n');
+  } finally {
+    await d.stop();
+  }
+});
+
 describe('a crash at each step boundary leaves the old or the new firmware whole', () => {
   type Op = 'fresh' | 'upgrade' | 'remove';
   const golden: { empty?: string; v1?: string } = {};
