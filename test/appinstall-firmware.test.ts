@@ -239,6 +239,25 @@ test('a hand-off command that runs too long is killed after firmwareHandoffTimeo
   }
 });
 
+test('recovery refuses a planted firmware journal that names anything but its own folder and record', async () => {
+  const root = makeRoot();
+  roots.push(root);
+  const victim = path.join(root, 'etc/victim');
+  fs.mkdirSync(path.dirname(victim), { recursive: true });
+  fs.writeFileSync(victim, 'keep\n');
+  const journal = path.join(root, 'var/lib/appinstalld/journal');
+  fs.mkdirSync(journal, { recursive: true });
+  const base = path.join(root, 'lib/firmware');
+  const planted = { taskId: 'evil', op: 'install', phase: 'staged', packageId: FW, appRoot: base, developer: false, firmware: true,
+    staging: path.join(base, '.appinstalld-staging/evil'), targets: [{ rel: '../../etc/victim', existedBefore: false, inNew: true }] };
+  fs.writeFileSync(path.join(journal, 'evil.json'), JSON.stringify(planted));
+  const d = await startDaemon({ root });
+  await d.stop();
+  expect(fs.readFileSync(victim, 'utf8')).toBe('keep\n');
+  expect(fs.existsSync(path.join(journal, 'evil.json'))).toBe(true);
+  expect(d.stderr()).toMatch(/journal of task "evil" refused.*not a path firmware wifi-fw owns/);
+});
+
 describe('a crash at each step boundary leaves the old or the new firmware whole', () => {
   type Op = 'fresh' | 'upgrade' | 'remove';
   const golden: { empty?: string; v1?: string } = {};
