@@ -226,9 +226,11 @@ export class Operation {
     if (grew || phaseChanged) this.listener(this, 'changed');
   }
 
-  /** Fills in the target's version and type once the runner knows them (an install learns them from the package). */
-  describe(version: string, type: string): void {
+  /** Fills in the target's version and type once the runner knows them (an install learns them from the package);
+   *  an install that turns out to be a firmware package's becomes kind `firmware`. */
+  describe(version: string, type: string, kind?: 'firmware'): void {
     if (this.ended) return;
+    if (kind === 'firmware' && this.kind === 'install') (this as { kind: OperationKind }).kind = 'firmware';
     (this as { target: Target }).target = { id: this.target.id, version: String(version).slice(0, 256), type: String(type).slice(0, 128) };
     this.listener(this, 'changed');
   }

@@ -47,6 +47,43 @@ const TYPE_WORDS: Record<string, string> = {
 
 const TOP_DIRS = new Set(['applications', 'packages', 'services']);
 
+/** The control `Section` of a firmware package (docs/appinstall.md "Firmware packages"). */
+export const FIRMWARE_SECTION = 'firmware';
+
+/**
+ * Which data tree a package may carry: an app package usr/palm/{applications,packages,services}/<id>/…; a firmware
+ * package (control `Section: firmware`) only lib/firmware/<name>/… where <name> is its Package field, as opkg firmware
+ * packages lay theirs out.
+ */
+export type PackageTree = { kind: 'app' } | { kind: 'firmware'; name: string };
+export const APP_TREE: PackageTree = { kind: 'app' };
+
+/** Pure: the tree of a package from its control fields (Section compared case-insensitively). */
+export function packageTreeOf(control: { packageName: string; raw: Record<string, string> }): PackageTree {
+  const key = Object.keys(control.raw).find((k) => k.toLowerCase() === 'section');
+  const section = key === undefined ? '' : String(control.raw[key]).trim().toLowerCase();
+  return section === FIRMWARE_SECTION ? { kind: 'firmware', name: control.packageName } : APP_TREE;
+}
+
+/**
+ * Pure: the tree-shape rule, stated once for both kinds of package. `parts` are an entry's checked path components;
+ * a directory may stand on the way to the package's own folder, anything (file or dir) inside it. Returns why not, or null.
+ */
+export function treeShapeProblem(parts: readonly string[], isDir: boolean, tree: PackageTree, shown: string): string | null {
+  if (tree.kind === 'firmware') {
+    const own = ['lib', 'firmware', tree.name];
+    const onTheWay = parts.length <= own.length && parts.every((p, i) => p === own[i]);
+    const inside = parts.length > own.length && own.every((p, i) => parts[i] === p);
+    if ((onTheWay && isDir) || inside) return null;
+    return `entry ${shown} is outside lib/firmware/${tree.name}/ (a firmware package carries only its own firmware folder)`;
+  }
+  // Only usr/, usr/palm/, usr/palm/{applications,packages,services}/ and what is below their <id>/ directories.
+  const inTree =
+    parts[0] === 'usr' &&
+    (parts.length === 1 || (parts[1] === 'palm' && (parts.length === 2 || (TOP_DIRS.has(parts[2]) && (parts.length > 4 || isDir)))));
+  return inTree ? null : `entry ${shown} is outside usr/palm/applications, usr/palm/packages and usr/palm/services`;
+}
+
 /** Pure: the mode an accepted entry gets: dirs 0755; files 0644, or 0755 when the owner could execute it. */
 export function maskedMode(kind: 'file' | 'dir', mode: number): number {
   if (kind === 'dir') return 0o755;
@@ -79,7 +116,7 @@ export class EntryRules {
   private declaredBytes = 0;
   private sawRoot = false;
 
-  constructor(private readonly limits: ExtractLimits = DEFAULT_LIMITS) {}
+  constructor(private readonly limits: ExtractLimits = DEFAULT_LIMITS, private readonly tree: PackageTree = APP_TREE) {}
 
   get entries(): number {
     return this.count;
@@ -112,11 +149,8 @@ export class EntryRules {
       this.sawRoot = true;
       return { accept: true, rel: '', kind: 'root' };
     }
-    // Only usr/, usr/palm/, usr/palm/{applications,packages,services}/ and what is below their <id>/ directories.
-    const inTree =
-      parts[0] === 'usr' &&
-      (parts.length === 1 || (parts[1] === 'palm' && (parts.length === 2 || (TOP_DIRS.has(parts[2]) && (parts.length > 4 || isDir)))));
-    if (!inTree) return { accept: false, detail: `entry ${shown} is outside usr/palm/applications, usr/palm/packages and usr/palm/services` };
+    const outside = treeShapeProblem(parts, isDir, this.tree, shown);
+    if (outside !== null) return { accept: false, detail: outside };
     if (this.files.has(rel) || this.dirs.has(rel)) return { accept: false, detail: `duplicate entry ${shown}` };
     for (let i = 1; i < parts.length; i++) {
       const anc = parts.slice(0, i).join('/');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
-import { DEFAULT_LIMITS, EntryRules, ExtractLimits, maskedMode } from './entry-rules';
+import { APP_TREE, DEFAULT_LIMITS, EntryRules, ExtractLimits, maskedMode, type PackageTree } from './entry-rules';
 import { IpkPackage, dataMemberStream } from './ipk-reader';
 import {
   AppInfo,
@@ -30,6 +30,8 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number };
   /** Checked between entries: once aborted, extraction stops with CodedError CANCELLED (staging is removed). */
   signal?: AbortSignal;
+  /** The tree the package may carry (entry-rules.ts treeShapeProblem); a firmware tree has no app metadata to read. */
+  tree?: PackageTree;
 }
 
 export interface ExtractResult {
@@ -260,9 +262,9 @@ class StagingWriter {
  * Stream data.tar.gz into `staging`: the member's bytes → our gunzip (size and ratio limits counted here, so a bomb
  * stops early) → tar's Parser in strict mode, whose filter applies the entry rules → StagingWriter.
  */
-function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<void> {
+function unpackStream(pkg: IpkPackage, staging: string, limits: ExtractLimits, onProgress?: ProgressCallback, signal?: AbortSignal, tree: PackageTree = APP_TREE): Promise<void> {
   const { size } = pkg.dataMember;
-  const rules = new EntryRules(limits);
+  const rules = new EntryRules(limits, tree);
   const verdicts = new WeakMap<object, { rel: string; kind: 'file' | 'dir'; mode: number }>();
   const judged = new WeakSet<object>(); // entries our filter saw (the parser skips types it does not know without asking)
   const src = dataMemberStream(pkg, 1024 * 1024);
@@ -466,9 +468,9 @@ export async function extractData(pkg: IpkPackage, stagingDir: string, opts: Ext
   await makeFreshDir(staging);
   opts.onProgress?.(0, 0, pkg.dataMember.size);
   try {
-    await unpackStream(pkg, staging, limits, opts.onProgress, opts.signal);
+    await unpackStream(pkg, staging, limits, opts.onProgress, opts.signal, opts.tree);
     const { files, bytes } = await walkStaging(staging, opts.owner);
-    const contents = await readPackageContents(staging, pkg.control.packageName);
+    const contents: PackageContents = opts.tree?.kind === 'firmware' ? { packageName: pkg.control.packageName, apps: [], services: [] } : await readPackageContents(staging, pkg.control.packageName);
     opts.onProgress?.(100, pkg.dataMember.size, pkg.dataMember.size);
     return {
       stagingDir: staging,

@@ -106,6 +106,16 @@ export const ErrorText = {
   /** Reasons of a task stopped by /operations/cancel (its undo run, the old state kept). */
   INSTALL_CANCELLED: 'install cancelled',
   REMOVE_CANCELLED: 'remove cancelled',
+  /** A firmware package (control Section: firmware) sent to /dev/install: a developer never installs firmware. */
+  FIRMWARE_IN_DEVMODE: 'Cannot install a firmware package on developer mode; firmware is installed by root through /install',
+  /** A firmware package sent to /install by a caller that is not root (uid 0). */
+  FIRMWARE_ROOT_ONLY: 'only root may install or remove firmware packages',
+  /** A firmware package whose data tree has no lib/firmware/<Package>/ folder. */
+  FIRMWARE_EMPTY: 'a firmware package must carry lib/firmware/<its Package name>/',
+  /** An app package and a firmware package cannot share a name (/remove would not know which one is meant). */
+  FIRMWARE_NAME_TAKEN: 'an app package and a firmware package cannot have the same name',
+  /** The firmware was installed (it stays), but the configured firmwareHandoff command failed or timed out. */
+  FIRMWARE_HANDOFF_FAILED: 'firmware installed, but its hand-off command failed',
   /** /lock, /metadata/*, /storage/* of an id that no installed package has. */
   NOT_INSTALLED: 'app is not installed',
 } as const;

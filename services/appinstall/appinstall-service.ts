@@ -14,6 +14,7 @@ import type { HubManifests } from './bus-file-sync';
 import type { AppManagerLink } from './task-context';
 import { appRootOf } from './task-context';
 import { findPackage } from './package-db';
+import { readFirmware } from './firmware-db';
 import type { StatusEvent } from './status-events';
 import { APPMANAGER_SERVICE } from '../appmanager/appmanager-service';
 import type { Downloader } from '../../download/downloader';
@@ -182,6 +183,11 @@ export class AppInstallService {
         const release = this.queue.reserve(id); // the lookup below is asynchronous: requests meanwhile are duplicates
         try {
           const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
+          // Not an app: a firmware package of that name (verified /remove only; firmware-steps.ts).
+          if (!pkg && !developer && (await readFirmware(this.opts.layout, id))) {
+            void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg), caller, firmware: true }, id, this.follow(msg)).catch(() => undefined);
+            return { returnValue: true, subscribed: msg.isSubscription };
+          }
           if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_SUCH_ID);
           if (developer && isPrivilegedName(pkg.packageId)) {
             throw new CodedError(ErrorCode.PRIVILEGED_REMOVE_IN_DEVMODE, ErrorText.PRIVILEGED_REMOVE_IN_DEVMODE);

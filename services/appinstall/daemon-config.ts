@@ -32,21 +32,27 @@ export interface DaemonConfig {
   feedMaxDownloadBytes: number;
   /** Download progress events (statusValue 8, download manager records) at most this often. */
   downloadProgressIntervalMs: number;
+  /** Run after a firmware package is installed (firmware-steps.ts): argv (no shell), the firmware folder appended; null: none. */
+  firmwareHandoff: string[] | null;
+  /** Longest the hand-off may run, seconds (then it is killed and the install reports the failure). */
+  firmwareHandoffTimeoutSec: number;
 }
 
-/** Integer keys of the distribution work (feeds and downloads), with their bounds. */
+/** Integer keys (feeds, downloads, the firmware hand-off), with their bounds. */
 const INT_KEYS = {
   downloadConcurrency: [1, 16],
   downloadAttempts: [1, 50],
   feedRefreshTimeoutMs: [1000, 3_600_000],
   feedMaxDownloadBytes: [1024, 1024 ** 3],
   downloadProgressIntervalMs: [10, 60_000],
+  firmwareHandoffTimeoutSec: [1, 3600],
 } as const;
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   requireSignature: false, maxConcurrentTasks: 4, maxQueuedTasksPerCaller: 8, extractLimits: DEFAULT_LIMITS, gateway: DEFAULT_GATEWAY,
   operationHistory: 200, storageQuotas: { apps: null, persistent: null },
   downloadConcurrency: 2, downloadAttempts: 5, feedRefreshTimeoutMs: 120_000, feedMaxDownloadBytes: 32 * 1024 * 1024, downloadProgressIntervalMs: 250,
+  firmwareHandoff: null, firmwareHandoffTimeoutSec: 60,
 };
 
 const LIMIT_KEYS = ['maxDepth', 'maxEntries', 'maxTotalBytes', 'maxRatio'] as const;
@@ -93,12 +99,16 @@ export function parseDaemonConfig(value: unknown, file = 'appinstalld.json'): Da
         quotas[qk] = qv as number | null;
       }
       cfg.storageQuotas = quotas;
+    } else if (k === 'firmwareHandoff') {
+      const ok = v === null || (Array.isArray(v) && v.length >= 1 && v.length <= 64 && v.every((a) => typeof a === 'string' && a.length <= 4096 && !a.includes('\0')) && (v[0] as string).length > 0);
+      if (!ok) throw bad('"firmwareHandoff" must be null or an argv array of 1 to 64 strings (the program first, non-empty)');
+      cfg.firmwareHandoff = v as string[] | null;
     } else if (k in INT_KEYS) {
       const [lo, hi] = INT_KEYS[k as keyof typeof INT_KEYS];
       if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) throw bad(`"${k}" must be an integer from ${lo} to ${hi}`);
       cfg[k as keyof typeof INT_KEYS] = v as number;
     } else {
-      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, operationHistory, storageQuotas, ${Object.keys(INT_KEYS).join(', ')})`);
+      throw bad(`unknown key "${k}" (known: requireSignature, maxConcurrentTasks, maxQueuedTasksPerCaller, extractLimits, gateway, firmwareHandoff, operationHistory, storageQuotas, ${Object.keys(INT_KEYS).join(', ')})`);
     }
   }
   return cfg;

@@ -229,7 +229,7 @@ export class EngineBridge {
           progress(p);
         });
         if (req.op === 'install' && step.name === 'parse' && ctx.ipk) {
-          if (op) op.describe(ctx.ipk.control.version, '');
+          if (op) op.describe(ctx.ipk.control.version, ctx.firmware ? 'firmware' : '', ctx.firmware ? 'firmware' : undefined);
           else await this.lateOperation(req, ctx); // a /dev/install's request id need not be a package id
         }
         if (req.op === 'install' && step.name === 'check-update') await this.checkInstall(ctx);
@@ -282,7 +282,7 @@ export class EngineBridge {
 
   /** The app's persistent data directory exists once it is installed; the operation learns the app's type. */
   private async afterInstall(ctx: TaskContext, op: Operation | null): Promise<void> {
-    if (!ctx.packageId) return;
+    if (!ctx.packageId || ctx.firmware) return; // firmware has no app data (firmware-steps.ts)
     const pkg = await readPackage(ctx.appRoot.base, ctx.packageId, ctx.req.developer);
     try {
       for (const id of new Set([ctx.packageId, ...(pkg?.apps.map((a) => a.id) ?? [])])) await fs.mkdir(this.dataDir(id), { recursive: true, mode: 0o755 });
@@ -294,7 +294,7 @@ export class EngineBridge {
 
   /** The app's aux metadata and persistent data go with it. */
   private async afterRemove(ctx: TaskContext): Promise<void> {
-    if (!ctx.packageId) return;
+    if (!ctx.packageId || ctx.req.firmware) return;
     for (const id of new Set([ctx.packageId, ...(ctx.before?.apps.map((a) => a.id) ?? [])])) {
       await this.aux.removeApp(id);
       await removeTreeDurable(this.dataDir(id)).catch((e: unknown) => this.log(`remove ${id}: app data left: ${(e as Error).message}`));

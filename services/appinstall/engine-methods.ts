@@ -6,6 +6,7 @@ import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import type { Result } from '../../engine/result';
 import { resetDir, storageDetails } from '../../engine/storage';
 import { EngineBridge, findInstalled, installedPackages } from './engine-bridge';
+import { listFirmware } from './firmware-db';
 
 /** ACG group of every engine method (acg/default-policy: trust oem, root only). */
 export const OPERATIONS_GROUP = 'applicationinstall.operations';
@@ -82,6 +83,8 @@ export function engineMethods(bridge: EngineBridge, client: LunaClient): Record<
             developer: p.developer,
             locked: locks.isLocked(p.packageId) || p.apps.some((a) => locks.isLocked(a.id)),
           }))
+          // Firmware packages (firmware-db.ts), apart from the apps: section "firmware", type "firmware".
+          .concat((await listFirmware(layout)).map((f) => ({ id: f.name, version: f.version, type: 'firmware', section: 'firmware', developer: false, locked: locks.isLocked(f.name) })))
           .filter((p) => section === undefined || p.section === section);
         return { returnValue: true, packages } as unknown as Payload;
       }),

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { openIpk } from '../../ipk/ipk-reader';
 import { checkDataSize, extractData } from '../../ipk/extract';
-import { DEFAULT_LIMITS } from '../../ipk/entry-rules';
+import { APP_TREE, DEFAULT_LIMITS, treeShapeProblem } from '../../ipk/entry-rules';
 import { verifySignature } from '../../ipk/signature';
 import { formatControl } from '../../ipk/control';
 import type { Step } from './task-runner';
@@ -26,7 +26,7 @@ import { checkDeveloperNames, checkNamesFree } from './package-names';
 const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
 
 /** An I/O failure of the installer itself (not of the package, not a full disk) as the general error -1 with `text`. */
-async function generalOnIo<T>(text: string, work: () => Promise<T>): Promise<T> {
+export async function generalOnIo<T>(text: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {
@@ -63,16 +63,17 @@ export async function resyncPackageBusFiles(ctx: TaskContext, packageId: string)
   else await removePackageBusFiles(packageId, busTree, env.root, env.hub);
 }
 
-/** The top of an extracted tree may hold only usr/palm/{applications,packages,services}. */
+/** The top of an extracted tree (down to the <id> folders) checked again by the one tree-shape rule (ipk/entry-rules.ts). */
 async function checkTreeShape(dir: string): Promise<void> {
-  const only = async (p: string, allowed: string[]) => {
-    for (const n of await fs.readdir(path.join(dir, p)).catch(() => [] as string[])) {
-      if (!allowed.includes(n)) throw failed(ErrorText.EXTRACT_FAILED, `"${path.posix.join(p, n)}" is outside usr/palm/{applications,packages,services}`);
+  const walk = async (parts: string[]): Promise<void> => {
+    for (const e of await fs.readdir(path.join(dir, ...parts), { withFileTypes: true }).catch(() => [])) {
+      const p = [...parts, e.name];
+      const why = treeShapeProblem(p, e.isDirectory(), APP_TREE, JSON.stringify(p.join('/')));
+      if (why !== null) throw failed(ErrorText.EXTRACT_FAILED, why);
+      if (e.isDirectory() && p.length < 3) await walk(p);
     }
   };
-  await only('.', ['usr']);
-  await only('usr', ['palm']);
-  await only('usr/palm', ['applications', 'packages', 'services']);
+  await walk([]);
 }
 
 async function subdirs(p: string): Promise<string[]> {

@@ -34,6 +34,8 @@ export interface JournalRecord {
   staging: string;
   /** Empty until the task knows them (install: after extraction). */
   targets: JournalTarget[];
+  /** A firmware package's task: appRoot is the firmware root (firmware-db.ts), targets its paths there. */
+  firmware?: boolean;
 }
 
 export function journalDir(installerState: string): string {

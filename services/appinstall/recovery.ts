@@ -8,6 +8,7 @@ import { ErrorText } from '../../status-codes';
 import { removeTreeDurable } from './durable-fs';
 import { isPackageTarget, isSafeName, listPackages } from './package-db';
 import { reconcileBusTree, type HubManifests } from './bus-file-sync';
+import { firmwareJournalProblem } from './firmware-db';
 
 /** Returns one line per thing it did, for the log. */
 export async function recover(layout: Layout, hub: HubManifests | null): Promise<string[]> {
@@ -33,7 +34,7 @@ export async function recover(layout: Layout, hub: HubManifests | null): Promise
   }
   const known = new Set(records.map((r) => r.staging));
   // An unreadable journal may own a staging directory (with an old version in it): then no staging is swept.
-  for (const root of errors.length ? [] : [layout.verifiedApps, layout.developerApps]) {
+  for (const root of errors.length ? [] : [layout.verifiedApps, layout.developerApps, layout.firmware]) {
     for (const orphan of await orphanStagings(root.base, known)) {
       await removeTreeDurable(orphan);
       done.push(`removed staging leftover ${orphan}`);
@@ -63,6 +64,7 @@ export function journalProblem(layout: Layout, rec: JournalRecord): string | nul
   if (typeof r.taskId !== 'string' || !isSafeName(r.taskId)) return `task id ${JSON.stringify(r.taskId)} is not a plain name`;
   if (r.op !== 'install' && r.op !== 'remove') return `op ${JSON.stringify(r.op)} is neither install nor remove`;
   if (!PHASES.includes(r.phase as string)) return `phase ${JSON.stringify(r.phase)} is unknown`;
+  if (r.firmware === true) return firmwareJournalProblem(layout, rec);
   if (typeof r.packageId !== 'string' || !isSafeName(r.packageId)) return `package id ${JSON.stringify(r.packageId)} is not a plain name`;
   if (typeof r.developer !== 'boolean') return '"developer" is not a boolean';
   const appRoot = r.developer ? layout.developerApps.base : layout.verifiedApps.base;

@@ -47,6 +47,8 @@ export interface TaskRequest {
   caller?: Caller;
   /** Steps run before the install table (url-install.ts: the download of an http(s) ipkUrl). */
   preSteps?: readonly Step<TaskContext>[];
+  /** A remove of a firmware package (firmware-steps.ts); an install learns it from the package (TaskContext.firmware). */
+  firmware?: boolean;
 }
 
 export interface TaskContext {
@@ -62,6 +64,10 @@ export interface TaskContext {
   journal?: JournalRecord;
   /** The signature verdict, once verified (details.signature). */
   signature?: string;
+  /** A firmware task: the installed firmware before it (firmware-db.ts; null: none). */
+  firmwareBefore?: import('./firmware-db').InstalledFirmware | null;
+  /** The package is a firmware package (control Section: firmware): firmware-steps.ts does the work of each step. */
+  firmware?: boolean;
   /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */
   signal?: AbortSignal;
   /** The ipk on disk when payload.ipkUrl is a URL (set by url-install.ts's download step). */

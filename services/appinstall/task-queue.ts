@@ -7,8 +7,8 @@ import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-c
 import { driveSteps, type Step } from './task-runner';
 import { foldEvent, initialEvent, isFinalEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskContext, type TaskRequest } from './task-context';
-import { INSTALL_STEPS } from './install-steps';
-import { REMOVE_STEPS } from './remove-steps';
+// The app tables of install-steps.ts / remove-steps.ts, with the firmware work of each step for firmware packages.
+import { INSTALL_STEPS, REMOVE_STEPS } from './firmware-steps';
 import { isNoSpace } from './durable-fs';
 import { closeIpk } from '../../ipk/ipk-reader';
 import { ensureSpaceReserve } from './space-reserve';
