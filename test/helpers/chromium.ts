@@ -1,19 +1,16 @@
 // A real headless Chromium for page tests: Debian's `chromium` (installed with apt-get when missing, so a fresh
 // machine works), driven by playwright-core with a fresh profile directory.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { ensureTool } from '../../bench/debian-tool';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
+/** Debian's chromium, installed when missing (bench/debian-tool.ts, the one installer of system packages). */
 export function ensureChromium(): string {
-  if (fs.existsSync(CHROMIUM)) return CHROMIUM;
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`apt-get install chromium did not provide ${CHROMIUM}`);
-  return CHROMIUM;
+  return ensureTool([CHROMIUM], ['chromium']);
 }
 
 /** A browser with a fresh --user-data-dir (playwright passes it for a persistent context). */
