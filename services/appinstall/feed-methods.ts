@@ -251,8 +251,9 @@ export class FeedMethods {
           .then(
             (feeds): Record<string, unknown> => {
               op.appendLog(`${counts.fetched} fetched, ${counts['not modified']} not modified, ${counts.failed} failed, of ${feeds.length} feeds`);
-              if (op.cancelRequested && op.cancelled().ok) {
+              if (op.cancelRequested && !op.committed) {
                 op.appendLog('refresh stopped; every feed not refreshed keeps its previous index');
+                op.cancelled();
                 return { returnValue: false, handle, done: true, errorCode: ErrorCode.CANCELLED, errorText: CatalogText.refreshCancelled, feeds: feedsListReply(feeds).feeds };
               }
               op.enterPhase('verify');

@@ -111,6 +111,9 @@ export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFi
         // A cancel of the task's operation during the download cancels the download (its partial file goes).
         const onAbort = () => void cancelIfRunning();
         downloader.on('progress', onProgress);
+        // Bytes that came before this step listened (a fast server, a stall after them) count at once.
+        const now = id === undefined ? undefined : downloader.get(id);
+        if (now) onProgress(now);
         ctx.signal?.addEventListener('abort', onAbort);
         if (ctx.signal?.aborted) onAbort();
         try {
