@@ -44,6 +44,8 @@ export const CatalogErrorCode = {
 export const CatalogText = {
   refreshCancelled: 'feeds refresh cancelled; feeds not refreshed keep their previous index',
   downloadCancelled: 'download cancelled',
+  chainNote: (name: string, n: number, of: number, target: string) =>
+    n === of ? `catalog install of ${target}: package ${n} of ${of}, after its dependencies` : `catalog install of ${target}: package ${n} of ${of} (${name}, a dependency)`,
   notInCatalog: (name: string) => `${name.slice(0, 200)} is not in the catalog (refresh the feeds, or check the name)`,
   noSuchVersion: (name: string, version: string) => `${name.slice(0, 200)} has no candidate of version ${version.slice(0, 100)}`,
   unresolvable: (name: string, clause: string) => `cannot satisfy "${clause.slice(0, 200)}" of ${name.slice(0, 200)} from the catalog or the installed packages`,

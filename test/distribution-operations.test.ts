@@ -152,7 +152,9 @@ test('a catalog install with a dependency: one install operation per package, ea
   expect(r.lines[r.lines.length - 1].statusValue).toBe(30);
   const ops = ((await call(daemon.root, `${AIS}/operations/list`, {})).operations as Json[]).filter((o) => o.kind === 'install' && ['com.test.liba', 'com.test.libb'].includes(o.id));
   expect(ops.map((o) => [o.id, o.state, o.progress])).toEqual([['com.test.liba', 'succeeded', 100], ['com.test.libb', 'succeeded', 100]]);
+  expect((await operation(ops[0].handle)).log).toContain('catalog install of com.test.libb: package 1 of 2 (com.test.liba, a dependency)');
   const libb = await operation(ops[1].handle);
+  expect(libb.log).toContain('catalog install of com.test.libb: package 2 of 2, after its dependencies');
   expect(libb.log).toContain(`download ${nginx.url}/feed/com.test.libb_1.0.0`);
   expect(libb.log).toContain('sha256 checksum verified');
 }, 60000);

@@ -1,5 +1,5 @@
-// The feeds and the catalog on com.webos.appInstallService (SPEC §8): /feeds/list, /feeds/refresh, /catalog/list
-// (paged), /catalog/install (missing dependencies first, each downloaded and verified, then installed), /catalog/download.
+// The feeds and the catalog on com.webos.appInstallService: /feeds/list, /feeds/refresh and /catalog/download (engine
+// operations of kinds refresh and download), /catalog/list (paged), /catalog/install (dependencies first, one install operation each).
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
@@ -343,7 +343,9 @@ export class FeedMethods {
     for (const [i, c] of plan.entries()) {
       const isLast = i === plan.length - 1;
       const file = catalogFileName(c);
-      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
+      const target = plan[plan.length - 1].pkg.name;
+      const note = plan.length === 1 ? `catalog install of ${target}` : CatalogText.chainNote(c.pkg.name, i + 1, plan.length, target);
+      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 }, undefined, note);
       const payload: Payload = { id: c.pkg.name, ipkUrl: c.pkg.url, name: c.pkg.name, version: c.pkg.version };
       let ev: StatusEvent;
       try {

@@ -77,9 +77,9 @@ export function downloadLogger(log: (line: string) => void, req: DownloadRequest
 /**
  * The two steps of a download before an install: `request` starts it (7), `download` follows it (8 with each
  * progress event of the downloader, 10 when verified and in place) and points the install at the file.
- * `onFile` hears the downloaded path (the caller's cache bookkeeping).
+ * `onFile` hears the downloaded path (the caller's cache bookkeeping); `note` is a first line for the operation log.
  */
-export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFile?: (file: string) => void): Step<TaskContext>[] {
+export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFile?: (file: string) => void, note?: string): Step<TaskContext>[] {
   let id: number | undefined;
   let done: Promise<DownloadResult> | undefined;
   const cancelIfRunning = async () => {
@@ -91,7 +91,8 @@ export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFi
     {
       name: 'download-request',
       statusValues: { before: ['DOWNLOAD_REQUESTED'], after: [] },
-      async work() {
+      async work(ctx) {
+        if (note) ctx.opLog?.(note); // e.g. where this package stands in a catalog install's chain
         const h = downloader.start(req);
         id = h.id;
         done = h.done;
