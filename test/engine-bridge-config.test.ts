@@ -20,7 +20,7 @@ test.each([
   [{ storageQuotas: { disk: 5 } }, /unknown key "storageQuotas.disk" \(known: apps, persistent\)/],
   [{ storageQuotas: { apps: -1 } }, /"storageQuotas.apps" must be a whole number of KiB/],
   [{ storageQuotas: { persistent: 1.5 } }, /"storageQuotas.persistent" must be a whole number of KiB/],
-  [{ operationHistroy: 5 }, /unknown key "operationHistroy" \(known: .*operationHistory, storageQuotas\)/],
+  [{ operationHistroy: 5 }, /unknown key "operationHistroy" \(known: .*operationHistory, storageQuotas[,)]/],
 ])('%j is a clear error', (cfg, why) => {
   expect(() => parseDaemonConfig(cfg)).toThrow(why);
 });
