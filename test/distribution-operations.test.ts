@@ -44,7 +44,7 @@ beforeAll(async () => {
     if (String(req.url).endsWith('/Packages')) return indexMode === 'serve' ? { body: slowIndex } : indexMode === 'stall' ? { body: slowIndex, stallAfter: 10 } : { status: 500 };
     return { stallAfter: 1024 * 1024 };
   });
-  daemon = await startDaemon({ config: { downloadAttempts: 2, downloadProgressIntervalMs: 20 } });
+  daemon = await startDaemon({ config: { downloadAttempts: 2, downloadProgressIntervalMs: 20, downloadConcurrency: 1 } }); // one download at a time: a second one waits
   writeConf(daemon.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`, `src slow ${bad.url}/slow`]);
 }, 120000);
 
@@ -123,6 +123,29 @@ test('/operations/cancel of a running /catalog/download: the download stops, its
   expect(op.state).toBe('cancelled');
   expect(log).toContain('cancel requested');
   expect(downloads().filter((f) => f.startsWith('com.test.big'))).toEqual([]);
+}, 60000);
+
+test('/operations/cancel of a /catalog/download still waiting for a download slot: cancelled, nothing fetched', async () => {
+  const big = lunaSend(daemon.root, ['-i', `${AIS}/catalog/download`, '{"name":"com.test.big","subscribe":true}'], { until: (l) => l.done === true || l.returnValue === false, limitMs: 60000 });
+  const a = await waitFor('the download holding the one slot', async () => {
+    const ops = (await call(daemon.root, `${AIS}/operations/list`, { state: 'running' })).operations as Json[];
+    return ops.find((o) => o.kind === 'download' && o.id === 'com.test.big' && o.progress > 0)?.handle as string | undefined;
+  });
+  const waiting = lunaSend(daemon.root, ['-i', `${AIS}/catalog/download`, '{"name":"com.test.libb","subscribe":true}'], { until: (l) => l.done === true || l.returnValue === false, limitMs: 60000 });
+  const b = await waitFor('the waiting download', async () => {
+    const ops = (await call(daemon.root, `${AIS}/operations/list`, { state: 'running' })).operations as Json[];
+    return ops.find((o) => o.kind === 'download' && o.id === 'com.test.libb')?.handle as string | undefined;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await operation(b)).operation.progress).toBe(0); // still waiting behind the stalled one
+  expect(await call(daemon.root, `${AIS}/operations/cancel`, { handle: b })).toEqual({ returnValue: true, state: 'cancelling' });
+  const wl = (await waiting).lines;
+  expect(wl[wl.length - 1]).toEqual(expect.objectContaining({ returnValue: false, done: true, handle: b, errorCode: -20 }));
+  expect((await operation(b)).operation.state).toBe('cancelled');
+  expect(downloads().filter((f) => f.startsWith('com.test.libb'))).toEqual([]);
+  expect(await call(daemon.root, `${AIS}/operations/cancel`, { handle: a })).toEqual({ returnValue: true, state: 'cancelling' });
+  await big;
+  expect((await operation(a)).operation.state).toBe('cancelled');
 }, 60000);
 
 test('/operations/cancel during the download of a URL install: 22 on the bus, the operation cancelled, the partial file gone, nothing installed', async () => {
