@@ -138,6 +138,12 @@ async function installOne(ctx: Ctx, target: string, renderer: Renderer | null): 
 
 interface Op { handle: string; kind?: string; id?: string; state?: string; progress?: number; phase?: string; errorCode?: number; errorText?: string }
 
+/** Why an ended operation did not succeed, in words. */
+function opError(handle: string, op: Op): CliError {
+  if (op.state === 'cancelled') return new CliError(CliText.operationCancelled(handle));
+  return new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
+}
+
 function opEnded(op: Op): boolean {
   return FINAL_OK.test(op.state ?? '') || FINAL_BAD.test(op.state ?? '');
 }
@@ -162,7 +168,7 @@ async function waitForOperation(ctx: Ctx, handle: string, label: string): Promis
   } finally {
     renderer?.stop();
   }
-  if (!FINAL_OK.test(op.state ?? '')) throw new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
+  if (!FINAL_OK.test(op.state ?? '')) throw opError(handle, op);
   return op;
 }
 
@@ -348,7 +354,7 @@ const COMMANDS: Record<string, Command> = {
         if (pos > size) pos = size;
         if (!v.follow) return ExitCode.OK;
         if (ended) {
-          if (!FINAL_OK.test(op.state ?? '')) throw new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
+          if (!FINAL_OK.test(op.state ?? '')) throw opError(handle, op);
           return ExitCode.OK;
         }
         await sleep(300);

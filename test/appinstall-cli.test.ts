@@ -209,7 +209,7 @@ describe('feeds, catalog and URL installs, live against a feed on nginx', () => 
     writeConf(d.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`]);
     // 2 MiB of incompressible bytes: about 3 s at 1 MiB/s, long enough to see bytes and speed, and to cancel.
     const big = await makeIpk(path.join(work, 'src'), 'com.example.slow', '1.0.0', { files: { 'blob.bin': crypto.randomBytes(2 * 1024 * 1024).toString('base64') } });
-    slow = await startBadServer(fs.readFileSync(big), (_n, req) => (String(req.url).includes('crawl') ? { bytesPerSecond: 256 * 1024 } : { bytesPerSecond: 1024 * 1024 }));
+    slow = await startBadServer(fs.readFileSync(big), (_n, req) => (String(req.url).includes('stall') ? { stallAfter: 10 } : String(req.url).includes('crawl') ? { bytesPerSecond: 256 * 1024 } : { bytesPerSecond: 1024 * 1024 }));
   }, 60000);
   afterAll(async () => {
     spawnSync(tmux, ['-L', sock, 'kill-server']);
@@ -328,6 +328,29 @@ describe('feeds, catalog and URL installs, live against a feed on nginx', () => 
     expect(log.stdout).toMatch(/cancelled\n$/);
     expect((await cli(d.root, ['tasks'])).stdout).toMatch(new RegExp(`^${handle} +install +com\\.example\\.crawl +- +cancelled`, 'm'));
     expect((await cli(d.root, ['list'])).stdout).not.toContain('com.example.crawl');
+  }, 60000);
+
+  test('cancel HANDLE of a running refresh (a feed that stalls): the refresh exits 1 saying it was cancelled', async () => {
+    writeConf(d.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`, `src stall ${slow.url}/stall`]);
+    try {
+      const started = cli(d.root, ['refresh'], 60000);
+      let handle: string | undefined;
+      for (let i = 0; i < 100 && !handle; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const ops = JSON.parse((await cli(d.root, ['tasks', '--json', '--state', 'running'])).stdout).operations as Json[];
+        handle = ops.find((o) => o.kind === 'refresh')?.handle;
+      }
+      expect(handle).toBeDefined();
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await cli(d.root, ['cancel', handle!])).code).toBe(0);
+      const r = await started;
+      expect(r.code).toBe(ExitCode.FAILURE);
+      expect(r.stderr).toBe(`appinstall: ${CliText.operationCancelled(handle!)}\n`);
+      // The feed that was fetched keeps its index.
+      expect(JSON.parse((await cli(d.root, ['feeds', '--json'])).stdout).feeds).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'main', packages: 3 })]));
+    } finally {
+      writeConf(d.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`]);
+    }
   }, 60000);
 
   test('install URL of a missing file and install of a name no feed has: exit 1 with the reason', async () => {
