@@ -209,7 +209,7 @@ export class EngineBridge {
           ctx.opLog = (line) => op.appendLog(line);
           if (op.state === 'cancelled' || op.signal.aborted) throw cancelledError(req.op);
           const phase: Phase = req.op === 'install' ? INSTALL_PHASE[step.name] ?? 'register' : 'register';
-          op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? index / 4 : 0);
+          op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? (index - (req.preSteps?.length ?? 0)) / 4 : 0);
           op.appendLog(`=== step ${step.name}`);
           await this.store.flushLog(op.handle); // a crash inside the step keeps the log up to here
           if (step.name === COMMIT_STEP[req.op]) {
