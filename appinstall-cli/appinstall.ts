@@ -46,37 +46,46 @@ const REMOVE_FINAL_OK: number[] = [Stage.REMOVED.statusValue];
 const FINAL_FAIL: number[] = [Stage.INSTALL_FAILED.statusValue, Stage.REMOVE_FAILED.statusValue, Stage.INSTALL_CANCELLED.statusValue, DownloadStage.FAILED];
 
 /** Follows one install or remove stream, drawing it; resolves to the exit code (the failure reason is printed). */
+/**
+ * Follows one install or remove stream, drawing it; resolves to the exit code (the failure reason is printed). A
+ * /catalog/install streams each package of its chain (dependencies first, each its own install operation): one bar
+ * per package, and only the target's final event (or any package's failure) ends the stream.
+ */
 async function follow(ctx: Ctx, kind: 'install' | 'remove', uri: string, payload: Payload, label: string, renderer: Renderer | null): Promise<number> {
   const bus = await ctx.bus();
   const json = ctx.json ? new JsonLinesRenderer() : null;
-  let downloaded = false;
-  let percent = 0;
+  const seen = new Map<string, { downloaded: boolean; percent: number; details: Record<string, unknown> }>();
   let outcome: { ok: boolean; reason: string } | undefined;
-  const details: Record<string, unknown> = {};
-  const key = `${kind}:${label}`;
+  const keyOf = (id: string) => `${kind}:${id}`;
   try {
     await bus.stream(uri, { ...payload, subscribe: true }, (reply) => {
       json?.event(reply);
       if (typeof reply.statusValue !== 'number') return false; // the call return
       const sv = reply.statusValue;
-      Object.assign(details, reply.details ?? {});
-      if (sv === DownloadStage.START || sv === DownloadStage.PROGRESS || sv === DownloadStage.DONE) downloaded = true;
-      const p = overallPercent(kind, sv, details.progress as number | undefined, downloaded);
-      if (p >= 0) percent = Math.max(percent, p);
+      const id = typeof reply.id === 'string' ? reply.id : label;
+      let s = seen.get(id);
+      if (!s) seen.set(id, (s = { downloaded: false, percent: 0, details: {} }));
+      const details = Object.assign(s.details, reply.details ?? {});
+      if (sv === DownloadStage.START || sv === DownloadStage.PROGRESS || sv === DownloadStage.DONE) s.downloaded = true;
+      const p = overallPercent(kind, sv, details.progress as number | undefined, s.downloaded);
+      if (p >= 0) s.percent = Math.max(s.percent, p);
       const phase = typeof details.state === 'string' ? details.state : `stage ${sv}`;
       const bytes = sv === DownloadStage.PROGRESS && typeof details.bytes === 'number' ? details.bytes : undefined;
       const total = typeof details.size === 'number' ? details.size : typeof details.total === 'number' ? details.total : undefined;
-      renderer?.update(key, { label: typeof reply.id === 'string' ? reply.id : label, phase, percent, bytes, total });
-      if ((kind === 'install' ? INSTALL_FINAL_OK : REMOVE_FINAL_OK).includes(sv)) outcome = { ok: true, reason: '' };
-      else if (FINAL_FAIL.includes(sv)) {
+      renderer?.update(keyOf(id), { label: id, phase, percent: s.percent, bytes, total });
+      if ((kind === 'install' ? INSTALL_FINAL_OK : REMOVE_FINAL_OK).includes(sv)) {
+        if (id !== label) { renderer?.end(keyOf(id), true); return false; } // a dependency is in; the target follows
+        outcome = { ok: true, reason: '' };
+      } else if (FINAL_FAIL.includes(sv)) {
         const reason = [details.reason, details.errorText, details.state].find((x) => typeof x === 'string' && x) as string | undefined;
         outcome = { ok: false, reason: `${reason ?? `status ${sv}`}${typeof details.errorCode === 'number' ? ` (error ${details.errorCode})` : ''}` };
-        if (sv === Stage.INSTALL_CANCELLED.statusValue) outcome.reason = CliText.cancelled(label);
+        if (sv === Stage.INSTALL_CANCELLED.statusValue) outcome.reason = CliText.cancelled(id);
       }
+      if (outcome) renderer?.end(keyOf(id), outcome.ok);
       return outcome !== undefined;
     });
   } finally {
-    renderer?.end(key, outcome?.ok === true);
+    if (!outcome) for (const id of seen.keys()) renderer?.end(keyOf(id), false);
   }
   if (!outcome!.ok) {
     renderer?.stop();
@@ -129,6 +138,12 @@ async function installOne(ctx: Ctx, target: string, renderer: Renderer | null): 
 
 interface Op { handle: string; kind?: string; id?: string; state?: string; progress?: number; phase?: string; errorCode?: number; errorText?: string }
 
+/** Why an ended operation did not succeed, in words. */
+function opError(handle: string, op: Op): CliError {
+  if (op.state === 'cancelled') return new CliError(CliText.operationCancelled(handle));
+  return new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
+}
+
 function opEnded(op: Op): boolean {
   return FINAL_OK.test(op.state ?? '') || FINAL_BAD.test(op.state ?? '');
 }
@@ -153,7 +168,7 @@ async function waitForOperation(ctx: Ctx, handle: string, label: string): Promis
   } finally {
     renderer?.stop();
   }
-  if (!FINAL_OK.test(op.state ?? '')) throw new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
+  if (!FINAL_OK.test(op.state ?? '')) throw opError(handle, op);
   return op;
 }
 
@@ -339,7 +354,7 @@ const COMMANDS: Record<string, Command> = {
         if (pos > size) pos = size;
         if (!v.follow) return ExitCode.OK;
         if (ended) {
-          if (!FINAL_OK.test(op.state ?? '')) throw new CliError(CliText.operationFailed(handle, op.state ?? '?', op.errorText ?? `error ${op.errorCode ?? '?'}`));
+          if (!FINAL_OK.test(op.state ?? '')) throw opError(handle, op);
           return ExitCode.OK;
         }
         await sleep(300);

@@ -59,6 +59,8 @@ interface Job {
   failuresInRow: number;
   speed: SpeedMeter;
   throttle: Throttle;
+  /** The progress event held back by the throttle, sent when the interval is over (a stall after a burst shows). */
+  trailing?: NodeJS.Timeout;
   resolve(r: DownloadResult): void;
 }
 
@@ -353,7 +355,19 @@ export class Downloader extends EventEmitter {
     j.state.fetchedBytes = j.part!.fetched;
     if (j.part!.total !== undefined) j.state.total = j.part!.total;
     j.state.speed = j.speed.sample(now, received);
-    if (j.throttle.ready(now)) this.emit('progress', this.snapshot(j));
+    if (j.throttle.ready(now)) {
+      clearTimeout(j.trailing);
+      j.trailing = undefined;
+      this.emit('progress', this.snapshot(j));
+    } else if (!j.trailing) {
+      j.trailing = setTimeout(() => {
+        j.trailing = undefined;
+        if (j.state.phase !== 'running') return;
+        j.throttle.ready(Date.now());
+        this.emit('progress', this.snapshot(j));
+      }, this.options.progressIntervalMs);
+      j.trailing.unref();
+    }
   }
 
   /** A failure ends the download and removes what it left (nothing half-verified stays in the directory). */
@@ -364,6 +378,8 @@ export class Downloader extends EventEmitter {
 
   private finish(j: Job, error: DownloadFailure | null, phase: 'completed' | 'failed' | 'cancelled' = 'failed'): void {
     if (j.state.endedAt !== undefined) return; // ends once
+    clearTimeout(j.trailing);
+    j.trailing = undefined;
     if (j.part) {
       this.sync(j);
       j.part.hash.close();

@@ -129,7 +129,7 @@ export class Operation {
     readonly caller: string,
     readonly createTime: string,
     readonly log: OperationLog,
-    private readonly weights: PhaseWeights,
+    private weights: PhaseWeights,
     private readonly clock: () => Date,
     private readonly listener: ChangeListener,
     restored?: Pick<OperationRecord, 'state' | 'phase' | 'progress' | 'startTime' | 'endTime' | 'errorCode' | 'errorText'>,
@@ -224,6 +224,16 @@ export class Operation {
     const grew = p > this.progressValue;
     if (grew) this.progressValue = p;
     if (grew || phaseChanged) this.listener(this, 'changed');
+  }
+
+  /**
+   * Other phase weights for this one operation, before its first phase (an install that downloads first weighs its
+   * download; a local one does not). Refused once a phase was entered (progress could go back).
+   */
+  reweigh(weights: PhaseWeights): Result<void> {
+    if (this.phaseValue !== '' || this.ended) return this.illegal('reweighed');
+    this.weights = { ...weights };
+    return ok(undefined);
   }
 
   /** Fills in the target's version and type once the runner knows them (an install learns them from the package);

@@ -30,6 +30,9 @@ export interface FeedInfo {
   error?: string;
 }
 
+/** How one feed's refresh ended: a new index, a 304, a failure (FeedInfo.error says why), or stopped by a cancel. */
+export type RefreshOutcome = 'fetched' | 'not modified' | 'failed' | 'cancelled';
+
 export interface FeedStoreOptions {
   root: string;
   fetch?: typeof fetch;
@@ -76,7 +79,9 @@ const DEFAULTS = { maxDownloadBytes: 32 * 1024 * 1024, timeoutMs: 120_000, stall
 export class FeedStore {
   private states = new Map<string, FeedState>();
   private running: Promise<FeedInfo[]> | null = null;
-  private readonly listeners = new Set<(info: FeedInfo) => void>();
+  private readonly listeners = new Set<(info: FeedInfo, outcome: RefreshOutcome) => void>();
+  /** The running refresh's cancel (it stops taking feeds and aborts the fetches under way). */
+  private runSignal: AbortSignal | undefined;
   config: OpkgConfig | null = null;
   private readonly o: Required<Omit<FeedStoreOptions, 'fetch' | 'configLimits'>> & Pick<FeedStoreOptions, 'fetch' | 'configLimits'>;
 
@@ -154,20 +159,21 @@ export class FeedStore {
    * Re-read the config, then refresh every feed; one refresh at a time (a second call joins the running one).
    * `onFeed` hears each feed's new info as its refresh ends (for /feeds/refresh subscribers), joiners included.
    */
-  refresh(onFeed?: (info: FeedInfo) => void): Promise<FeedInfo[]> {
+  refresh(onFeed?: (info: FeedInfo, outcome: RefreshOutcome) => void, signal?: AbortSignal): Promise<FeedInfo[]> {
     if (onFeed) this.listeners.add(onFeed);
     if (!this.running) {
+      this.runSignal = signal;
       this.running = (async () => {
         await this.load();
         await fs.mkdir(this.cacheDir, { recursive: true });
         const queue = [...this.states.values()];
         const worker = async () => {
-          for (let s = queue.shift(); s; s = queue.shift()) {
-            await this.refreshOne(s);
+          for (let s = queue.shift(); s && !this.runSignal?.aborted; s = queue.shift()) {
+            const outcome = await this.refreshOne(s);
             const info = this.list().find((f) => f.name === s!.source.name)!;
             for (const l of this.listeners) {
               try {
-                l(info);
+                l(info, outcome);
               } catch {
                 /* a listener's fault is not the refresh's */
               }
@@ -179,13 +185,14 @@ export class FeedStore {
         return this.list();
       })().finally(() => {
         this.running = null;
+        this.runSignal = undefined;
         this.listeners.clear();
       });
     }
     return this.running;
   }
 
-  private async refreshOne(s: FeedState): Promise<void> {
+  private async refreshOne(s: FeedState): Promise<RefreshOutcome> {
     const checkSignature = this.config!.checkSignature;
     const indexUrl = feedBase(s.source.url) + (s.source.gz ? 'Packages.gz' : 'Packages');
     try {
@@ -199,7 +206,7 @@ export class FeedStore {
       if (got === 'not-modified') {
         s.meta = { ...s.meta, lastRefresh: this.o.now().toISOString(), error: undefined };
         await this.writeMeta(s);
-        return;
+        return 'not modified';
       }
       let sigText: string | undefined;
       if (checkSignature) {
@@ -226,9 +233,14 @@ export class FeedStore {
         packages: s.packages.length,
       };
       await this.writeMeta(s);
+      return 'fetched';
     } catch (e) {
-      s.meta = { ...s.meta, error: e instanceof CodedError ? e.text : (e as Error).message };
+      const why = e instanceof CodedError ? e.text : (e as Error).message;
+      // A cancelled refresh keeps the feed's previous index and its previous error (the feed did not fail).
+      if (this.runSignal?.aborted) return 'cancelled';
+      s.meta = { ...s.meta, error: why };
       await this.writeMeta(s).catch(() => undefined);
+      return 'failed';
     }
   }
 
@@ -259,6 +271,12 @@ export class FeedStore {
   private async bounded<T>(url: string, headers: Record<string, string>, body: (res: Response, touch: () => void) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     let why: string | null = null;
+    const cancel = () => {
+      why = FeedText.refreshCancelled(url);
+      ac.abort();
+    };
+    if (this.runSignal?.aborted) cancel();
+    this.runSignal?.addEventListener('abort', cancel);
     const overall = setTimeout(() => {
       why = FeedText.timedOut(url, this.o.timeoutMs);
       ac.abort();
@@ -286,6 +304,7 @@ export class FeedStore {
     } finally {
       clearTimeout(overall);
       clearTimeout(stall);
+      this.runSignal?.removeEventListener('abort', cancel);
       if (!ac.signal.aborted) ac.abort();
     }
   }

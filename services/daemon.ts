@@ -68,7 +68,7 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   });
   const downloadManager = new DownloadManagerService(dlClient, downloader, log);
   const feeds = new FeedMethods(installClient, install, new FeedStore({ root: opts.root, timeoutMs: config.feedRefreshTimeoutMs, maxDownloadBytes: config.feedMaxDownloadBytes }), downloader, {
-    layout, log, keptByOthers: () => downloadManager.keptFiles(),
+    layout, log, operations: engine.store, keptByOthers: () => downloadManager.keptFiles(),
   });
   appManager.open(devmode.enabled$);
   devmode.open();

@@ -39,6 +39,7 @@ export const CliText = {
   installed: (id: string) => `${id} installed`,
   removed: (id: string) => `${id} removed`,
   operationFailed: (handle: string, state: string, text: string) => `operation ${handle} ended ${state}: ${text}`,
+  operationCancelled: (handle: string) => `operation ${handle} was cancelled`,
   unreadablePackage: (file: string, why: string) => `cannot read ${file}: ${why}`,
   notFound: (name: string) => `${name} is neither installed nor in any feed`,
   nothingToUpgrade: 'nothing to upgrade',

@@ -17,6 +17,18 @@ export const DownloadManagerText = {
 } as const;
 
 /** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, SPEC §5). */
+/** Lines of a download in an operation log (url-install.ts downloadLogger): URL, resumes, progress, end. */
+export const DownloadLogText = {
+  start: (url: string, file: string, total?: number) => `download ${url.slice(0, 512)} -> ${file}${total ? ` (${total} bytes)` : ''}`,
+  resumedFrom: (bytes: number) => `resuming: ${bytes} bytes already in the partial file`,
+  attempt: (n: number, at: number) => `attempt ${n}: resuming at byte ${at}`,
+  restarted: (n: number) => `restart ${n} from byte 0 (the server ignored Range or the file changed)`,
+  progress: (bytes: number, total: number, speed: number) => `${bytes} of ${total} bytes (${Math.round(speed)} B/s)`,
+  done: (bytes: number, fetched: number, check: 'sha256' | 'md5' | null, size: boolean) =>
+    `downloaded ${bytes} bytes (${fetched} fetched from the network)${size ? '; size verified' : ''}${check ? `; ${check} checksum verified` : '; no checksum to verify'}`,
+  failed: (why: string) => `download failed: ${why.slice(0, 512)}`,
+} as const;
+
 export const UrlInstallText = {
   rootOnly: 'install from an http(s) URL is for root callers only',
   downloadFailed: (why: string) => `download failed: ${why}`,
@@ -30,6 +42,10 @@ export const CatalogErrorCode = {
 } as const;
 
 export const CatalogText = {
+  refreshCancelled: 'feeds refresh cancelled; feeds not refreshed keep their previous index',
+  downloadCancelled: 'download cancelled',
+  chainNote: (name: string, n: number, of: number, target: string) =>
+    n === of ? `catalog install of ${target}: package ${n} of ${of}, after its dependencies` : `catalog install of ${target}: package ${n} of ${of} (${name}, a dependency)`,
   notInCatalog: (name: string) => `${name.slice(0, 200)} is not in the catalog (refresh the feeds, or check the name)`,
   noSuchVersion: (name: string, version: string) => `${name.slice(0, 200)} has no candidate of version ${version.slice(0, 100)}`,
   unresolvable: (name: string, clause: string) => `cannot satisfy "${clause.slice(0, 200)}" of ${name.slice(0, 200)} from the catalog or the installed packages`,

@@ -48,6 +48,7 @@ export const FeedText = {
   fetchError: (url: string, why: string) => `${url}: ${why}`,
   timedOut: (url: string, ms: number) => `${url}: no complete answer within ${ms} ms`,
   stalled: (url: string, ms: number) => `${url}: no data for ${ms} ms`,
+  refreshCancelled: (url: string) => `${url}: refresh cancelled`,
 } as const;
 
 /** Status of a catalog package beside the installed set (the front-ends' words). */

@@ -1,6 +1,7 @@
 // The `appinstall` CLI as a person runs it: real daemon, real CLI processes, a real terminal (tmux) for the progress
-// bar, pipes for plain lines and --json, and every subcommand (engine/feeds ones guarded by whether the daemon offers them).
+// bar, pipes for plain lines and --json, and every subcommand (feeds, catalog and URL installs live against a real nginx).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -10,7 +11,10 @@ import { CliText, ExitCode } from '../status-codes/cli';
 import { overallPercent } from '../appinstall-cli/render';
 import { track } from './helpers/child-processes';
 import { ensureTool } from '../bench/debian-tool';
-import { REPO, call, killAllChildren, makeIpk, startDaemon, type Daemon, type Json } from './helpers/appinstall-daemon';
+import { REPO, killAllChildren, makeIpk, startDaemon, type Daemon, type Json } from './helpers/appinstall-daemon';
+import { startNginx, type NginxServer } from './helpers/nginx';
+import { startBadServer, type BadServer } from './helpers/bad-http-server';
+import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
 
 const CLI = path.join(REPO, 'dist/appinstall-cli/appinstall.js');
 const AS = 'luna://com.webos.appInstallService';
@@ -31,12 +35,6 @@ function cli(root: string, args: string[], limitMs = 30000, opts: { uid?: number
     const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`appinstall ${args.join(' ')} hung; ${stdout} ${stderr}`)); }, limitMs);
     proc.once('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });
-}
-
-/** Does the daemon have this method yet? (The engine and feeds methods land with their branches.) */
-async function offers(root: string, method: string, payload: Json = {}): Promise<boolean> {
-  const r = await call(root, `${AS}/${method}`, payload);
-  return !(r.returnValue === false && /^Unknown method "/.test(String(r.errorText)));
 }
 
 let d: Daemon;
@@ -142,47 +140,21 @@ describe('under a pipe', () => {
   });
 });
 
-describe('engine and feeds subcommands', () => {
-  // Each runs for real when the daemon offers its method; until the engine and feeds branches merge, this branch's
-  // daemon does not, and the CLI must say so in words and exit 1 (no crash, no hang). The `offered` branches become
-  // live when the engine branch merges.
-  const cases: Array<{ args: () => string[]; method: string; payload?: Json; code?: number; check(r: Run): void }> = [
-    { args: () => ['list'], method: 'installed', check: (r) => expect(r.stdout).toMatch(/^com\.example\.cli +2\.0\.0/m) },
-    { args: () => ['list', '--json'], method: 'installed', check: (r) => expect(JSON.parse(r.stdout).packages).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'com.example.cli' })])) },
-    { args: () => ['list', '--firmware', '--json'], method: 'installed', check: (r) => expect(Array.isArray(JSON.parse(r.stdout).packages)).toBe(true) },
-    { args: () => ['list', '--available', '--json'], method: 'catalog/list', check: (r) => expect(Array.isArray(JSON.parse(r.stdout).packages)).toBe(true) },
-    { args: () => ['list', '--upgradable'], method: 'catalog/list', check: (r) => expect(r.stdout).toMatch(/^NAME +INSTALLED/) },
-    { args: () => ['search', 'cli', '--json'], method: 'catalog/list', check: (r) => expect(Array.isArray(JSON.parse(r.stdout).packages)).toBe(true) },
-    { args: () => ['feeds', '--json'], method: 'feeds/list', check: (r) => expect(Array.isArray(JSON.parse(r.stdout).feeds)).toBe(true) },
-    { args: () => ['refresh'], method: 'feeds/refresh', check: (r) => expect(r.stdout).toMatch(/^feeds refresh(ed| started \(operation \S+; this daemon cannot report its end\))\n$/m) },
-    { args: () => ['tasks', '--json'], method: 'operations/list', check: (r) => expect(JSON.parse(r.stdout).operations.length).toBeGreaterThan(0) },
-    // No feed is configured here: the upgrade of a name no feed has fails, with the daemon's reason in words.
-    { args: () => ['upgrade', 'com.example.cli'], method: 'catalog/install', payload: { name: 'com.example.nothing' }, code: ExitCode.FAILURE,
-      check: (r) => expect(r.stderr).toMatch(/^appinstall: (install of com\.example\.cli failed|\/catalog\/install failed): ./) },
-    { args: () => ['upgrade', '--all'], method: 'catalog/list', check: (r) => expect(r.stdout).toMatch(/nothing to upgrade|installed/) },
+describe('engine subcommands', () => {
+  const cases: Array<{ args: () => string[]; check(r: Run): void }> = [
+    { args: () => ['list'], check: (r) => expect(r.stdout).toMatch(/^com\.example\.cli +2\.0\.0/m) },
+    { args: () => ['list', '--json'], check: (r) => expect(JSON.parse(r.stdout).packages).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'com.example.cli' })])) },
+    { args: () => ['list', '--firmware', '--json'], check: (r) => expect(Array.isArray(JSON.parse(r.stdout).packages)).toBe(true) },
+    { args: () => ['tasks', '--json'], check: (r) => expect(JSON.parse(r.stdout).operations.length).toBeGreaterThan(0) },
   ];
   test.each(cases.map((c) => [c.args().join(' '), c] as const))('%s', async (_name, c) => {
     const r = await cli(d.root, c.args());
-    if (await offers(d.root, c.method, c.payload)) {
-      if (!c.code) expect(r.stderr).toBe('');
-      expect(r.code).toBe(c.code ?? 0);
-      c.check(r);
-    } else {
-      expect(r.code).toBe(ExitCode.FAILURE);
-      const [category, method] = c.method.includes('/') ? c.method.split('/') : ['', c.method];
-      expect(r.stderr).toBe(`appinstall: this daemon does not offer /${c.method} (Unknown method "${method}" for category "/${category}")\n`);
-    }
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    c.check(r);
   });
 
-  test('tasks, log, log -f and cancel of a real operation', async () => {
-    if (!(await offers(d.root, 'operations/list'))) {
-      for (const args of [['tasks'], ['log', 'h1'], ['log', 'h1', '-f'], ['cancel', 'h1']]) {
-        const r = await cli(d.root, args);
-        expect(r.code).toBe(ExitCode.FAILURE);
-        expect(r.stderr).toMatch(/^appinstall: this daemon does not offer \/operations\/(list|get|cancel) \(Unknown method/);
-      }
-      return;
-    }
+  test('tasks, log, log -f and cancel of an ended operation', async () => {
     const ops = JSON.parse((await cli(d.root, ['tasks', '--json'])).stdout).operations as Json[];
     const op = ops.find((o) => o.id === 'com.example.cli' && o.state !== 'running')!;
     const log = await cli(d.root, ['log', op.handle]);
@@ -196,15 +168,6 @@ describe('engine and feeds subcommands', () => {
   });
 
   test('lock and unlock', async () => {
-    if (!(await offers(d.root, 'lock', { id: 'x', reason: 'r', owner: 'o' }))) {
-      const l = await cli(d.root, ['lock', 'com.example.cli', '--reason', 'exam', '--owner', 'ops']);
-      expect(l.code).toBe(ExitCode.FAILURE);
-      expect(l.stderr).toBe('appinstall: this daemon does not offer /lock (Unknown method "lock" for category "/")\n');
-      const u = await cli(d.root, ['unlock', 'h1']);
-      expect(u.code).toBe(ExitCode.FAILURE);
-      expect(u.stderr).toBe('appinstall: this daemon does not offer /unlock (Unknown method "unlock" for category "/")\n');
-      return;
-    }
     const l = await cli(d.root, ['lock', 'com.example.cli', '--reason', 'exam', '--owner', 'ops', '--json']);
     expect(l.code).toBe(0);
     const { handle } = JSON.parse(l.stdout);
@@ -212,39 +175,192 @@ describe('engine and feeds subcommands', () => {
     const u = await cli(d.root, ['unlock', handle]);
     expect(u.code).toBe(0);
   });
+});
 
-  test('install by URL (download) and by feed name', async () => {
-    const server = http.createServer((req, res) => {
-      if (req.url === '/com.example.web_1.0.0_all.ipk') { res.writeHead(200); fs.createReadStream(ipk.replace('com.example.cli_2.0.0', 'com.example.web_1.0.0')).pipe(res); }
-      else { res.writeHead(404); res.end(); }
-    });
-    await makeIpk(work, 'com.example.web', '1.0.0').then((f) => fs.renameSync(f, path.join(path.dirname(ipk), 'com.example.web_1.0.0.ipk')));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const byUrl = await cli(d.root, ['install', `${base}/com.example.web_1.0.0_all.ipk`]);
-      const missing = await cli(d.root, ['install', `${base}/com.example.none_1.0.0_all.ipk`]);
-      const byName = await cli(d.root, ['install', 'com.example.notinanyfeed']);
-      const downloads = await offers(d.root, 'catalog/install', { name: 'x' });
-      if (downloads) {
-        // Live with the engine branch: 7, 8, 10, then the local stages; a 404 is a failed download (23) with its reason.
-        expect(byUrl.code).toBe(0);
-        expect(byUrl.stdout).toMatch(/com\.example\.web installed\n$/);
-        expect(missing.code).toBe(ExitCode.FAILURE);
-        expect(missing.stderr).toMatch(/^appinstall: install of com\.example\.none failed: /);
-        expect(byName.code).toBe(ExitCode.FAILURE);
-        expect(byName.stderr).toMatch(/^appinstall: /);
-      } else {
-        // Today /install takes only local paths: the daemon's validation text, in words, exit 1.
-        expect(byUrl.code).toBe(ExitCode.FAILURE);
-        expect(byUrl.stderr).toBe(`appinstall: /install failed: ${ErrorText.INVALID_IPKURL}\n`);
-        expect(byName.code).toBe(ExitCode.FAILURE);
-        expect(byName.stderr).toBe('appinstall: this daemon does not offer /catalog/install (Unknown method "install" for category "/catalog")\n');
-      }
-    } finally {
-      server.close();
+describe('feeds, catalog and URL installs, live against a feed on nginx', () => {
+  // A real opkg feed on the real nginx: com.example.app depends on com.example.lib; com.example.tool stands alone.
+  // Then the feed gains app 1.1.0 and tool 1.1.0 (upgrade NAME, upgrade --all). A slow server for URL installs.
+  let nginx: NginxServer;
+  let slow: BadServer;
+  let www: string;
+  const files: Record<string, string> = {};
+  const stanza = (name: string, version: string, depends?: string): GenPackage => {
+    const data = fs.readFileSync(files[`${name}_${version}`]);
+    return {
+      name, version, depends, section: 'apps', maintainer: 'Test <t@example.com>', size: data.length, installedSize: data.length * 4,
+      md5: crypto.createHash('md5').update(data).digest('hex'), sha256: crypto.createHash('sha256').update(data).digest('hex'),
+      filename: path.basename(files[`${name}_${version}`]), description: `The ${name.split('.').pop()} of the CLI tests`,
+    };
+  };
+  const tmux = ensureTool(['tmux'], ['tmux']);
+  const sock = `aicli-feeds-${process.pid}`;
+
+  beforeAll(async () => {
+    www = path.join(work, 'www');
+    fs.mkdirSync(path.join(www, 'feed'), { recursive: true });
+    fs.chmodSync(www, 0o755);
+    for (const [name, version] of [['com.example.lib', '1.0.0'], ['com.example.app', '1.0.0'], ['com.example.app', '1.1.0'], ['com.example.tool', '1.0.0'], ['com.example.tool', '1.1.0']]) {
+      const f = await makeIpk(path.join(work, 'src'), name, version);
+      files[`${name}_${version}`] = path.join(www, 'feed', path.basename(f));
+      fs.copyFileSync(f, files[`${name}_${version}`]);
     }
+    writeFeed(path.join(www, 'feed'), [stanza('com.example.lib', '1.0.0'), stanza('com.example.app', '1.0.0', 'com.example.lib (>= 1.0)'), stanza('com.example.tool', '1.0.0')]);
+    nginx = await startNginx({ root: www });
+    writeConf(d.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`]);
+    // 2 MiB of incompressible bytes: about 3 s at 1 MiB/s, long enough to see bytes and speed, and to cancel.
+    const big = await makeIpk(path.join(work, 'src'), 'com.example.slow', '1.0.0', { files: { 'blob.bin': crypto.randomBytes(2 * 1024 * 1024).toString('base64') } });
+    slow = await startBadServer(fs.readFileSync(big), (_n, req) => (String(req.url).includes('stall') ? { stallAfter: 10 } : String(req.url).includes('crawl') ? { bytesPerSecond: 256 * 1024 } : { bytesPerSecond: 1024 * 1024 }));
+  }, 60000);
+  afterAll(async () => {
+    spawnSync(tmux, ['-L', sock, 'kill-server']);
+    await nginx?.stop();
+    await slow?.close();
   });
+
+  test('refresh, then feeds: the feed with its packages', async () => {
+    const r = await cli(d.root, ['refresh']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // Under a pipe: one line per phase of the refresh operation, then the end.
+    expect(r.stdout).toBe(`feeds: download\nfeeds: verify\n${CliText.feedsRefreshed}\n`);
+    const f = await cli(d.root, ['feeds']);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(new RegExp(`^main +${nginx.url.replace(/[.]/g, '\\.')}/feed +0 +3 +\\d{4}-`, 'm'));
+    const j = JSON.parse((await cli(d.root, ['feeds', '--json'])).stdout);
+    expect(j.feeds).toEqual([expect.objectContaining({ name: 'main', packages: 3 })]);
+    // The refresh was an engine operation: `tasks` lists it.
+    expect((await cli(d.root, ['tasks'])).stdout).toMatch(/^\d+ +refresh +feeds +- +succeeded +100%/m);
+  });
+
+  test('list --available, search and info NAME', async () => {
+    const a = await cli(d.root, ['list', '--available']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/^NAME +INSTALLED +CANDIDATE +STATUS +FEED +DESCRIPTION$/m);
+    expect(a.stdout).toMatch(/^com\.example\.app +- +1\.0\.0 +not installed +main +The app of the CLI tests$/m);
+    expect(a.stdout).toMatch(/^com\.example\.lib +- +1\.0\.0 +not installed/m);
+    const s = await cli(d.root, ['search', 'tool']);
+    expect(s.code).toBe(0);
+    expect(s.stdout.trim().split('\n').slice(1).map((l) => l.split(/ +/)[0])).toEqual(['com.example.tool']);
+    const i = await cli(d.root, ['info', 'com.example.app']);
+    expect(i.code).toBe(0);
+    expect(i.stdout).toContain('  installed:   no');
+    expect(i.stdout).toMatch(/ {2}candidate: {3}1\.0\.0 from main \(\d+ bytes, not installed\)/);
+    expect(i.stdout).toContain('  depends:     com.example.lib (>= 1.0)');
+  });
+
+  test('install NAME: its dependency first, then it; both installed', async () => {
+    const r = await cli(d.root, ['install', 'com.example.app'], 60000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.findIndex((l) => l.startsWith('com.example.lib: '))).toBeLessThan(lines.findIndex((l) => l.startsWith('com.example.app: ')));
+    expect(lines).toContain('com.example.lib: installed');
+    expect(lines.at(-1)).toBe('com.example.app installed');
+    const t = await cli(d.root, ['install', 'com.example.tool'], 60000);
+    expect(t.code).toBe(0);
+    const list = await cli(d.root, ['list']);
+    for (const id of ['com.example.app', 'com.example.lib', 'com.example.tool']) expect(list.stdout).toMatch(new RegExp(`^${id.replace(/\./g, '\\.')} +1\\.0\\.0`, 'm'));
+    expect((await cli(d.root, ['info', 'com.example.app'])).stdout).toMatch(/ {2}installed: {3}1\.0\.0/);
+  });
+
+  test('the feed changes: list --upgradable, upgrade NAME, upgrade --all, then nothing to upgrade', async () => {
+    writeFeed(path.join(www, 'feed'), [stanza('com.example.lib', '1.0.0'), stanza('com.example.app', '1.1.0', 'com.example.lib (>= 1.0)'), stanza('com.example.tool', '1.1.0')]);
+    const t = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(www, 'feed', 'Packages.gz'), t, t);
+    expect((await cli(d.root, ['refresh'])).code).toBe(0);
+    const up = await cli(d.root, ['list', '--upgradable']);
+    expect(up.code).toBe(0);
+    expect(up.stdout.trim().split('\n').slice(1).map((l) => l.split(/ +/).slice(0, 4).join(' '))).toEqual([
+      'com.example.app 1.0.0 1.1.0 upgradable', 'com.example.tool 1.0.0 1.1.0 upgradable',
+    ]);
+    const one = await cli(d.root, ['upgrade', 'com.example.app'], 60000);
+    expect(one.stderr).toBe('');
+    expect(one.code).toBe(0);
+    expect(one.stdout.trim().split('\n').at(-1)).toBe('com.example.app installed');
+    expect((await cli(d.root, ['list', '--upgradable'])).stdout).not.toContain('com.example.app');
+    const all = await cli(d.root, ['upgrade', '--all'], 60000);
+    expect(all.code).toBe(0);
+    expect(all.stdout.trim().split('\n').at(-1)).toBe('com.example.tool installed');
+    const list = await cli(d.root, ['list']);
+    expect(list.stdout).toMatch(/^com\.example\.app +1\.1\.0/m);
+    expect(list.stdout).toMatch(/^com\.example\.tool +1\.1\.0/m);
+    const none = await cli(d.root, ['upgrade', '--all']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe(`${CliText.nothingToUpgrade}\n`);
+  }, 120000);
+
+  test('install URL on a terminal (tmux): a bar with bytes, total and speed while downloading, then installed; exit 0', async () => {
+    const raw = path.join(work, 'url-tty.raw');
+    const done = path.join(work, 'url-tty.exit');
+    const url = `${slow.url}/com.example.slow_1.0.0_all.ipk`;
+    const cmd = `sleep 0.5; APPINSTALLD_ROOT=${d.root} ${process.execPath} ${CLI} install ${url}; echo $? > ${done}; sleep 60`;
+    expect(spawnSync(tmux, ['-L', sock, 'new-session', '-d', '-s', 'url', '-x', '150', '-y', '20', 'sh', '-c', cmd]).status).toBe(0);
+    spawnSync(tmux, ['-L', sock, 'pipe-pane', '-t', 'url', '-o', `cat >> ${raw}`]);
+    for (let i = 0; i < 600 && !fs.existsSync(done); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
+    const pane = spawnSync(tmux, ['-L', sock, 'capture-pane', '-p', '-t', 'url'], { encoding: 'utf8' }).stdout;
+    expect(fs.readFileSync(done, 'utf8').trim()).toBe('0');
+    expect(pane).toMatch(/com\.example\.slow \[#{10,}\] 100% \| installed/);
+    expect(pane).toMatch(/^com\.example\.slow installed$/m);
+    // While downloading, the bar showed bytes of the total and a speed (redrawn in place).
+    expect(fs.readFileSync(raw, 'latin1')).toMatch(/ipk download : current \| \d+\.\d MiB of \d+\.\d MiB at \d+(\.\d)? (KiB|MiB)\/s/);
+  }, 90000);
+
+  test('cancel HANDLE of a running URL install: the CLI that started it exits 1 saying it was cancelled; nothing installed', async () => {
+    const url = `${slow.url}/crawl/com.example.crawl_1.0.0_all.ipk`;
+    const started = cli(d.root, ['install', url], 60000);
+    let handle: string | undefined;
+    for (let i = 0; i < 100 && !handle; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const ops = JSON.parse((await cli(d.root, ['tasks', '--json', '--state', 'running'])).stdout).operations as Json[];
+      handle = ops.find((o) => o.kind === 'install' && o.id === 'com.example.crawl' && o.phase === 'download' && o.progress > 0)?.handle;
+    }
+    expect(handle).toBeDefined();
+    const c = await cli(d.root, ['cancel', handle!]);
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    expect(c.stdout).toBe(`${handle}: cancelling\n`);
+    const r = await started;
+    expect(r.code).toBe(ExitCode.FAILURE);
+    expect(r.stderr).toBe(`appinstall: ${CliText.cancelled('com.example.crawl')}\n`);
+    const log = await cli(d.root, ['log', handle!]);
+    expect(log.stdout).toContain(`download ${url} -> url-`);
+    expect(log.stdout).toMatch(/cancelled\n$/);
+    expect((await cli(d.root, ['tasks'])).stdout).toMatch(new RegExp(`^${handle} +install +com\\.example\\.crawl +- +cancelled`, 'm'));
+    expect((await cli(d.root, ['list'])).stdout).not.toContain('com.example.crawl');
+  }, 60000);
+
+  test('cancel HANDLE of a running refresh (a feed that stalls): the refresh exits 1 saying it was cancelled', async () => {
+    writeConf(d.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`, `src stall ${slow.url}/stall`]);
+    try {
+      const started = cli(d.root, ['refresh'], 60000);
+      let handle: string | undefined;
+      for (let i = 0; i < 100 && !handle; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const ops = JSON.parse((await cli(d.root, ['tasks', '--json', '--state', 'running'])).stdout).operations as Json[];
+        handle = ops.find((o) => o.kind === 'refresh')?.handle;
+      }
+      expect(handle).toBeDefined();
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await cli(d.root, ['cancel', handle!])).code).toBe(0);
+      const r = await started;
+      expect(r.code).toBe(ExitCode.FAILURE);
+      expect(r.stderr).toBe(`appinstall: ${CliText.operationCancelled(handle!)}\n`);
+      // The feed that was fetched keeps its index.
+      expect(JSON.parse((await cli(d.root, ['feeds', '--json'])).stdout).feeds).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'main', packages: 3 })]));
+    } finally {
+      writeConf(d.root, 'feeds.conf', [`src/gz main ${nginx.url}/feed`]);
+    }
+  }, 60000);
+
+  test('install URL of a missing file and install of a name no feed has: exit 1 with the reason', async () => {
+    const missing = await cli(d.root, ['install', `${nginx.url}/feed/com.example.none_1.0.0_all.ipk`], 60000);
+    expect(missing.code).toBe(ExitCode.FAILURE);
+    expect(missing.stderr).toMatch(/^appinstall: install of com\.example\.none failed: download failed: .*404/);
+    const byName = await cli(d.root, ['install', 'com.example.notinanyfeed']);
+    expect(byName.code).toBe(ExitCode.FAILURE);
+    expect(byName.stderr).toBe('appinstall: /catalog/install failed: com.example.notinanyfeed is not in the catalog (refresh the feeds, or check the name)\n');
+  }, 60000);
 });
 
 describe('command line', () => {

@@ -48,7 +48,7 @@ test('the shipped policy: download.management/download.operation and application
   let feeds: Record<string, Record<string, { groups?: string[] }>> = {};
   const store = { load: async () => undefined, list: () => [] } as any;
   await new Promise<void>((resolve) => {
-    feeds = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: {} as any, log: () => undefined }).open().then(resolve));
+    feeds = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: {} as any, operations: {} as any, log: () => undefined }).open().then(resolve));
   });
   expect(Object.keys(feeds).sort()).toEqual(['/catalog', '/feeds']);
   expect(problems('com.webos.appInstallService', feeds)).toEqual([]);
@@ -110,7 +110,7 @@ test('/catalog/list of a 20,000-package catalog: pages within the bus frame limi
   const downloader = { on: () => undefined, options: { dir: '/nonexistent' } } as any;
   let decl: Record<string, Record<string, any>> = {};
   await new Promise<void>((resolve) => {
-    decl = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: { verifiedApps: { opkgInfo: '/nonexistent', base: '/nonexistent' } } as any, log: () => undefined }).open().then(resolve));
+    decl = declarations((c) => void new FeedMethods(c, {} as any, store, downloader, { layout: { verifiedApps: { opkgInfo: '/nonexistent', base: '/nonexistent' } } as any, operations: {} as any, log: () => undefined }).open().then(resolve));
   });
   const list = (payload: Record<string, unknown>) => decl['/catalog'].list.handler({ payload, peer: { pid: 0, uid: 0, gid: 0 } });
   const first = await list({});

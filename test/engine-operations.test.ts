@@ -265,3 +265,24 @@ test('bad requests and options are refused with clear errors', async () => {
   await expect(OperationStore.open({ stateDir: dir, historySize: 0 })).rejects.toThrow(/historySize must be an integer from 1 to 10000/);
   await expect(OperationStore.open({ stateDir: dir, weights: { install: { download: -1 } } })).rejects.toThrow(/phase weights of install/);
 });
+
+test('reweigh: one operation gets other weights before its first phase (a download to weigh), refused after', async () => {
+  const { store } = await OperationStore.open({ stateDir: dir, weights: { install: { verify: 10, unpack: 80, register: 10 } } });
+  const local = must(await store.create(req('com.example.local')));
+  local.start();
+  local.enterPhase('download');
+  local.setPhaseProgress(0.5);
+  expect(local.progress).toBe(0); // a kind without a download weight: its download counts for nothing
+  const remote = must(await store.create(req('com.example.remote')));
+  must(remote.reweigh(DEFAULT_WEIGHTS.install));
+  remote.start();
+  remote.enterPhase('download');
+  remote.setPhaseProgress(0.5);
+  expect(remote.progress).toBe(40); // half of the download's 80 %
+  const again = remote.reweigh({ register: 1 });
+  expect(again.ok).toBe(false);
+  expect(!again.ok && again.error.code).toBe(EngineErrorCode.ILLEGAL_STATE);
+  remote.setPhaseProgress(0.75);
+  expect(remote.progress).toBe(60);
+  await store.close();
+});

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { OperationStore } from '../../engine/operation-store';
 import { Locks } from '../../engine/locks';
 import { AuxMetadata } from '../../engine/aux-metadata';
-import type { Operation, Phase } from '../../engine/operations';
+import { DEFAULT_WEIGHTS, type Operation, type Phase } from '../../engine/operations';
 import { checkDependsForInstall, checkRemove, type InstalledPackage as EnginePackage } from '../../engine/depends';
 import { CodedError, ErrorCode, ErrorText, Stage, type StageName } from '../../status-codes';
 import type { Layout } from '../../ipc/paths';
@@ -25,7 +25,7 @@ const COMMIT_STEP = { install: 'switch', remove: 'remove-ipk' } as const;
 
 /** Which engine phase each install step belongs to (a remove is all `register`). */
 const INSTALL_PHASE: Record<string, Phase> = {
-  parse: 'verify', 'check-update': 'verify', 'close-app': 'verify', verify: 'verify',
+  'download-request': 'download', download: 'download', parse: 'verify', 'check-update': 'verify', 'close-app': 'verify', verify: 'verify',
   prepare: 'unpack', unpack: 'unpack', switch: 'register', 'bus-files': 'register', finish: 'register',
 };
 
@@ -202,11 +202,14 @@ export class EngineBridge {
       work: async (ctx, progress) => {
         const op = await this.opOf(req);
         if (op) {
+          // An install that downloads first (URL or catalog install) weighs its download: download, verify, unpack, register.
+          if (op.state === 'queued' && req.preSteps?.length) op.reweigh(DEFAULT_WEIGHTS.install);
           if (op.state === 'queued') op.start();
           ctx.signal = op.signal;
+          ctx.opLog = (line) => op.appendLog(line);
           if (op.state === 'cancelled' || op.signal.aborted) throw cancelledError(req.op);
           const phase: Phase = req.op === 'install' ? INSTALL_PHASE[step.name] ?? 'register' : 'register';
-          op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? index / 4 : 0);
+          op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? (index - (req.preSteps?.length ?? 0)) / 4 : 0);
           op.appendLog(`=== step ${step.name}`);
           await this.store.flushLog(op.handle); // a crash inside the step keeps the log up to here
           if (step.name === COMMIT_STEP[req.op]) {
@@ -218,6 +221,7 @@ export class EngineBridge {
         if (req.op === 'remove' && index === 0) await this.checkRemove(ctx);
         let lastLogged = -1;
         const patch = await step.work(ctx, (p) => {
+          if (op && step.name === 'download' && typeof p.progress === 'number') op.setPhaseProgress(p.progress / 100);
           if (op && step.name === 'unpack' && typeof p.progress === 'number') {
             op.setPhaseProgress(p.progress / 100);
             const tenth = Math.floor(p.progress / 5);

@@ -1,5 +1,5 @@
-// The feeds and the catalog on com.webos.appInstallService (SPEC §8): /feeds/list, /feeds/refresh, /catalog/list
-// (paged), /catalog/install (missing dependencies first, each downloaded and verified, then installed), /catalog/download.
+// The feeds and the catalog on com.webos.appInstallService: /feeds/list, /feeds/refresh and /catalog/download (engine
+// operations of kinds refresh and download), /catalog/list (paged), /catalog/install (dependencies first, one install operation each).
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
@@ -16,8 +16,11 @@ import { alternativeMet, formatClause, parseDepends, type DependAlternative } fr
 import { relationHolds, compareParsed, type DebianVersion } from '../../engine/dpkg-version';
 import { listPackages } from './package-db';
 import { callerFromPeer } from './caller-access';
-import { allocateHandle } from './handles';
-import { downloadSteps } from './url-install';
+import { downloadLogger, downloadSteps } from './url-install';
+import type { OperationStore } from '../../engine/operation-store';
+import type { Operation } from '../../engine/operations';
+import type { RefreshOutcome } from '../../feeds/feed-store';
+import type { DownloadState } from '../../download/types';
 import type { AppInstallService } from './appinstall-service';
 import type { StatusEvent } from './status-events';
 
@@ -89,6 +92,8 @@ export function planInstall(catalog: Catalog, target: Candidate, installed: Vers
 
 export interface FeedMethodsOptions {
   layout: Layout;
+  /** The engine's operations: a refresh is an operation of kind `refresh`, a catalog download one of kind `download`. */
+  operations: OperationStore;
   log(line: string): void;
   /** File names in the download directory others still need (the download manager's finished downloads). */
   keptByOthers?(): string[];
@@ -100,6 +105,10 @@ export class FeedMethods {
   private readonly perCaller = new Map<number, number>();
   /** What this daemon is doing or last failed to do with a catalog package (SPEC §8's download/install states). */
   private readonly activity = new Map<string, string>();
+  /** The running refresh's operation: a second /feeds/refresh joins it (one refresh at a time, FeedStore.refresh). */
+  private refreshRun: { op: Operation; subscribers: Message[] } | null = null;
+  /** Subscription keys of /catalog/install calls (each package of the chain is its own install operation). */
+  private installCalls = 0;
 
   private setActivity(name: string, what: string | undefined): void {
     this.activity.delete(name);
@@ -192,26 +201,75 @@ export class FeedMethods {
     return c;
   }
 
+  /** Creates and starts an operation of the engine, or throws its refusal as the call's error. */
+  private async operation(kind: 'refresh' | 'download', id: string, version: string, msg: Message): Promise<Operation> {
+    const caller = `${msg.appId ?? msg.sender ?? msg.senderId ?? 'unknown'} (uid ${callerFromPeer(msg.peer).uid})`;
+    const r = await this.opts.operations.create({ kind, id, version, caller: caller.slice(0, 256) });
+    if (!r.ok) throw new CodedError(r.error.code, r.error.text);
+    r.value.start();
+    return r.value;
+  }
+
   private refresh(): MethodSpec {
     return {
       schema: { type: 'object', properties: { subscribe: { type: 'boolean' } } },
       groups: OPERATIONS_GROUP,
       errorExtra: { subscribed: false },
-      handler: (msg) => {
+      handler: async (msg) => {
+        const running = this.refreshRun;
+        if (running && !running.op.ended) {
+          // Joins the refresh under way: same handle, its feeds and its end reach this caller too.
+          if (msg.isSubscription) {
+            this.client.subscriptions.add(`feeds_refresh_${running.op.handle}`, msg);
+            running.subscribers.push(msg);
+          }
+          return { returnValue: true, handle: running.op.handle, subscribed: msg.isSubscription };
+        }
         const release = this.take(callerFromPeer(msg.peer).uid);
-        const handle = allocateHandle();
+        let op: Operation;
+        try {
+          op = await this.operation('refresh', 'feeds', '', msg);
+        } catch (e) {
+          release();
+          throw e;
+        }
+        const run = { op, subscribers: msg.isSubscription ? [msg] : [] };
+        this.refreshRun = run;
+        const handle = op.handle;
         const key = `feeds_refresh_${handle}`;
         if (msg.isSubscription) this.client.subscriptions.add(key, msg);
+        op.enterPhase('download');
+        const counts: Record<RefreshOutcome, number> = { fetched: 0, 'not modified': 0, failed: 0, cancelled: 0 };
         void this.store
-          .refresh((feed) => this.client.subscriptions.reply(key, { handle, feed } as unknown as Payload))
+          .refresh((feed, outcome) => {
+            counts[outcome]++;
+            op.appendLog(`feed ${feed.name} (${feed.url}): ${outcome}${outcome === 'failed' && feed.error ? `: ${feed.error}` : ''}${outcome === 'fetched' ? `, ${feed.packages} packages` : ''}`);
+            const total = this.store.list().length;
+            if (total > 0) op.setPhaseProgress((counts.fetched + counts['not modified'] + counts.failed + counts.cancelled) / total);
+            this.client.subscriptions.reply(key, { handle, feed } as unknown as Payload);
+          }, op.signal)
           .then(
-            (feeds): Record<string, unknown> => ({ returnValue: true, handle, done: true, feeds: feedsListReply(feeds).feeds }),
-            (e: Error): Record<string, unknown> => ({ returnValue: false, handle, done: true, errorCode: ErrorCode.GENERAL, errorText: e.message }),
+            (feeds): Record<string, unknown> => {
+              op.appendLog(`${counts.fetched} fetched, ${counts['not modified']} not modified, ${counts.failed} failed, of ${feeds.length} feeds`);
+              if (op.cancelRequested && !op.committed) {
+                op.appendLog('refresh stopped; every feed not refreshed keeps its previous index');
+                op.cancelled();
+                return { returnValue: false, handle, done: true, errorCode: ErrorCode.CANCELLED, errorText: CatalogText.refreshCancelled, feeds: feedsListReply(feeds).feeds };
+              }
+              op.enterPhase('verify');
+              op.succeed();
+              return { returnValue: true, handle, done: true, feeds: feedsListReply(feeds).feeds };
+            },
+            (e: Error): Record<string, unknown> => {
+              op.failWith(ErrorCode.GENERAL, e.message);
+              return { returnValue: false, handle, done: true, errorCode: ErrorCode.GENERAL, errorText: e.message };
+            },
           )
           .then(async (end) => {
             release();
+            if (this.refreshRun === run) this.refreshRun = null;
             this.opts.log(`feeds refresh ${handle}: ${end.returnValue ? 'done' : String(end.errorText)}`);
-            if (msg.isSubscription) this.endWith(key, msg, end as unknown as Payload);
+            for (const m of run.subscribers) this.endWith(key, m, end as unknown as Payload);
             await this.cleanDownloads();
           });
         return { returnValue: true, handle, subscribed: msg.isSubscription };
@@ -267,7 +325,7 @@ export class FeedMethods {
         for (const c of plan) if (this.service.queue.has(c.pkg.name)) throw new CodedError(CatalogErrorCode.BUSY, ErrorText.DUPLICATE_COMMAND, c.pkg.name);
         const release = this.take(caller.uid);
         const client = msg.appId ?? msg.sender ?? msg.senderId;
-        const key = `catalog_install_${allocateHandle()}`;
+        const key = `catalog_install_${++this.installCalls}`;
         if (msg.isSubscription) this.client.subscriptions.add(key, msg); // so the call return is not its last reply
         void this.runChain(plan, msg, key, client, caller).finally(() => {
           release();
@@ -285,7 +343,9 @@ export class FeedMethods {
     for (const [i, c] of plan.entries()) {
       const isLast = i === plan.length - 1;
       const file = catalogFileName(c);
-      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
+      const target = plan[plan.length - 1].pkg.name;
+      const note = plan.length === 1 ? `catalog install of ${target}` : CatalogText.chainNote(c.pkg.name, i + 1, plan.length, target);
+      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 }, undefined, note);
       const payload: Payload = { id: c.pkg.name, ipkUrl: c.pkg.url, name: c.pkg.name, version: c.pkg.version };
       let ev: StatusEvent;
       try {
@@ -318,21 +378,50 @@ export class FeedMethods {
         const catalog = await this.catalog();
         const c = this.findCandidate(catalog, String(msg.payload.name), msg.payload.version as string | undefined);
         const release = this.take(callerFromPeer(msg.peer).uid);
-        const handle = allocateHandle();
+        let op: Operation;
+        try {
+          op = await this.operation('download', c.pkg.name, c.pkg.version, msg);
+        } catch (e) {
+          release();
+          throw e;
+        }
+        const handle = op.handle;
         const key = `catalog_download_${handle}`;
         if (msg.isSubscription) this.client.subscriptions.add(key, msg);
         const file = catalogFileName(c);
         this.kept.add(file);
         this.setActivity(c.pkg.name, CatalogActivity.DOWNLOAD_RUNNING);
-        const h = this.downloader.start({ url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
+        const req = { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 };
+        const h = this.downloader.start(req);
+        op.enterPhase('download');
+        const logger = downloadLogger((line) => op.appendLog(line), req);
+        const onProgress = (st: DownloadState) => {
+          if (st.id !== h.id) return;
+          logger.state(st);
+          if (st.total) op.setPhaseProgress(st.received / st.total);
+        };
+        this.downloader.on('progress', onProgress);
+        // The operation's cancel (/operations/cancel) is the downloader's: it stops, and the partial file goes.
+        const onAbort = () => void this.downloader.cancel(h.id).catch(() => undefined);
+        op.signal.addEventListener('abort', onAbort);
         void h.done.then((r) => {
+          this.downloader.off('progress', onProgress);
+          op.signal.removeEventListener('abort', onAbort);
           release();
+          logger.end(r);
           if (!r.ok) this.kept.delete(file);
-          this.setActivity(c.pkg.name, r.ok ? CatalogActivity.DOWNLOAD_DONE : CatalogActivity.DOWNLOAD_FAILED);
+          const cancelled = !r.ok && op.cancelRequested && op.cancelled().ok;
+          if (r.ok) {
+            op.enterPhase('verify');
+            op.succeed();
+          } else if (!cancelled) op.failWith(r.error.code, r.error.text);
+          this.setActivity(c.pkg.name, r.ok ? CatalogActivity.DOWNLOAD_DONE : cancelled ? undefined : CatalogActivity.DOWNLOAD_FAILED);
           const end = r.ok
             ? { returnValue: true, handle, done: true, name: c.pkg.name, version: c.pkg.version, path: r.state.path }
-            : { returnValue: false, handle, done: true, name: c.pkg.name, errorCode: r.error.code, errorText: r.error.text };
-          this.opts.log(`catalog download ${handle} ${c.pkg.name} ${c.pkg.version}: ${r.ok ? 'done' : r.error.text}`);
+            : cancelled
+              ? { returnValue: false, handle, done: true, name: c.pkg.name, errorCode: ErrorCode.CANCELLED, errorText: CatalogText.downloadCancelled }
+              : { returnValue: false, handle, done: true, name: c.pkg.name, errorCode: r.error.code, errorText: r.error.text };
+          this.opts.log(`catalog download ${handle} ${c.pkg.name} ${c.pkg.version}: ${r.ok ? 'done' : end.errorText}`);
           if (msg.isSubscription) this.endWith(key, msg, end as unknown as Payload);
         });
         return { returnValue: true, handle, subscribed: msg.isSubscription };

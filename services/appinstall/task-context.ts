@@ -70,6 +70,8 @@ export interface TaskContext {
   firmware?: boolean;
   /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */
   signal?: AbortSignal;
+  /** A line for the task's operation log (engine-bridge.ts sets it; url-install.ts logs URL, bytes, resumes, checksum). */
+  opLog?: (line: string) => void;
   /** The ipk on disk when payload.ipkUrl is a URL (set by url-install.ts's download step). */
   localIpk?: string;
 }

@@ -25,6 +25,8 @@ export interface Behaviour {
   wrongRangeStart?: number;
   /** Redirect to this location. */
   redirect?: string;
+  /** Send the body slowly: this many bytes per second, in 10 chunks a second (a slow network, for progress and cancel). */
+  bytesPerSecond?: number;
 }
 
 export interface BadServer {
@@ -71,6 +73,23 @@ export async function startBadServer(file: Buffer, plan: (n: number, req: http.I
     else if (b.contentLength !== null) headers['content-length'] = b.contentLength ?? body.length;
     res.writeHead(useRange ? 206 : 200, headers);
     const limit = b.stallAfter ?? b.cutAt;
+    if (limit === undefined && b.bytesPerSecond) {
+      const chunk = Math.max(1, Math.floor(b.bytesPerSecond / 10));
+      let at = 0;
+      const tick = setInterval(() => {
+        if (res.destroyed || at >= body.length) {
+          clearInterval(tick);
+          if (!res.destroyed) res.end();
+          return;
+        }
+        const part = body.subarray(at, at + chunk);
+        at += part.length;
+        served += part.length;
+        res.write(part);
+      }, 100);
+      res.once('close', () => clearInterval(tick));
+      return;
+    }
     if (limit === undefined) {
       served += body.length;
       return res.end(body);
