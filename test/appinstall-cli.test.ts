@@ -15,6 +15,7 @@ import { REPO, killAllChildren, makeIpk, startDaemon, type Daemon, type Json } f
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { startBadServer, type BadServer } from './helpers/bad-http-server';
 import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
+import { scriptFor } from './helpers/unprivileged';
 
 const CLI = path.join(REPO, 'dist/appinstall-cli/appinstall.js');
 const AS = 'luna://com.webos.appInstallService';
@@ -26,7 +27,7 @@ function cli(root: string, args: string[], limitMs = 30000, opts: { uid?: number
   const env: NodeJS.ProcessEnv = { ...process.env, APPINSTALLD_ROOT: root, ...opts.env };
   if (!opts.env?.LUNA_HUB_SOCKET) delete env.LUNA_HUB_SOCKET;
   const ids = opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {};
-  const proc = track(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...ids }));
+  const proc = track(spawn(process.execPath, [scriptFor(CLI, opts.uid), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/tmp', ...ids }));
   opts.onSpawn?.(proc);
   let stdout = '', stderr = '';
   proc.stdout!.on('data', (d) => (stdout += d));

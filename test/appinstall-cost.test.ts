@@ -10,6 +10,7 @@ import { arHeader } from '../ipk/ar';
 import { buildTar, controlText, controlTgz, goodEntries, gz } from './helpers/ipk-corpus';
 import { REPO, call, install, killAllChildren, listTree, makeIpk, startDaemon, type Daemon } from './helpers/appinstall-daemon';
 import { track } from './helpers/child-processes';
+import { scriptFor } from './helpers/unprivileged';
 
 const NOBODY = 65534;
 let d: Daemon;
@@ -82,7 +83,7 @@ test('one user cannot queue without bound: past maxQueuedTasksPerCaller its call
   for (const p of [dir, path.dirname(ipks[0])]) fs.chmodSync(p, 0o755);
   // One client of uid 65534 sends six /dev/install calls at once (luna-send-pub's name, so the ACG lets it).
   const script = `
-    const { LunaClient } = require(${JSON.stringify(path.join(REPO, 'dist/ipc/client.js'))});
+    const { LunaClient } = require(${JSON.stringify(scriptFor(path.join(REPO, 'dist/ipc/client.js'), NOBODY))});
     (async () => {
       const c = await LunaClient.connect({ root: ${JSON.stringify(d.root)}, name: 'com.webos.lunasendpub-' + process.pid });
       const ipks = ${JSON.stringify(ipks)};
@@ -91,7 +92,7 @@ test('one user cannot queue without bound: past maxQueuedTasksPerCaller its call
       await c.close();
     })().catch((e) => { console.error(e); process.exit(1); });`;
   const out = await new Promise<string>((resolve, reject) => {
-    const p = track(spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const p = track(spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] }));
     let o = '', e = '';
     p.stdout!.on('data', (b) => (o += b));
     p.stderr!.on('data', (b) => (e += b));

@@ -67,7 +67,7 @@ test('a path swapped between a package and a FIFO never hangs the daemon: every 
   const swapper = track(spawn(process.execPath, ['-e', `
     const fs = require('fs'), p = require('path'), d = ${JSON.stringify(dir)};
     for (;;) for (const src of ['reg', 'fifo']) { const tmp = p.join(d, 'tmp-' + src); try { fs.unlinkSync(tmp); } catch {} fs.linkSync(p.join(d, src), tmp); fs.renameSync(tmp, p.join(d, 't.ipk')); }
-  `], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' }));
+  `], { uid: NOBODY, gid: NOBODY, cwd: '/tmp', stdio: 'ignore' }));
   try {
     const finals: Array<Record<string, unknown>> = [];
     for (let round = 0; round < 5; round++) {

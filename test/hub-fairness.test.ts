@@ -9,6 +9,7 @@ import { LunaClient } from '../ipc/client';
 import { HUB_SERVICE } from '../ipc/protocol';
 import { track } from './helpers/child-processes';
 import { killAll, runLunaSend, startHub, startTestService, type HubProcess } from './helpers/client-bus';
+import { scriptFor } from './helpers/unprivileged';
 
 jest.setTimeout(120000);
 
@@ -19,7 +20,7 @@ interface Hostile { proc: ChildProcess; lines: string[]; waitLine(re: RegExp, ms
 
 /** Start hostile-peers.js as `uid` (65534 unless told) and collect its lines. */
 function hostile(args: string[], uid = 65534): Hostile {
-  const proc = track(spawn(process.execPath, [HOSTILE, ...args], { stdio: ['pipe', 'pipe', 'pipe'], uid, gid: uid, cwd: '/tmp' }));
+  const proc = track(spawn(process.execPath, [scriptFor(HOSTILE, uid), ...args], { stdio: ['pipe', 'pipe', 'pipe'], uid, gid: uid, cwd: '/tmp' }));
   const lines: string[] = [];
   let buf = '';
   let err = '';

@@ -7,6 +7,7 @@ import { LunaClient, type BusSignal } from '../ipc/client';
 import { HUB_SERVICE, type Payload } from '../ipc/protocol';
 import { track } from './helpers/child-processes';
 import { killAll, runLunaSend, startHub, type HubProcess } from './helpers/client-bus';
+import { scriptFor } from './helpers/unprivileged';
 
 jest.setTimeout(60000);
 
@@ -28,7 +29,7 @@ afterAll(async () => {
 
 /** Send the signal with forged sender fields from a raw peer running as uid 65534; resolves once it is out. */
 async function forgedSignal(payload: Payload): Promise<void> {
-  const proc = track(spawn(process.execPath, [HOSTILE, 'signal', '--socket', hub.socketPath, '--uri', SIGNAL, '--payload', JSON.stringify(payload)],
+  const proc = track(spawn(process.execPath, [scriptFor(HOSTILE, 65534), 'signal', '--socket', hub.socketPath, '--uri', SIGNAL, '--payload', JSON.stringify(payload)],
     { stdio: ['pipe', 'pipe', 'pipe'], uid: 65534, gid: 65534, cwd: '/tmp' }));
   let out = '';
   let err = '';

@@ -1,7 +1,7 @@
 // Running the built CLIs as another user (uid 65534) from a checkout anywhere. The checkout may sit under a
 // directory that user cannot enter (a clone under /root, mode 700), so such a process never runs files from the
-// checkout: it runs a world-readable copy of what the built CLIs load (dist/, the native addon, package.json and the
-// runtime dependencies' node_modules) in a fresh temp directory, made once per test file and removed after it.
+// checkout: it runs a world-readable copy of what the built CLIs load (dist/, the native addon, package.json, the
+// runtime dependencies' node_modules, and the plain-JS programs of test/helpers/) in a fresh temp directory, made once per test file and removed after it.
 // Every test that starts a repo program as another uid goes through scriptFor().
 import fs from 'node:fs';
 import os from 'node:os';
@@ -71,6 +71,12 @@ function copyTree(root: string): void {
   fs.chmodSync(root, 0o755);
   copyReadable(path.join(REPO, 'dist'), path.join(root, 'dist'));
   copyReadable(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
+  // The plain-JS test programs (test/helpers/*.js: hostile peers, the test service) that tests run as another uid.
+  fs.mkdirSync(path.join(root, 'test', 'helpers'), { recursive: true, mode: 0o755 });
+  for (const d of ['test', 'test/helpers']) fs.chmodSync(path.join(root, d), 0o755);
+  for (const f of fs.readdirSync(path.join(REPO, 'test', 'helpers'))) {
+    if (f.endsWith('.js')) copyReadable(path.join(REPO, 'test', 'helpers', f), path.join(root, 'test', 'helpers', f));
+  }
   const addon = path.join(REPO, 'build', 'Release', 'peer_credentials.node');
   if (fs.existsSync(addon)) {
     fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true, mode: 0o755 });
