@@ -43,15 +43,27 @@ export function axPeer(): Peer {
     return as;
   };
 
-  /** The catalog (apps or firmware); before the feeds branch, apps fall back to the installed list, all up to date. */
+  /**
+   * The catalog (apps or firmware) plus what is installed but in no feed (an install_local_file): AX lists every
+   * installed module, up to date with itself.
+   */
   async function catalog(as: string, firmware: boolean): Promise<CatalogEntry[]> {
-    try {
-      return (await ctx.backend.catalog(as, { filter: 'all', section: firmware ? 'firmware' : undefined }))
-        .filter((e) => (e.candidate?.section === 'firmware') === firmware);
-    } catch (e) {
-      if (firmware || !(e instanceof PeerError) || e.kind !== 'unavailable') throw e;
-      return (await ctx.backend.listInstalled(as)).map((a: InstalledApp) => ({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' }));
+    const section = firmware ? 'firmware' : undefined;
+    const [cat, installed] = await Promise.all([
+      ctx.backend.catalog(as, { filter: 'all', section }),
+      ctx.backend.listInstalled(as, section ? { section } : {}).catch((e) => {
+        // Until the firmware section is on the bus the catalog alone answers for firmware.
+        if (firmware && e instanceof PeerError && e.kind !== 'denied') return [] as InstalledApp[];
+        throw e;
+      }),
+    ]);
+    const out = cat.filter((e) => (e.candidate?.section === 'firmware') === firmware);
+    const known = new Set(out.map((e) => e.name));
+    for (const a of installed) {
+      if (known.has(a.id) || (a.section === 'firmware') !== firmware) continue;
+      out.push({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' });
     }
+    return out;
   }
 
   function packageOf(e: CatalogEntry): AxPackage {

@@ -105,14 +105,3 @@ export class ThunderJsLike {
   }
   close(): void { this.ws.close(); }
 }
-
-/**
- * Whether a bus method of the engine/feeds branches exists yet (probed as root with luna-send). Tests of gateway
- * features over those methods check the full behaviour when it exists, and until then that the gateway maps the
- * bus's "Unknown method" to the peer's "unavailable" error — never a silent skip.
- */
-export async function busHas(root: string, uri: string): Promise<boolean> {
-  const { call } = await import('./appinstall-daemon');
-  const r = await call(root, uri, {});
-  return !(r.returnValue === false && /^Unknown method|^Service does not exist/.test(String(r.errorText)));
-}
