@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext, Peer } from './server';
 import type { CatalogEntry, EngineOperation, InstalledApp } from './backend';
-import { localTime, type Op } from './operations';
+import { localTime, type Op, type OpKind } from './operations';
+import { compareVersions } from '../services/appinstall/version-compare';
 import { AxText, axStatus, PeerError, type ErrorKind } from '../status-codes/peer-errors';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 128 };
@@ -73,7 +74,11 @@ export function axPeer(): Peer {
     const op = ctx.ops.active(e.name) ?? ctx.ops.list().filter((o) => o.id === e.name).pop();
     if (op && (op.state === 'running' || op.state === 'queued')) {
       if (op.kind === 'remove') { p.status = op.state === 'queued' ? 'uninstall_queueing' : 'uninstalling'; p.uninstall_task_id = op.taskId; }
-      else if (op.progress < 90 && op.lastStatus !== undefined && [7, 8].includes(op.lastStatus)) {
+      else if (op.kind === 'download') {
+        // A catalog download (the engine's operation): its progress is the download's own, 0..100.
+        p.status = op.state === 'queued' ? 'download_queueing' : 'downloading'; p.downloading_version = op.version || p.latest_version;
+        p.downloading_progress = Math.round(op.progress) / 100; p.download_task_id = op.taskId;
+      } else if (op.progress < 90 && op.lastStatus !== undefined && [7, 8].includes(op.lastStatus)) {
         p.status = 'downloading'; p.downloading_version = op.version || p.latest_version; p.downloading_progress = op.progress / 90; p.download_task_id = op.taskId;
       } else {
         p.status = op.state === 'queued' ? 'install_queueing' : 'installing'; p.installing_version = op.version || p.latest_version;
@@ -122,7 +127,7 @@ export function axPeer(): Peer {
   }
 
   /** Starts an install/remove and answers once the bus accepted it (its first event) or refused it. */
-  function start(kind: 'install' | 'remove' | 'firmware', target: { id: string; version?: string }, as: string, stream: import('rxjs').Observable<import('./backend').StatusEvent>): Promise<Op> {
+  function start(kind: OpKind, target: { id: string; version?: string }, as: string, stream: import('rxjs').Observable<import('./backend').StatusEvent>): Promise<Op> {
     const op = ctx.ops.track(kind, target, as, stream);
     return new Promise((resolve, reject) => {
       const s = ctx.ops.changes$.subscribe((o) => {
@@ -180,9 +185,9 @@ export function axPeer(): Peer {
           return perPackage(reply, (req.body as { packages: string[] }).packages, async (n) => {
             const e = cat.find((x) => x.name === n);
             if (!e?.candidate) throw new Error(AxText.invalidModule(n));
-            if (e.installedVersion && e.installedVersion === e.candidate.version) throw new Error(AxText.upToDate(e.installedVersion));
-            const { handle } = await ctx.backend.download(who, n, e.candidate.version);
-            return { task_id: ctx.ops.taskIdFor(handle), version: e.candidate.version };
+            if (e.installedVersion && compareVersions(e.installedVersion, e.candidate.version) >= 0) throw new Error(AxText.upToDate(e.installedVersion));
+            const op = await start('download', { id: n, version: e.candidate.version }, who, ctx.backend.downloadName(who, n, e.candidate.version));
+            return { task_id: op.taskId, version: e.candidate.version };
           }, 'string');
         });
         const installPackages = (kind: 'install' | 'firmware') => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -192,6 +197,7 @@ export function axPeer(): Peer {
           return perPackage(reply, (req.body as { packages: string[] }).packages, async (n) => {
             const e = cat.find((x) => x.name === n);
             if (!e?.candidate) throw new Error(AxText.invalidModule(n));
+            if (e.installedVersion && compareVersions(e.installedVersion, e.candidate.version) > 0) throw new Error(AxText.higherInstalled(e.installedVersion, e.candidate.version));
             if (e.installedVersion && e.installedVersion === e.candidate.version) throw new Error(AxText.upToDate(e.installedVersion));
             const op = await start(kind, { id: n, version: e.candidate.version }, who, ctx.backend.installName(who, n, e.candidate.version));
             return { task_id: op.taskId, version: e.candidate.version };

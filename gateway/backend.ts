@@ -4,6 +4,7 @@ import { Observable } from 'rxjs';
 import { LunaClient } from '../ipc/client';
 import type { Payload } from '../ipc/protocol';
 import { classifyBusError, PeerError } from '../status-codes/peer-errors';
+import { Stage } from '../status-codes';
 
 export const APPINSTALL = 'luna://com.webos.appInstallService';
 export const APPMANAGER = 'luna://com.webos.applicationManager';
@@ -12,8 +13,14 @@ export interface InstalledApp { id: string; version: string; type: string; title
 export interface CatalogEntry {
   name: string;
   installedVersion?: string;
-  candidate?: { version: string; feed?: string; size?: number; section?: string; description?: string; depends?: string };
+  candidate?: { version: string; feed?: string; size?: number; section?: string; description?: string; depends?: string[] | string };
   status: string;
+}
+/** A candidate's Depends entries: /catalog/list gives them split ("liba (>= 1.0)"), a Depends line is comma-separated. */
+export function dependsOf(c: CatalogEntry['candidate']): string[] {
+  const d = c?.depends;
+  if (Array.isArray(d)) return d.filter((x) => typeof x === 'string' && x.trim() !== '').map((x) => x.trim());
+  return (d ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 export interface Feed { name: string; url: string; priority: number | string; gz?: boolean; lastRefresh?: string; packages?: number; error?: string }
 export interface EngineOperation {
@@ -37,6 +44,8 @@ export interface Backend {
   /** Install a catalog package by name (downloads it first). */
   installName(as: string, name: string, version?: string): Observable<StatusEvent>;
   download(as: string, name: string, version?: string): Promise<{ handle: string }>;
+  /** /catalog/download followed to its end, as status events: requested (7, with the handle), complete (10) or failed (23). */
+  downloadName(as: string, name: string, version?: string): Observable<StatusEvent>;
   remove(as: string, id: string): Observable<StatusEvent>;
   operations(as: string, state?: string): Promise<EngineOperation[]>;
   /** Every change of every engine operation (/operations/list subscribed as the gateway itself). */
@@ -60,6 +69,8 @@ export interface Backend {
 
 const FINAL = new Set([22, 24, 25, 30, 31]);
 const CALL_TIMEOUT_MS = 30_000;
+/** Pages of /catalog/list one catalog read follows (1,000 entries each at most). */
+const MAX_CATALOG_PAGES = 64;
 /** How long a method the bus called unknown is taken as missing (the methods of a running daemon do not come and go). */
 const MISSING_TTL_MS = 5_000;
 
@@ -150,8 +161,15 @@ export class BusBackend implements Backend {
     }
   }
   async catalog(as: string, opts: { filter?: string; section?: string } = {}): Promise<CatalogEntry[]> {
-    const r = await this.one(as, `${APPINSTALL}/catalog/list`, { filter: opts.filter ?? 'all', ...(opts.section ? { section: opts.section } : {}) });
-    return (r.packages as CatalogEntry[]) ?? [];
+    // /catalog/list answers in pages (at most 1,000 entries, 768 KiB): read them all, up to MAX_CATALOG_PAGES.
+    const out: CatalogEntry[] = [];
+    for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
+      const r = await this.one(as, `${APPINSTALL}/catalog/list`, { filter: opts.filter ?? 'all', ...(opts.section ? { section: opts.section } : {}), offset: out.length, limit: 1000 });
+      const got = (r.packages as CatalogEntry[]) ?? [];
+      out.push(...got);
+      if (got.length === 0 || typeof r.total !== 'number' || out.length >= r.total) break;
+    }
+    return out;
   }
   async feeds(as: string): Promise<Feed[]> {
     return ((await this.one(as, `${APPINSTALL}/feeds/list`, {})).feeds as Feed[]) ?? [];
@@ -172,6 +190,27 @@ export class BusBackend implements Backend {
   async download(as: string, name: string, version?: string): Promise<{ handle: string }> {
     const r = await this.one(as, `${APPINSTALL}/catalog/download`, version ? { name, version } : { name });
     return { handle: String(r.handle) };
+  }
+  downloadName(as: string, name: string, version?: string): Observable<StatusEvent> {
+    return new Observable<StatusEvent>((sub) => {
+      let handle: string | undefined;
+      const s = this.client.call(`${APPINSTALL}/catalog/download`, { ...(version ? { name, version } : { name }), subscribe: true }, { appId: as }).subscribe({
+        next: (p) => {
+          if (p.returnValue === false && handle === undefined) { sub.error(fail(p)); return; }
+          if (typeof p.handle === 'string') handle = p.handle;
+          if (p.done !== true) {
+            sub.next({ id: name, statusValue: Stage.DOWNLOAD_REQUESTED.statusValue, details: { state: Stage.DOWNLOAD_REQUESTED.state, handle, version }, handle });
+            return;
+          }
+          const st = p.returnValue === false ? Stage.DOWNLOAD_FAILED : Stage.DOWNLOAD_COMPLETE;
+          sub.next({ id: name, statusValue: st.statusValue, details: { state: st.state, handle, version: p.version, reason: p.errorText, errorCode: p.errorCode }, handle });
+          sub.complete();
+        },
+        error: (e) => sub.error(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message)),
+        complete: () => sub.complete(),
+      });
+      return () => s.unsubscribe();
+    });
   }
   remove(as: string, id: string): Observable<StatusEvent> {
     return this.stream(as, `${APPINSTALL}/remove`, { id });

@@ -10,13 +10,13 @@ import { startDaemon, makeRoot, type Daemon, type Json } from './appinstall-daem
 export interface GatewayDaemon { d: Daemon; root: string; base: string; host: string; port: number; token: string }
 
 /** Writes files under <root> before start (e.g. extra ACG roles/permissions), then starts with the gateway on port 0. */
-export async function startGatewayDaemon(opts: { gateway?: Json; files?: Record<string, string>; tokens?: Record<string, string> } = {}): Promise<GatewayDaemon> {
+export async function startGatewayDaemon(opts: { gateway?: Json; config?: Json; files?: Record<string, string>; tokens?: Record<string, string> } = {}): Promise<GatewayDaemon> {
   const root = makeRoot();
   for (const [rel, text] of Object.entries(opts.files ?? {})) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);
   }
-  const d = await startDaemon({ root, config: { gateway: { listen: ['127.0.0.1:0'], ...opts.gateway } } });
+  const d = await startDaemon({ root, config: { ...opts.config, gateway: { listen: ['127.0.0.1:0'], ...opts.gateway } } });
   const deadline = Date.now() + 15000;
   let m: RegExpExecArray | null = null;
   while (!(m = /gateway: listening on http:\/\/([0-9.]+):(\d+)/.exec(d.stderr()))) {
