@@ -155,19 +155,23 @@ export function axPeer(): Peer {
         s.get('/device/info', async () => ({ caps: { supportsAppStore: true } }));
         // AX clients poll the list: one answer per client name is reused for LIST_TTL_MS, and dropped at once when
         // an operation the gateway follows changes (so statuses and progress are never older than that).
-        const lists = new Map<string, { at: number; json: string }>();
+        // Concurrent requests that miss share one read of the bus (one in flight per client name).
+        const lists = new Map<string, { at: number; json: Promise<string> }>();
         const sub = ctx.ops.changes$.subscribe(() => lists.clear());
         s.addHook('onClose', async () => sub.unsubscribe());
         const list = (firmware: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
           const who = as(req);
           const key = `${firmware ? 'f' : 'a'}:${who}`;
-          const hit = lists.get(key);
-          if (hit && Date.now() - hit.at < LIST_TTL_MS) return reply.type('application/json; charset=utf-8').send(hit.json);
-          try {
-            const json = JSON.stringify((await catalog(who, firmware)).map(packageOf));
+          let hit = lists.get(key);
+          if (!hit || Date.now() - hit.at >= LIST_TTL_MS) {
             if (lists.size > 1000) lists.clear();
-            lists.set(key, { at: Date.now(), json });
-            return reply.type('application/json; charset=utf-8').send(json);
+            const entry = { at: Date.now(), json: catalog(who, firmware).then((c) => JSON.stringify(c.map(packageOf))) };
+            entry.json.catch(() => { if (lists.get(key) === entry) lists.delete(key); });
+            lists.set(key, entry);
+            hit = entry;
+          }
+          try {
+            return reply.type('application/json; charset=utf-8').send(await hit.json);
           } catch (e) { return fromError(reply, e); }
         };
         s.get('/app_store/packages', list(false));

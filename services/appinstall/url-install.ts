@@ -1,6 +1,6 @@
 // Install from an http(s) URL (SPEC §8): the download steps that run before the install table (task-queue.ts runs
 // TaskRequest.preSteps first): 7 requested, 8 at each progress step, 10 complete, then the install from 35; 23 on failure.
-import { CodedError, ErrorCode, type StageName } from '../../status-codes';
+import { CodedError, ErrorCode, ErrorText, type StageName } from '../../status-codes';
 import { UrlInstallText } from '../../status-codes/distribution';
 import type { Downloader } from '../../download/downloader';
 import type { DownloadRequest, DownloadState } from '../../download/types';
@@ -70,13 +70,19 @@ export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFi
           if (s.id === id && s.phase === 'running') progress(downloadDetails(s));
         };
         downloader.on('progress', onProgress);
+        // A cancel of the operation while the body comes (a slow or stalled server) stops the download at once:
+        // waiting for the next safe point would wait on the server.
+        const onAbort = () => { void cancelIfRunning(); };
+        ctx.signal?.addEventListener('abort', onAbort, { once: true });
         try {
           const r = await done!;
+          if (ctx.signal?.aborted) throw new CodedError(ErrorCode.CANCELLED, ErrorText.INSTALL_CANCELLED);
           if (!r.ok) throw new DownloadStageError(r.error.code, UrlInstallText.downloadFailed(r.error.text));
           ctx.localIpk = r.state.path;
           onFile?.(r.state.path);
           return { ...downloadDetails(r.state), progress: 100 };
         } finally {
+          ctx.signal?.removeEventListener('abort', onAbort);
           downloader.off('progress', onProgress);
         }
       },
