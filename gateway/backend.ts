@@ -37,6 +37,8 @@ export interface Backend {
   catalog(as: string, opts?: { filter?: string; section?: string }): Promise<CatalogEntry[]>;
   feeds(as: string): Promise<Feed[]>;
   refreshFeeds(as: string): Promise<{ handle?: string }>;
+  /** /feeds/refresh followed to its end (Domogik's update-cache answers once the cache is updated). */
+  refreshFeedsDone(as: string): Promise<void>;
   /** Install from a local .ipk path: the status stream (ends after the final event). */
   installFile(as: string, id: string, file: string, extra?: Payload): Observable<StatusEvent>;
   /** Install from an http(s) URL: /install downloads it first through the download manager (SPEC §8). */
@@ -121,7 +123,7 @@ export class BusBackend implements Backend {
   }
 
   /** A subscribed install/remove: the call return is checked, then status events until a final one. */
-  private stream(as: string, uri: string, payload: Payload): Observable<StatusEvent> {
+  private stream(as: string, uri: string, payload: Payload, keep: (ev: StatusEvent) => boolean = () => true): Observable<StatusEvent> {
     return new Observable<StatusEvent>((sub) => {
       let first = true;
       const s = this.client.call(uri, { ...payload, subscribe: true }, { appId: as }).subscribe({
@@ -138,7 +140,9 @@ export class BusBackend implements Backend {
           if (typeof p.statusValue !== 'number') return;
           const details = (p.details && typeof p.details === 'object' ? p.details : {}) as Record<string, any>;
           const handle = typeof p.handle === 'string' ? p.handle : typeof details.handle === 'string' ? details.handle : undefined;
-          sub.next({ id: p.id as string | undefined, statusValue: p.statusValue, details, handle });
+          const ev: StatusEvent = { id: p.id as string | undefined, statusValue: p.statusValue, details, handle };
+          if (!keep(ev)) return;
+          sub.next(ev);
           if (FINAL.has(p.statusValue)) sub.complete();
         },
         error: (e) => sub.error(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message)),
@@ -178,6 +182,23 @@ export class BusBackend implements Backend {
     const r = await this.one(as, `${APPINSTALL}/feeds/refresh`, {});
     return { handle: r.handle as string | undefined };
   }
+  refreshFeedsDone(as: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let s: { unsubscribe(): void } | undefined;
+      let ended = false;
+      const end = (f: () => void) => { if (ended) return; ended = true; clearTimeout(timer); queueMicrotask(() => s?.unsubscribe()); f(); };
+      const timer = setTimeout(() => end(() => reject(new PeerError('timeout', `no end of ${APPINSTALL}/feeds/refresh within ${CALL_TIMEOUT_MS} ms`))), CALL_TIMEOUT_MS);
+      s = this.client.call(`${APPINSTALL}/feeds/refresh`, { subscribe: true }, { appId: as }).subscribe({
+        next: (p) => {
+          if (p.returnValue === false) end(() => reject(fail(p)));
+          else if (p.done === true) end(resolve);
+        },
+        error: (e) => end(() => reject(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message))),
+        complete: () => end(resolve),
+      });
+      if (ended) s.unsubscribe();
+    });
+  }
   installFile(as: string, id: string, file: string, extra: Payload = {}): Observable<StatusEvent> {
     return this.stream(as, `${APPINSTALL}/install`, { ...extra, id, ipkUrl: file });
   }
@@ -185,7 +206,9 @@ export class BusBackend implements Backend {
     return this.stream(as, `${APPINSTALL}/install`, { id, ipkUrl: url });
   }
   installName(as: string, name: string, version?: string): Observable<StatusEvent> {
-    return this.stream(as, `${APPINSTALL}/catalog/install`, version ? { name, version } : { name });
+    // /catalog/install relays each package of its plan (missing dependencies first): a dependency's "installed" is
+    // not the end of the install; a failure (of any package) is.
+    return this.stream(as, `${APPINSTALL}/catalog/install`, version ? { name, version } : { name }, (ev) => !(ev.id !== undefined && ev.id !== name && (ev.statusValue === 30 || ev.statusValue === 31)));
   }
   async download(as: string, name: string, version?: string): Promise<{ handle: string }> {
     const r = await this.one(as, `${APPINSTALL}/catalog/download`, version ? { name, version } : { name });

@@ -111,7 +111,7 @@ export function domogikPeer(): Peer {
           return ok(req, reply, 'repository', repos);
         }
         case 'update-cache':
-          await ctx.backend.refreshFeeds(as);
+          await ctx.backend.refreshFeedsDone(as);
           return ok(req, reply, 'cache', []);
         case 'available': {
           const list = (await ctx.backend.catalog(as, { filter: 'available', section: section(type) })).filter((e) => isFirmware(e) === (type === 'firmware'));

@@ -118,6 +118,9 @@ export const OlaresText = {
   unsupportedSource: (s: string) => `unsupported chart source: ${s}`,
   urlInfoEmpty: (cfg: string, repo: string) => `url info is empty, cfg [${cfg}], repo [${repo}]`,
   invokeProviderErr: (status: number, body: string) => `invoke provider err: code ${status}, ${body}`,
+  /** A repoUrl that is an http(s) URL but no configured feed (ours: repoUrl names one of /feeds/list's feeds). */
+  repoNotConfigured: (repo: string) => `repo ${repo} is not a configured feed`,
+  appNotInRepo: (app: string, repo: string) => `app ${app} not found in repo ${repo}`,
 } as const;
 /** The HTTP status the provider (app-service) would have answered with, wrapped by system-server into code 1. */
 export function olaresProviderStatus(kind: ErrorKind): number {

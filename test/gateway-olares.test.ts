@@ -1,6 +1,6 @@
 // Olares Market provider over the gateway (SPEC §9, seed 001): InstallDevApp/UninstallDevApp with and without
-// headers, a bad source, the double-wrapped replies; a local .ipk as repoUrl installs now, a feed URL needs the
-// feeds branch's /catalog/install (until then: the provider error for "unavailable", 501).
+// headers, a bad source, the double-wrapped replies; a local .ipk as repoUrl; a feed URL that is no configured feed
+// (installs from a feed: gateway-feed-peers.test.ts).
 import fs from 'node:fs';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
 import { READER, READER_FILES, startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
@@ -69,5 +69,5 @@ test('bad source, missing repoUrl, bad body: the provider 400 wrapped in code 1'
 test('a feed URL installs by name through the catalog', async () => {
   const h = { 'X-Access-Token': g.token, 'X-Authorization': 'u' };
   const r = await post('InstallDevApp', { appName: 'com.example.feedapp', repoUrl: 'http://127.0.0.1:9/feed', source: 'market' }, h);
-  expect(r.json.code).toBe(1); // no such package in any feed
+  expect(r.json).toEqual({ code: 1, message: 'invoke provider err: code 400, repo http://127.0.0.1:9/feed is not a configured feed' });
 });
