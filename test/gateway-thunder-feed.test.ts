@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { killAllChildren, makeIpk } from './helpers/appinstall-daemon';
-import { startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
+import { rpc, startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { startBadServer, type BadServer } from './helpers/bad-http-server';
 
@@ -62,6 +62,18 @@ test('install by URL from nginx: DOWNLOADING nn % rising, then installing stages
   expect(mine.some((e) => /^(UNTARING|UPDATING_DATABASE)/.test(e.details))).toBe(true);
   expect(await t.call(PM, 'getlist', { id: 'com.thunder.feed' })).toEqual([{ id: 'com.thunder.feed', version: '1.0.0' }]);
   t.close();
+
+  // The lock methods over plain HTTP POST: a locked app's uninstall is 1009; a stale unlock handle 1007.
+  let id = 500;
+  const call = async (method: string, params: object) => (await rpc(g.base, g.token, { jsonrpc: '2.0', id: ++id, method: `org.rdk.PackageManager.1.${method}`, params })).json;
+  const key = { type: 't', id: 'com.thunder.feed', version: '1.0.0' };
+  const lock = await call('lock', { ...key, reason: 'playing', owner: 'player' });
+  expect(lock.result).toMatch(/^\d+$/);
+  expect((await call('getlockinfo', key)).result).toEqual({ reason: 'playing', owner: 'player' });
+  expect((await call('uninstall', { ...key, uninstalltype: 'full' })).error).toEqual({ code: 1009, message: 'ERROR_APP_LOCKED' });
+  expect((await call('unlock', { handle: lock.result })).result).toBeNull();
+  expect((await call('unlock', { handle: lock.result })).error).toEqual({ code: 1007, message: 'ERROR_WRONG_HANDLE' });
+  expect((await call('uninstall', { ...key, uninstalltype: 'full' })).result).toMatch(/^\d+$/);
 });
 
 test('an install whose server stalls mid-body: getprogress while downloading, cancel, Cancelled, nothing installed', async () => {
@@ -73,6 +85,11 @@ test('an install whose server stalls mid-body: getprogress while downloading, ca
   // on its interval as bytes come, so a stalled body shows DOWNLOADING 0 % here).
   await until(() => stall.requests.length > 0 && events.some((e) => e.handle === h && /^DOWNLOADING \d+ %$/.test(e.details)));
   await new Promise((r) => setTimeout(r, 300));
+  // While it runs: a second operation on the same package is LISA's 1002, over WebSocket and HTTP (lock too).
+  await expect(t.call(PM, 'install', { type: 't', id: 'com.thunder.slow', versionAsParameter: '1.0.0', url: `${stall.url}/x.ipk` })).rejects.toEqual({ code: 1002, message: 'ERROR_TOO_MANY_REQUESTS' });
+  const again = await rpc(g.base, g.token, { jsonrpc: '2.0', id: 9, method: 'PackageManager.1.install', params: { type: 't', id: 'com.thunder.slow', version: '1.0.0', url: `${stall.url}/x.ipk` } });
+  expect(again.json.error).toEqual({ code: 1002, message: 'ERROR_TOO_MANY_REQUESTS' });
+  await expect(t.call(PM, 'lock', { type: 't', id: 'com.thunder.slow', versionAsParameter: '1.0.0', reason: 'r', owner: 'o' })).rejects.toEqual({ code: 1002, message: 'ERROR_TOO_MANY_REQUESTS' });
   const p = await Promise.race([t.call(PM, 'getprogress', { handle: h }), new Promise((_, j) => setTimeout(() => j(new Error('getprogress hung')), 5000))]) as number;
   expect(p).toBeGreaterThanOrEqual(0);
   expect(p).toBeLessThan(90);
