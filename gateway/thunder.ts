@@ -274,7 +274,8 @@ export function thunderPeer(): Peer {
   }
 
   function notify(op: Op): void {
-    if (channels.size === 0 || op.silent) return;
+    // LISA: download (and reset, lock) never emit operationstatus; only installs and uninstalls do.
+    if (channels.size === 0 || op.silent || op.kind === 'download') return;
     const params = {
       handle: op.handle,
       operation: op.kind === 'remove' ? 'Uninstalling' : 'Installing',

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
-import { startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
+import { startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
 
@@ -79,6 +79,10 @@ test('the seed in order: refresh, list, download, downloaded, install, up_to_dat
   // download_packages: 201 with the task id and version; some_random_package alone is refused (the seed's 400 form).
   expect(await ax('POST', '/app_store/services/download_packages', { packages: ['some_random_package'] }))
     .toMatchObject({ status: 400, json: { some_random_package: 'invalid module some_random_package, skip...' } });
+  // A Thunder client listening meanwhile: LISA emits operationstatus for installs and uninstalls, never downloads.
+  const thunder = await ThunderJsLike.connect(g.host, g.port, g.token);
+  const thunderEvents: any[] = [];
+  await thunder.on('PackageManager', 'operationstatus', (p) => thunderEvents.push(p));
   const dl = await ax('POST', '/app_store/services/download_packages', { packages: ['com.ax.app', 'some_random_package'] });
   expect(dl).toMatchObject({ status: 201, json: { 'com.ax.app': { task_id: expect.any(Number), version: '1.0.0' } } });
   expect(Object.keys(dl.json)).toEqual(['com.ax.app']);
@@ -103,6 +107,9 @@ test('the seed in order: refresh, list, download, downloaded, install, up_to_dat
   expect(dlog.headers.get('x-more-data')).toBe('false');
   expect(Number(dlog.headers.get('x-text-size'))).toBe(dlog.text.length);
   expect(dlog.text.length).toBeGreaterThan(0);
+
+  expect(thunderEvents).toEqual([]);
+  thunder.close();
 
   // install_packages: 201 {task_id, version}; the list shows installing with that task id, then up_to_date; the log
   // read in ranges while the task runs says there is more.
