@@ -63,6 +63,14 @@ export function axPeer(): Peer {
     for (const a of installed) {
       if (known.has(a.id) || (a.section === 'firmware') !== firmware) continue;
       out.push({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' });
+      known.add(a.id);
+    }
+    // A module being installed from a file is in no feed and not installed yet: listed, as installing, meanwhile.
+    for (const op of ctx.ops.list()) {
+      if (known.has(op.id) || op.kind === 'remove' || op.kind === 'download' || (op.kind === 'firmware') !== firmware) continue;
+      if (op.state !== 'running' && op.state !== 'queued') continue;
+      out.push({ name: op.id, candidate: { version: op.version }, status: 'not_installed' });
+      known.add(op.id);
     }
     return out;
   }
