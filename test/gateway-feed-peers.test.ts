@@ -72,6 +72,10 @@ test('Domogik: update-cache, list-repo by priority, available, dependency, insta
 
   expect((await dg(`install/${HOST}/plugin/com.dg.app/1.0.0`)).json).toEqual({ status: 'OK', code: 0, description: 'None', install: [] });
   expect(await ids()).toEqual(expect.arrayContaining(['com.dg.app', 'com.dg.lib']));
+  // One task per package installed (the dependency its own), none twice (AX's view of the same operations).
+  const tasks = await (await fetch(`${g.base}/app_store/jobs/install/tasks`, { headers: { Secret: g.token } })).json() as any[];
+  expect(tasks.filter((t) => t.module === 'com.dg.app')).toEqual([expect.objectContaining({ status: 'succeeded', version: '1.0.0' })]);
+  expect(tasks.filter((t) => t.module === 'com.dg.lib').length).toBeLessThanOrEqual(1);
   const dep2 = (await dg(`dependency/${HOST}/plugin/com.dg.app/1.0.0`)).json;
   expect(dep2.dependency).toEqual([expect.objectContaining({ installed: 'True', version: '1.0.0', cmd_line: '' })]);
   const inst = (await dg(`installed/${HOST}/plugin`)).json;
