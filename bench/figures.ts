@@ -47,6 +47,7 @@ export const COMPARISONS: Comparison[] = [
   { figure: 'rss.after_mb', baseline: 'rss.idle_mb', goal: { op: '<=', ratio: 1.2, text: '≤ 1.2× idle' } },
   { figure: 'rss.after_mb', baseline: 'rss.warm_mb' },
   { figure: 'rss.idle_mb', baseline: 'rss.node_baseline_mb' },
+  { figure: 'gateway.rss_idle_mb', baseline: 'gateway.rss_node_mb' },
   { figure: 'download.mb_per_s', baseline: 'download.curl_mb_per_s', goal: { op: '>=', ratio: 0.9, text: '≥ 0.9× curl' } },
   { figure: 'gateway.rps', baseline: 'gateway.nginx_rps', goal: { op: '>=', ratio: 0.3, text: '≥ 0.3× nginx' } },
 ];

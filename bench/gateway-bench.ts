@@ -1,21 +1,26 @@
 // Gateway benchmark (issue #14): GET /app_store/packages under 50 concurrent keep-alive clients beside nginx serving
 // the same JSON as a static file (gateway.rps, gateway.nginx_rps, gateway.p99_ms), and one Thunder operationstatus
 // event fanned out to 1,000 WebSocket subscribers (gateway.ws_fanout_p99_ms: each delivery's arrival after the
-// first arrival of that event, p99 over all deliveries). The daemon runs as `npm start` does, gateway on.
+// first arrival of that event, p99 over all deliveries). The daemon runs as `npm start` does, gateway on; the list is
+// a 1,000-package opkg feed served by nginx, refreshed through the gateway. Its idle RSS is measured beside bare node
+// (gateway.rss_idle_mb, gateway.rss_node_mb).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
+import zlib from 'node:zlib';
 import { makeTinyPackage } from './bench-app';
-import { startChild, type BenchChild } from './bench-process';
+import { rssMb, sleep, startChild, type BenchChild } from './bench-process';
+import { startNginx, type LocalNginx } from './local-nginx';
+import { formatIndex, generatePackages } from './opkg-index-fixture';
 import { msSince, nowNs, percentile, round } from './stats';
 
 const REPO = path.resolve(__dirname, '../..');
 
-export interface GatewayBenchOptions { concurrency: number; seconds: number; subscribers: number; installs: number; log(line: string): void }
-export const DEFAULT_GATEWAY_OPTIONS: Omit<GatewayBenchOptions, 'log'> = { concurrency: 50, seconds: 10, subscribers: 1000, installs: 3 };
+export interface GatewayBenchOptions { concurrency: number; seconds: number; subscribers: number; installs: number; catalog?: number; settleMs?: number; log(line: string): void }
+export const DEFAULT_GATEWAY_OPTIONS: Omit<GatewayBenchOptions, 'log'> = { concurrency: 50, seconds: 10, subscribers: 1000, installs: 3, catalog: 1000, settleMs: 3000 };
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -76,8 +81,19 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<{ figures
   const skipped: string[] = [];
   const children: BenchChild[] = [];
   let nginx: ChildProcess | null = null;
+  let feedServer: LocalNginx | null = null;
+  // The feed: `catalog` generated packages (app sections only) in Packages and Packages.gz, served by nginx.
+  const count = o.catalog ?? 1000;
+  const feedDir = path.join(work, 'feedwww/feed');
+  fs.mkdirSync(feedDir, { recursive: true });
+  const index = Buffer.from(formatIndex(generatePackages(count).map((p) => ({ ...p, section: 'apps' }))));
+  fs.writeFileSync(path.join(feedDir, 'Packages'), index);
+  fs.writeFileSync(path.join(feedDir, 'Packages.gz'), zlib.gzipSync(index, { level: 9 }));
   const sockets: WebSocket[] = [];
   try {
+    feedServer = await startNginx({ root: path.join(work, 'feedwww') });
+    fs.mkdirSync(path.join(root, 'etc/opkg'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/opkg/feeds.conf'), `src/gz main ${feedServer.url}/feed\n`);
     const env: NodeJS.ProcessEnv = { ...process.env, MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
     delete env.APPINSTALLD_ROOT;
     delete env.LUNA_HUB_SOCKET;
@@ -86,7 +102,20 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<{ figures
     const base = /gateway: listening on (http:\/\/[0-9.:]+)/.exec(daemon.stderr())![1];
     const token = Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'etc/palm/gateway-tokens.json'), 'utf8')))[0];
 
-    // Packages in the list: the catalog once the feeds branch is merged; until then the installed apps.
+    // Idle RSS of the daemon with the gateway on, beside a bare node process.
+    await sleep(o.settleMs ?? 3000);
+    figures['gateway.rss_idle_mb'] = round(rssMb(daemon.proc.pid!), 1);
+    const bare = await startChild(process.execPath, ['-e', 'setInterval(() => {}, 1000); console.log("ready")'], 'ready');
+    try { await sleep(o.settleMs ?? 3000); figures['gateway.rss_node_mb'] = round(rssMb(bare.proc.pid!), 1); } finally { await bare.stop(); }
+    o.log(`gateway: daemon (npm start, gateway on) idle RSS ${figures['gateway.rss_idle_mb']} MB; bare node ${figures['gateway.rss_node_mb']} MB`);
+
+    // The list: the refreshed feed's packages plus the few installed below (for the fan-out's install/uninstall).
+    const refreshed = await fetch(`${base}/app_store/services/refresh_store`, { method: 'POST', headers: { Secret: token } });
+    if (refreshed.status !== 201) skipped.push(`gateway: refresh_store answered ${refreshed.status}`);
+    for (const end = Date.now() + 60000; Date.now() < end; await sleep(100)) {
+      const r = await fetch(`${base}/app_store/packages`, { headers: { Secret: token } });
+      if (r.status === 200 && ((await r.json()) as unknown[]).length >= count) break;
+    }
     const pkgs = await Promise.all(Array.from({ length: 5 }, (_, i) => makeTinyPackage(work, `com.bench.gw${i}`)));
     const install = async (id: string, ipk: string) => fetch(`${base}/app_store/services/install_local_file`, { method: 'POST', headers: { Secret: token, 'content-type': 'application/json' }, body: JSON.stringify({ filename: ipk.replace(/[^/]+$/, `${id}_1.0.0.ipk`) }) });
     for (const p of pkgs) {
@@ -95,7 +124,7 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<{ figures
     }
     const body = await (await fetch(`${base}/app_store/packages`, { headers: { Secret: token } })).text();
     figures['gateway.catalog_entries'] = (JSON.parse(body) as unknown[]).length;
-    if (figures['gateway.catalog_entries'] < 1000) skipped.push(`gateway: ${figures['gateway.catalog_entries']} packages in the list, not 1,000 (the catalog needs the feeds branch's /catalog/list)`);
+    if (figures['gateway.catalog_entries'] < count) skipped.push(`gateway: ${figures['gateway.catalog_entries']} packages in the list, not ${count}`);
     const g = await load(`${base}/app_store/packages`, { Secret: token }, o.concurrency, o.seconds);
     figures['gateway.rps'] = round(g.rps);
     figures['gateway.p99_ms'] = round(g.p99, 2);
@@ -156,6 +185,7 @@ export async function runGatewayBench(o: GatewayBenchOptions): Promise<{ figures
   } finally {
     for (const s of sockets) s.terminate();
     nginx?.kill('SIGTERM');
+    await feedServer?.stop();
     for (const c of children.reverse()) await c.stop();
     fs.rmSync(work, { recursive: true, force: true });
   }

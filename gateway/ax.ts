@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext, Peer } from './server';
 import type { CatalogEntry, EngineOperation, InstalledApp } from './backend';
-import { localTime, type Op } from './operations';
+import { localTime, type Op, type OpKind } from './operations';
+import { compareVersions } from '../services/appinstall/version-compare';
 import { AxText, axStatus, PeerError, type ErrorKind } from '../status-codes/peer-errors';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 128 };
@@ -43,22 +44,35 @@ export function axPeer(): Peer {
     return as;
   };
 
-  /** The catalog (apps or firmware); before the feeds branch, apps fall back to the installed list, all up to date. */
+  /**
+   * The catalog (apps or firmware) plus what is installed but in no feed (an install_local_file): AX lists every
+   * installed module, up to date with itself.
+   */
   async function catalog(as: string, firmware: boolean): Promise<CatalogEntry[]> {
-    try {
-      const entries = (await ctx.backend.catalog(as, { filter: 'all', section: firmware ? 'firmware' : undefined }))
-        .filter((e) => (e.candidate?.section === 'firmware') === firmware);
-      // Installed packages that no feed carries (installed from a file) are in the list too, up to date.
-      const known = new Set(entries.map((e) => e.name));
-      for (const a of await ctx.backend.listInstalled(as, firmware ? { section: 'firmware' } : {})) {
-        if (known.has(a.id) || (a.section === 'firmware') !== firmware) continue;
-        entries.push({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' });
-      }
-      return entries;
-    } catch (e) {
-      if (firmware || !(e instanceof PeerError) || e.kind !== 'unavailable') throw e;
-      return (await ctx.backend.listInstalled(as)).map((a: InstalledApp) => ({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' }));
+    const section = firmware ? 'firmware' : undefined;
+    const [cat, installed] = await Promise.all([
+      ctx.backend.catalog(as, { filter: 'all', section }),
+      ctx.backend.listInstalled(as, section ? { section } : {}).catch((e) => {
+        // Until the firmware section is on the bus the catalog alone answers for firmware.
+        if (firmware && e instanceof PeerError && e.kind !== 'denied') return [] as InstalledApp[];
+        throw e;
+      }),
+    ]);
+    const out = cat.filter((e) => (e.candidate?.section === 'firmware') === firmware);
+    const known = new Set(out.map((e) => e.name));
+    for (const a of installed) {
+      if (known.has(a.id) || (a.section === 'firmware') !== firmware) continue;
+      out.push({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' });
+      known.add(a.id);
     }
+    // A module being installed from a file is in no feed and not installed yet: listed, as installing, meanwhile.
+    for (const op of ctx.ops.list()) {
+      if (known.has(op.id) || op.kind === 'remove' || op.kind === 'download' || (op.kind === 'firmware') !== firmware) continue;
+      if (op.state !== 'running' && op.state !== 'queued') continue;
+      out.push({ name: op.id, candidate: { version: op.version }, status: 'not_installed' });
+      known.add(op.id);
+    }
+    return out;
   }
 
   function packageOf(e: CatalogEntry): AxPackage {
@@ -68,7 +82,11 @@ export function axPeer(): Peer {
     const op = ctx.ops.active(e.name) ?? ctx.ops.list().filter((o) => o.id === e.name).pop();
     if (op && (op.state === 'running' || op.state === 'queued')) {
       if (op.kind === 'remove') { p.status = op.state === 'queued' ? 'uninstall_queueing' : 'uninstalling'; p.uninstall_task_id = op.taskId; }
-      else if (op.progress < 90 && op.lastStatus !== undefined && [7, 8].includes(op.lastStatus)) {
+      else if (op.kind === 'download') {
+        // A catalog download (the engine's operation): its progress is the download's own, 0..100.
+        p.status = op.state === 'queued' ? 'download_queueing' : 'downloading'; p.downloading_version = op.version || p.latest_version;
+        p.downloading_progress = Math.round(op.progress) / 100; p.download_task_id = op.taskId;
+      } else if (op.progress < 90 && op.lastStatus !== undefined && [7, 8].includes(op.lastStatus)) {
         p.status = 'downloading'; p.downloading_version = op.version || p.latest_version; p.downloading_progress = op.progress / 90; p.download_task_id = op.taskId;
       } else {
         p.status = op.state === 'queued' ? 'install_queueing' : 'installing'; p.installing_version = op.version || p.latest_version;
@@ -117,7 +135,7 @@ export function axPeer(): Peer {
   }
 
   /** Starts an install/remove and answers once the bus accepted it (its first event) or refused it. */
-  function start(kind: 'install' | 'remove' | 'firmware', target: { id: string; version?: string }, as: string, stream: import('rxjs').Observable<import('./backend').StatusEvent>): Promise<Op> {
+  function start(kind: OpKind, target: { id: string; version?: string }, as: string, stream: import('rxjs').Observable<import('./backend').StatusEvent>): Promise<Op> {
     const op = ctx.ops.track(kind, target, as, stream);
     return new Promise((resolve, reject) => {
       const s = ctx.ops.changes$.subscribe((o) => {
@@ -145,19 +163,23 @@ export function axPeer(): Peer {
         s.get('/device/info', async () => ({ caps: { supportsAppStore: true } }));
         // AX clients poll the list: one answer per client name is reused for LIST_TTL_MS, and dropped at once when
         // an operation the gateway follows changes (so statuses and progress are never older than that).
-        const lists = new Map<string, { at: number; json: string }>();
+        // Concurrent requests that miss share one read of the bus (one in flight per client name).
+        const lists = new Map<string, { at: number; json: Promise<string> }>();
         const sub = ctx.ops.changes$.subscribe(() => lists.clear());
         s.addHook('onClose', async () => sub.unsubscribe());
         const list = (firmware: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
           const who = as(req);
           const key = `${firmware ? 'f' : 'a'}:${who}`;
-          const hit = lists.get(key);
-          if (hit && Date.now() - hit.at < LIST_TTL_MS) return reply.type('application/json; charset=utf-8').send(hit.json);
-          try {
-            const json = JSON.stringify((await catalog(who, firmware)).map(packageOf));
+          let hit = lists.get(key);
+          if (!hit || Date.now() - hit.at >= LIST_TTL_MS) {
             if (lists.size > 1000) lists.clear();
-            lists.set(key, { at: Date.now(), json });
-            return reply.type('application/json; charset=utf-8').send(json);
+            const entry = { at: Date.now(), json: catalog(who, firmware).then((c) => JSON.stringify(c.map(packageOf))) };
+            entry.json.catch(() => { if (lists.get(key) === entry) lists.delete(key); });
+            lists.set(key, entry);
+            hit = entry;
+          }
+          try {
+            return reply.type('application/json; charset=utf-8').send(await hit.json);
           } catch (e) { return fromError(reply, e); }
         };
         s.get('/app_store/packages', list(false));
@@ -175,9 +197,9 @@ export function axPeer(): Peer {
           return perPackage(reply, (req.body as { packages: string[] }).packages, async (n) => {
             const e = cat.find((x) => x.name === n);
             if (!e?.candidate) throw new Error(AxText.invalidModule(n));
-            if (e.installedVersion && e.installedVersion === e.candidate.version) throw new Error(AxText.upToDate(e.installedVersion));
-            const { handle } = await ctx.backend.download(who, n, e.candidate.version);
-            return { task_id: ctx.ops.taskIdFor(handle), version: e.candidate.version };
+            if (e.installedVersion && compareVersions(e.installedVersion, e.candidate.version) >= 0) throw new Error(AxText.upToDate(e.installedVersion));
+            const op = await start('download', { id: n, version: e.candidate.version }, who, ctx.backend.downloadName(who, n, e.candidate.version));
+            return { task_id: op.taskId, version: e.candidate.version };
           }, 'string');
         });
         const installPackages = (kind: 'install' | 'firmware') => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -187,6 +209,7 @@ export function axPeer(): Peer {
           return perPackage(reply, (req.body as { packages: string[] }).packages, async (n) => {
             const e = cat.find((x) => x.name === n);
             if (!e?.candidate) throw new Error(AxText.invalidModule(n));
+            if (e.installedVersion && compareVersions(e.installedVersion, e.candidate.version) > 0) throw new Error(AxText.higherInstalled(e.installedVersion, e.candidate.version));
             if (e.installedVersion && e.installedVersion === e.candidate.version) throw new Error(AxText.upToDate(e.installedVersion));
             const op = await start(kind, { id: n, version: e.candidate.version }, who, ctx.backend.installName(who, n, e.candidate.version));
             return { task_id: op.taskId, version: e.candidate.version };

@@ -3,10 +3,8 @@
 import { Observable } from 'rxjs';
 import { LunaClient } from '../ipc/client';
 import type { Payload } from '../ipc/protocol';
-
-/** The most catalog entries the gateway reads for one answer (a device's store, not a mirror of a distribution). */
-const MAX_CATALOG = 50_000;
 import { classifyBusError, PeerError } from '../status-codes/peer-errors';
+import { Stage } from '../status-codes';
 
 export const APPINSTALL = 'luna://com.webos.appInstallService';
 export const APPMANAGER = 'luna://com.webos.applicationManager';
@@ -15,8 +13,14 @@ export interface InstalledApp { id: string; version: string; type: string; title
 export interface CatalogEntry {
   name: string;
   installedVersion?: string;
-  candidate?: { version: string; feed?: string; size?: number; section?: string; description?: string; depends?: string };
+  candidate?: { version: string; feed?: string; size?: number; section?: string; description?: string; depends?: string[] | string };
   status: string;
+}
+/** A candidate's Depends entries: /catalog/list gives them split ("liba (>= 1.0)"), a Depends line is comma-separated. */
+export function dependsOf(c: CatalogEntry['candidate']): string[] {
+  const d = c?.depends;
+  if (Array.isArray(d)) return d.filter((x) => typeof x === 'string' && x.trim() !== '').map((x) => x.trim());
+  return (d ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 export interface Feed { name: string; url: string; priority: number | string; gz?: boolean; lastRefresh?: string; packages?: number; error?: string }
 export interface EngineOperation {
@@ -33,6 +37,8 @@ export interface Backend {
   catalog(as: string, opts?: { filter?: string; section?: string }): Promise<CatalogEntry[]>;
   feeds(as: string): Promise<Feed[]>;
   refreshFeeds(as: string): Promise<{ handle?: string }>;
+  /** /feeds/refresh followed to its end (Domogik's update-cache answers once the cache is updated). */
+  refreshFeedsDone(as: string): Promise<void>;
   /** Install from a local .ipk path: the status stream (ends after the final event). */
   installFile(as: string, id: string, file: string, extra?: Payload): Observable<StatusEvent>;
   /** Install from an http(s) URL: /install downloads it first through the download manager (SPEC §8). */
@@ -40,6 +46,8 @@ export interface Backend {
   /** Install a catalog package by name (downloads it first). */
   installName(as: string, name: string, version?: string): Observable<StatusEvent>;
   download(as: string, name: string, version?: string): Promise<{ handle: string }>;
+  /** /catalog/download followed to its end, as status events: requested (7, with the handle), complete (10) or failed (23). */
+  downloadName(as: string, name: string, version?: string): Observable<StatusEvent>;
   remove(as: string, id: string): Observable<StatusEvent>;
   operations(as: string, state?: string): Promise<EngineOperation[]>;
   /** Every change of every engine operation (/operations/list subscribed as the gateway itself). */
@@ -63,6 +71,8 @@ export interface Backend {
 
 const FINAL = new Set([22, 24, 25, 30, 31]);
 const CALL_TIMEOUT_MS = 30_000;
+/** Pages of /catalog/list one catalog read follows (1,000 entries each at most). */
+const MAX_CATALOG_PAGES = 64;
 /** How long a method the bus called unknown is taken as missing (the methods of a running daemon do not come and go). */
 const MISSING_TTL_MS = 5_000;
 
@@ -113,7 +123,7 @@ export class BusBackend implements Backend {
   }
 
   /** A subscribed install/remove: the call return is checked, then status events until a final one. */
-  private stream(as: string, uri: string, payload: Payload): Observable<StatusEvent> {
+  private stream(as: string, uri: string, payload: Payload, keep: (ev: StatusEvent) => boolean = () => true): Observable<StatusEvent> {
     return new Observable<StatusEvent>((sub) => {
       let first = true;
       const s = this.client.call(uri, { ...payload, subscribe: true }, { appId: as }).subscribe({
@@ -130,7 +140,9 @@ export class BusBackend implements Backend {
           if (typeof p.statusValue !== 'number') return;
           const details = (p.details && typeof p.details === 'object' ? p.details : {}) as Record<string, any>;
           const handle = typeof p.handle === 'string' ? p.handle : typeof details.handle === 'string' ? details.handle : undefined;
-          sub.next({ id: p.id as string | undefined, statusValue: p.statusValue, details, handle });
+          const ev: StatusEvent = { id: p.id as string | undefined, statusValue: p.statusValue, details, handle };
+          if (!keep(ev)) return;
+          sub.next(ev);
           if (FINAL.has(p.statusValue)) sub.complete();
         },
         error: (e) => sub.error(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message)),
@@ -152,15 +164,16 @@ export class BusBackend implements Backend {
       return ((r.apps as any[]) ?? []).map((a) => ({ id: a.id, version: a.version, type: a.type ?? 'web', title: a.title, icon: a.icon }));
     }
   }
-  /** The whole catalog, read page by page (/catalog/list answers at most a page per call), at most MAX_CATALOG entries. */
   async catalog(as: string, opts: { filter?: string; section?: string } = {}): Promise<CatalogEntry[]> {
+    // /catalog/list answers in pages (at most 1,000 entries, 768 KiB): read them all, up to MAX_CATALOG_PAGES.
     const out: CatalogEntry[] = [];
-    for (;;) {
-      const r = await this.one(as, `${APPINSTALL}/catalog/list`, { filter: opts.filter ?? 'all', ...(opts.section ? { section: opts.section } : {}), offset: out.length });
-      const page = (r.packages as CatalogEntry[]) ?? [];
-      out.push(...page);
-      if (page.length === 0 || typeof r.total !== 'number' || out.length >= r.total || out.length >= MAX_CATALOG) return out;
+    for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
+      const r = await this.one(as, `${APPINSTALL}/catalog/list`, { filter: opts.filter ?? 'all', ...(opts.section ? { section: opts.section } : {}), offset: out.length, limit: 1000 });
+      const got = (r.packages as CatalogEntry[]) ?? [];
+      out.push(...got);
+      if (got.length === 0 || typeof r.total !== 'number' || out.length >= r.total) break;
     }
+    return out;
   }
   async feeds(as: string): Promise<Feed[]> {
     return ((await this.one(as, `${APPINSTALL}/feeds/list`, {})).feeds as Feed[]) ?? [];
@@ -169,6 +182,23 @@ export class BusBackend implements Backend {
     const r = await this.one(as, `${APPINSTALL}/feeds/refresh`, {});
     return { handle: r.handle as string | undefined };
   }
+  refreshFeedsDone(as: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let s: { unsubscribe(): void } | undefined;
+      let ended = false;
+      const end = (f: () => void) => { if (ended) return; ended = true; clearTimeout(timer); queueMicrotask(() => s?.unsubscribe()); f(); };
+      const timer = setTimeout(() => end(() => reject(new PeerError('timeout', `no end of ${APPINSTALL}/feeds/refresh within ${CALL_TIMEOUT_MS} ms`))), CALL_TIMEOUT_MS);
+      s = this.client.call(`${APPINSTALL}/feeds/refresh`, { subscribe: true }, { appId: as }).subscribe({
+        next: (p) => {
+          if (p.returnValue === false) end(() => reject(fail(p)));
+          else if (p.done === true) end(resolve);
+        },
+        error: (e) => end(() => reject(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message))),
+        complete: () => end(resolve),
+      });
+      if (ended) s.unsubscribe();
+    });
+  }
   installFile(as: string, id: string, file: string, extra: Payload = {}): Observable<StatusEvent> {
     return this.stream(as, `${APPINSTALL}/install`, { ...extra, id, ipkUrl: file });
   }
@@ -176,11 +206,34 @@ export class BusBackend implements Backend {
     return this.stream(as, `${APPINSTALL}/install`, { id, ipkUrl: url });
   }
   installName(as: string, name: string, version?: string): Observable<StatusEvent> {
-    return this.stream(as, `${APPINSTALL}/catalog/install`, version ? { name, version } : { name });
+    // /catalog/install relays each package of its plan (missing dependencies first): a dependency's "installed" is
+    // not the end of the install; a failure (of any package) is.
+    return this.stream(as, `${APPINSTALL}/catalog/install`, version ? { name, version } : { name }, (ev) => !(ev.id !== undefined && ev.id !== name && (ev.statusValue === 30 || ev.statusValue === 31)));
   }
   async download(as: string, name: string, version?: string): Promise<{ handle: string }> {
     const r = await this.one(as, `${APPINSTALL}/catalog/download`, version ? { name, version } : { name });
     return { handle: String(r.handle) };
+  }
+  downloadName(as: string, name: string, version?: string): Observable<StatusEvent> {
+    return new Observable<StatusEvent>((sub) => {
+      let handle: string | undefined;
+      const s = this.client.call(`${APPINSTALL}/catalog/download`, { ...(version ? { name, version } : { name }), subscribe: true }, { appId: as }).subscribe({
+        next: (p) => {
+          if (p.returnValue === false && handle === undefined) { sub.error(fail(p)); return; }
+          if (typeof p.handle === 'string') handle = p.handle;
+          if (p.done !== true) {
+            sub.next({ id: name, statusValue: Stage.DOWNLOAD_REQUESTED.statusValue, details: { state: Stage.DOWNLOAD_REQUESTED.state, handle, version }, handle });
+            return;
+          }
+          const st = p.returnValue === false ? Stage.DOWNLOAD_FAILED : Stage.DOWNLOAD_COMPLETE;
+          sub.next({ id: name, statusValue: st.statusValue, details: { state: st.state, handle, version: p.version, reason: p.errorText, errorCode: p.errorCode }, handle });
+          sub.complete();
+        },
+        error: (e) => sub.error(e instanceof PeerError ? e : new PeerError('failed', (e as Error).message)),
+        complete: () => sub.complete(),
+      });
+      return () => s.unsubscribe();
+    });
   }
   remove(as: string, id: string): Observable<StatusEvent> {
     return this.stream(as, `${APPINSTALL}/remove`, { id });

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext, Peer } from './server';
-import type { CatalogEntry, InstalledApp, StatusEvent } from './backend';
+import { dependsOf, type CatalogEntry, type InstalledApp, type StatusEvent } from './backend';
 import type { Observable } from 'rxjs';
 import { bearer } from './tokens';
 import { DOMOGIK_ERROR_CODE, DomogikText, domogikErrorText, GatewayText, PeerError, type ErrorKind } from '../status-codes/peer-errors';
@@ -68,7 +68,7 @@ export function domogikPeer(): Peer {
   const isFirmware = (e: { section?: string; candidate?: { section?: string } }) => (e.section ?? e.candidate?.section) === 'firmware';
   function packageItem(e: CatalogEntry, type: string): Item {
     const c = e.candidate ?? { version: '' };
-    const deps = (c.depends ?? '').split(',').map((d) => d.trim()).filter(Boolean).map((d) => ({ type, id: d }));
+    const deps = dependsOf(c).map((d) => ({ type, id: d }));
     return {
       category: c.section ?? '', documentation: '', description: c.description ?? '', author: '', author_email: '', changelog: '',
       domogik_min_version: '', archive_url: '', priority: '', source: c.feed ?? '', generated: '', dependencies: deps,
@@ -111,7 +111,7 @@ export function domogikPeer(): Peer {
           return ok(req, reply, 'repository', repos);
         }
         case 'update-cache':
-          await ctx.backend.refreshFeeds(as);
+          await ctx.backend.refreshFeedsDone(as);
           return ok(req, reply, 'cache', []);
         case 'available': {
           const list = (await ctx.backend.catalog(as, { filter: 'available', section: section(type) })).filter((e) => isFirmware(e) === (type === 'firmware'));
@@ -136,7 +136,7 @@ export function domogikPeer(): Peer {
           const entry = (await ctx.backend.catalog(as, { filter: 'all', section: section(type) })).find((e) => e.name === id && e.candidate?.version === release);
           if (!entry) return error(req, reply, DomogikText.NO_PACKAGE);
           const installed = await ctx.backend.listInstalled(as);
-          const deps = (entry.candidate!.depends ?? '').split(',').map((d) => d.trim()).filter(Boolean).map((d) => {
+          const deps = dependsOf(entry.candidate).map((d) => {
             const name = d.split(/[\s(|]/)[0];
             const have = installed.find((a) => a.id === name);
             return { name: d, candidate: '', error: '', installed: !!have, cmd_line: have ? '' : 'Install from Domogik Administration', version: have?.version ?? '', type: shownType };

@@ -62,7 +62,15 @@ export function olaresPeer(): Peer {
         const repo = b.repoUrl ?? '';
         const local = repo.startsWith('file://') ? decodeURIComponent(repo.slice(7)) : repo.startsWith('/') ? repo : null;
         try {
-          // A local .ipk installs directly (/install); a feed URL installs the package by name from the catalog.
+          // A local .ipk installs directly (/install); a feed URL must be one of the configured feeds (its packages
+          // are in the catalog) and installs the package by name from it, dependencies first (/catalog/install).
+          if (local === null) {
+            const norm = (u: string) => u.replace(/\/+$/, '');
+            const feed = (await ctx.backend.feeds(as)).find((f) => norm(f.url) === norm(repo));
+            if (!feed) return providerErr(reply, 400, OlaresText.repoNotConfigured(repo));
+            const entry = (await ctx.backend.catalog(as, { filter: 'all' })).find((e) => e.name === b.appName && e.candidate?.feed === feed.name && (!b.version || e.candidate.version === b.version));
+            if (!entry) return providerErr(reply, 404, OlaresText.appNotInRepo(b.appName, repo));
+          }
           const stream = local !== null ? ctx.backend.installFile(as, b.appName, local) : ctx.backend.installName(as, b.appName, b.version || undefined);
           await finish(ctx.ops.track('install', { id: b.appName, version: b.version }, as, stream));
         } catch (e) {

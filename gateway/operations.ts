@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
 import type { EngineOperation, StatusEvent } from './backend';
+import { Stage } from '../status-codes';
 
 export type OpKind = 'install' | 'remove' | 'download' | 'firmware';
 export type OpState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -204,7 +205,8 @@ export class Operations {
           return;
         }
         if (ev.statusValue === 22) { this.finish(op, 'cancelled', label); return; }
-        if (ev.statusValue === 30 || ev.statusValue === 31) { op.progress = 100; op.stage = 'FINISHED'; this.finish(op, 'succeeded', label); return; }
+        // A catalog download ends at "ipk download : complete" (10); an install goes on from there.
+        if (ev.statusValue === 30 || ev.statusValue === 31 || (kind === 'download' && ev.statusValue === Stage.DOWNLOAD_COMPLETE.statusValue)) { op.progress = 100; op.stage = 'FINISHED'; this.finish(op, 'succeeded', label); return; }
         if (kind !== 'remove') {
           const p = installProgress(ev, op.progress);
           if (p > op.progress) { op.progress = p; op.stage = stageOf(p); }

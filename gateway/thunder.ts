@@ -274,7 +274,8 @@ export function thunderPeer(): Peer {
   }
 
   function notify(op: Op): void {
-    if (channels.size === 0 || op.silent) return;
+    // LISA: download (and reset, lock) never emit operationstatus; only installs and uninstalls do.
+    if (channels.size === 0 || op.silent || op.kind === 'download') return;
     const params = {
       handle: op.handle,
       operation: op.kind === 'remove' ? 'Uninstalling' : 'Installing',
@@ -285,16 +286,25 @@ export function thunderPeer(): Peer {
     if (params.status === 'Progress' && (op.kind === 'remove' || (op as Op & { lastSent?: number }).lastSent === op.progress)) return;
     (op as Op & { lastSent?: number }).lastSent = op.progress;
     const paramsJson = JSON.stringify(params);
-    for (const ch of channels) send(ch, paramsJson);
+    const frames = new Map<string, Buffer>();
+    for (const ch of channels) send(ch, paramsJson, frames);
   }
 
-  /** Sends one operationstatus to every registration of a channel (the params serialised once by the caller). */
-  function send(ch: Channel, paramsJson: string): void {
+  /**
+   * Sends one operationstatus to every registration of a channel: the params serialised once by the caller, and
+   * each distinct message (most clients register as client.PackageManager.events) encoded once per event.
+   */
+  function send(ch: Channel, paramsJson: string, frames: Map<string, Buffer>): void {
     if (!ch.ws || ch.ws.readyState !== 1 || ch.ws.bufferedAmount > 4 * 1024 * 1024) return; // a reader that does not read loses events
     for (const key of ch.regs) {
       const [rid, event] = key.split('\u0000');
       if (!EVENTS.includes(event)) continue;
-      ch.ws.send(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`);
+      let frame = frames.get(key);
+      if (!frame) {
+        frame = Buffer.from(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`);
+        if (frames.size < 1000) frames.set(key, frame);
+      }
+      ch.ws.send(frame, { binary: false });
     }
   }
 

@@ -34,6 +34,9 @@ export function classifyBusError(code: number, text: string): ErrorKind {
   if (code === EngineErrorCode.WRONG_HANDLE || code === EngineErrorCode.NOT_LOCKED) return 'wrongHandle';
   if (code === EngineErrorCode.APP_LOCKED) return 'locked';
   if (code === EngineErrorCode.WRONG_PARAMS) return 'invalidParams';
+  // Past the commit point or already ended: LISA answers a cancel it cannot do with ERROR_WRONG_PARAMS.
+  if (code === EngineErrorCode.CANCEL_REFUSED) return 'invalidParams';
+  if (code === EngineErrorCode.TOO_MANY) return 'busy';
   if (code === BusErrorCode.NOT_PRIVILEGED_APP_CALL || /^Denied method call|^Not permitted to send/.test(text)) return 'denied';
   if (/^Unknown method|^Service does not exist|is not running\.$/.test(text)) return 'unavailable';
   if (text === ErrorText.NO_SUCH_ID || /not installed/i.test(text)) return 'notInstalled';
@@ -118,6 +121,9 @@ export const OlaresText = {
   unsupportedSource: (s: string) => `unsupported chart source: ${s}`,
   urlInfoEmpty: (cfg: string, repo: string) => `url info is empty, cfg [${cfg}], repo [${repo}]`,
   invokeProviderErr: (status: number, body: string) => `invoke provider err: code ${status}, ${body}`,
+  /** A repoUrl that is an http(s) URL but no configured feed (ours: repoUrl names one of /feeds/list's feeds). */
+  repoNotConfigured: (repo: string) => `repo ${repo} is not a configured feed`,
+  appNotInRepo: (app: string, repo: string) => `app ${app} not found in repo ${repo}`,
 } as const;
 /** The HTTP status the provider (app-service) would have answered with, wrapped by system-server into code 1. */
 export function olaresProviderStatus(kind: ErrorKind): number {

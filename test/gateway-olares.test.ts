@@ -1,9 +1,9 @@
 // Olares Market provider over the gateway (SPEC §9, seed 001): InstallDevApp/UninstallDevApp with and without
-// headers, a bad source, the double-wrapped replies; a local .ipk as repoUrl installs now, a feed URL needs the
-// feeds branch's /catalog/install (until then: the provider error for "unavailable", 501).
+// headers, a bad source, the double-wrapped replies; a local .ipk as repoUrl; a feed URL that is no configured feed
+// (installs from a feed: gateway-feed-peers.test.ts).
 import fs from 'node:fs';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
-import { busHas, READER, READER_FILES, startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
+import { READER, READER_FILES, startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
 
 let g: GatewayDaemon;
 let ipk: string;
@@ -66,13 +66,8 @@ test('bad source, missing repoUrl, bad body: the provider 400 wrapped in code 1'
   expect(bad.json.message).toMatch(/^invoke provider err: code 400, /);
 });
 
-// Needs the feeds branch: /catalog/install (install by name from a feed URL).
 test('a feed URL installs by name through the catalog', async () => {
   const h = { 'X-Access-Token': g.token, 'X-Authorization': 'u' };
   const r = await post('InstallDevApp', { appName: 'com.example.feedapp', repoUrl: 'http://127.0.0.1:9/feed', source: 'market' }, h);
-  if (await busHas(g.root, 'luna://com.webos.appInstallService/catalog/install')) {
-    expect(r.json.code).toBe(1); // no such package in any feed
-  } else {
-    expect(r.json).toEqual({ code: 1, message: 'invoke provider err: code 501, Unknown method "install" for category "/catalog"' });
-  }
+  expect(r.json).toEqual({ code: 1, message: 'invoke provider err: code 400, repo http://127.0.0.1:9/feed is not a configured feed' });
 });

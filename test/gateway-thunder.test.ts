@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { killAllChildren, makeIpk, call, install as busInstall, remove as busRemove } from './helpers/appinstall-daemon';
-import { busHas, READER, READER_FILES, rpc, startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
+import { READER, READER_FILES, rpc, startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 
 let g: GatewayDaemon;
 let ipk: string;
@@ -154,69 +154,50 @@ test('operations other front-ends start (luna-send) reach registered clients; a 
   reader.close();
 });
 
-// Needs the engine branch: /lock, /unlock, /getLockInfo, /metadata/get|setAux|clearAux, /storage/details|reset,
-// /operations/cancel, /catalog/download. Before it is merged each is checked to map to ERROR_UNAVAILABLE (2).
+// The engine's /lock, /unlock, /getLockInfo, /metadata/get|setAux|clearAux, /storage/details|reset, /operations/cancel.
 test('engine methods: lock refuses uninstall with 1009, storage details, metadata and aux metadata, cancel', async () => {
   const t = await ThunderJsLike.connect(g.host, g.port, g.token);
   const events: any[] = [];
   await t.on(PM, 'operationstatus', (p) => events.push(p));
   await t.call(PM, 'install', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', url: ipk });
-  const UNAVAILABLE = { code: 2, message: 'ERROR_UNAVAILABLE' };
   const until = async (pred: () => boolean) => { const end = Date.now() + 30000; while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 50)); };
   await until(() => events.some((e) => e.status !== 'Progress'));
-  if (await busHas(g.root, 'luna://com.webos.appInstallService/lock')) {
+  {
     const lh = await t.call(PM, 'lock', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', reason: 'r', owner: 'o' });
     expect(lh).toMatch(/^\d+$/);
     expect(await t.call(PM, 'getlockinfo', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0' })).toEqual({ reason: 'r', owner: 'o' });
     await expect(t.call(PM, 'uninstall', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', uninstalltype: 'full' })).rejects.toEqual({ code: 1009, message: 'ERROR_APP_LOCKED' });
     expect(await t.call(PM, 'unlock', { handle: lh })).toBeNull();
     await expect(t.call(PM, 'unlock', { handle: lh })).rejects.toEqual({ code: 1007, message: 'ERROR_WRONG_HANDLE' });
-  } else {
-    await expect(t.call(PM, 'lock', { type: 't', id: 'x', versionAsParameter: '1', reason: 'r', owner: 'o' })).rejects.toEqual(UNAVAILABLE);
-    await expect(t.call(PM, 'unlock', { handle: '1' })).rejects.toEqual(UNAVAILABLE);
-    await expect(t.call(PM, 'getlockinfo', { type: 't', id: 'x', versionAsParameter: '1' })).rejects.toEqual(UNAVAILABLE);
   }
-  if (await busHas(g.root, 'luna://com.webos.appInstallService/storage/details')) {
+  {
     const s = await t.call(PM, 'getstoragedetails', { type: '', id: '', versionAsParameter: '' });
     expect(Object.keys(s.apps).sort()).toEqual(['path', 'quotakb', 'usedkb']);
     expect(typeof s.persistent.usedkb).toBe('string');
-  } else {
-    await expect(t.call(PM, 'getstoragedetails', {})).rejects.toEqual(UNAVAILABLE);
   }
   await expect(t.call(PM, 'getstoragedetails', { type: 't' })).rejects.toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
-  if (await busHas(g.root, 'luna://com.webos.appInstallService/metadata/get')) {
+  {
     expect(await t.call(PM, 'setauxmetadata', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', key: 'k', value: 'v' })).toBeNull();
     const md = await t.call(PM, 'getmetadata', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0' });
     expect(md.auxmetadata).toEqual([{ key: 'k', value: 'v' }]);
     expect(Object.keys(md.metadata).sort()).toEqual(['appname', 'category', 'type', 'url']);
     expect(await t.call(PM, 'clearauxmetadata', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', key: 'k' })).toBeNull();
-  } else {
-    await expect(t.call(PM, 'getmetadata', { type: 't', id: 'x', versionAsParameter: '1' })).rejects.toEqual(UNAVAILABLE);
-    await expect(t.call(PM, 'setauxmetadata', { type: 't', id: 'x', versionAsParameter: '1', key: 'k', value: 'v' })).rejects.toEqual(UNAVAILABLE);
-    await expect(t.call(PM, 'clearauxmetadata', { type: 't', id: 'x', versionAsParameter: '1', key: 'k' })).rejects.toEqual(UNAVAILABLE);
   }
   // cancel: only the running operation before 90 % (LISA); the engine's /operations/cancel does the work.
   const big = await makeIpk(path.dirname(path.dirname(ipk)), 'com.example.cancel', '1.0.0', { files: { 'big.bin': crypto.randomBytes(24_000_000).toString('base64') } });
   const hc = await t.call(PM, 'install', { type: 't', id: 'com.example.cancel', versionAsParameter: '1.0.0', url: big });
-  if (await busHas(g.root, 'luna://com.webos.appInstallService/operations/cancel')) {
-    expect(await t.call(PM, 'cancel', { handle: hc })).toBeNull();
-    await until(() => events.some((e) => e.handle === hc && e.status !== 'Progress'));
-    expect(events.filter((e) => e.handle === hc).pop()).toMatchObject({ status: 'Cancelled', details: '' });
-  } else {
-    await expect(t.call(PM, 'cancel', { handle: hc })).rejects.toEqual(UNAVAILABLE);
-  }
+  expect(await t.call(PM, 'cancel', { handle: hc })).toBeNull();
+  await until(() => events.some((e) => e.handle === hc && e.status !== 'Progress'));
+  expect(events.filter((e) => e.handle === hc).pop()).toMatchObject({ status: 'Cancelled', details: '' });
   await expect(t.call(PM, 'cancel', { handle: '12345' })).rejects.toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
-  if (!(await busHas(g.root, 'luna://com.webos.appInstallService/catalog/download'))) {
-    await expect(t.call(PM, 'download', { type: 't', id: 'x', versionAsParameter: '1', reskey: 'k', url: 'http://x/y' })).rejects.toEqual(UNAVAILABLE);
-  }
   // reset: the app's persistent data emptied (/storage/reset); an app that is not installed is wrong params.
   expect(await t.call(PM, 'reset', { type: 't', id: 'com.example.thunder', versionAsParameter: '1.0.0', resettype: 'all' })).toBeNull();
   await expect(t.call(PM, 'reset', { type: 't', id: 'x', versionAsParameter: '1', resettype: 'all' })).rejects.toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
   t.close();
 });
 
-// Every seed method over plain HTTP POST, both callsigns and path forms: a result of the seed's shape, or (for the
-// engine branch's methods, until merged) ERROR_UNAVAILABLE; wrong params give 1001 over HTTP too.
+// Every seed method over plain HTTP POST, both callsigns and path forms: a result of the seed's shape or the peer's
+// error for a missing app/handle; wrong params give 1001 over HTTP too.
 test('every seed method over HTTP: seed result shapes or the mapped error', async () => {
   const methods: Record<string, any> = {
     install: { type: 't', id: 'com.example.none', version: '1', url: '/nonexistent/x.ipk', appname: 'a', category: 'c' },
@@ -244,16 +225,14 @@ test('every seed method over HTTP: seed result shapes or the mapped error', asyn
       if (m === 'getstoragedetails') expect(Object.keys(r.json.result).sort()).toEqual(['apps', 'persistent']);
     } else {
       // install of a missing file is refused by /install (1001); the others: not installed (1001), no such handle
-      // (1001/1007), or the engine method is not on the bus yet (2).
-      expect([m, [1001, 1007, 2, 1].includes(r.json.error.code)]).toEqual([m, true]);
+      // (1001/1007).
+      expect([m, [1001, 1007].includes(r.json.error.code)]).toEqual([m, true]);
     }
     const bad = await rpc(g.base, g.token, { jsonrpc: '2.0', id: ++i, method: `${m}`, params: { id: 7, handle: 7, key: 7 } }, { path: '/jsonrpc/PackageManager' });
     expect(bad.json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
   }
   expect((await rpc(g.base, g.token, { jsonrpc: '2.0', id: 1, method: 'PackageManager.1.install', params: methods.install })).json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
-  // An http url goes to /install, which downloads it first once the download manager is on the bus (feeds branch);
-  // until then /install refuses http urls ("invalid ipkUrl"): 1001.
+  // An http url goes to /install, which downloads it first (stages 7/8/10/23): a handle at once.
   const http = await rpc(g.base, g.token, { jsonrpc: '2.0', id: 2, method: 'PackageManager.1.install', params: { ...methods.install, url: 'http://127.0.0.1:9/x.ipk' } });
-  if (await busHas(g.root, 'luna://com.webos.service.downloadmanager/listPending')) expect(http.json.result).toMatch(/^\d+$/);
-  else expect(http.json.error).toEqual({ code: 1001, message: 'ERROR_WRONG_PARAMS' });
+  expect(http.json.result).toMatch(/^\d+$/);
 });

@@ -126,8 +126,8 @@ export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFi
           onFile?.(r.state.path);
           return { ...downloadDetails(r.state), progress: 100 };
         } finally {
-          downloader.off('progress', onProgress);
           ctx.signal?.removeEventListener('abort', onAbort);
+          downloader.off('progress', onProgress);
         }
       },
       undo: cancelIfRunning,

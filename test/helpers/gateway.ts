@@ -10,13 +10,13 @@ import { startDaemon, makeRoot, type Daemon, type Json } from './appinstall-daem
 export interface GatewayDaemon { d: Daemon; root: string; base: string; host: string; port: number; token: string }
 
 /** Writes files under <root> before start (e.g. extra ACG roles/permissions), then starts with the gateway on port 0. */
-export async function startGatewayDaemon(opts: { gateway?: Json; files?: Record<string, string>; tokens?: Record<string, string> } = {}): Promise<GatewayDaemon> {
+export async function startGatewayDaemon(opts: { gateway?: Json; config?: Json; files?: Record<string, string>; tokens?: Record<string, string> } = {}): Promise<GatewayDaemon> {
   const root = makeRoot();
   for (const [rel, text] of Object.entries(opts.files ?? {})) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);
   }
-  const d = await startDaemon({ root, config: { gateway: { listen: ['127.0.0.1:0'], ...opts.gateway } } });
+  const d = await startDaemon({ root, config: { ...opts.config, gateway: { listen: ['127.0.0.1:0'], ...opts.gateway } } });
   const deadline = Date.now() + 15000;
   let m: RegExpExecArray | null = null;
   while (!(m = /gateway: listening on http:\/\/([0-9.]+):(\d+)/.exec(d.stderr()))) {
@@ -104,15 +104,4 @@ export class ThunderJsLike {
     if (list.length === 1) await this.call(plugin, 'register', { event, id: `client.${plugin}.events` });
   }
   close(): void { this.ws.close(); }
-}
-
-/**
- * Whether a bus method of the engine/feeds branches exists yet (probed as root with luna-send). Tests of gateway
- * features over those methods check the full behaviour when it exists, and until then that the gateway maps the
- * bus's "Unknown method" to the peer's "unavailable" error — never a silent skip.
- */
-export async function busHas(root: string, uri: string): Promise<boolean> {
-  const { call } = await import('./appinstall-daemon');
-  const r = await call(root, uri, {});
-  return !(r.returnValue === false && /^Unknown method|^Service does not exist/.test(String(r.errorText)));
 }
