@@ -10,6 +10,20 @@ import { ensureTool } from '../bench/debian-tool';
 
 const REPO = path.resolve(__dirname, '..');
 const ARES = path.join(REPO, 'node_modules/@webos-tools/cli/bin');
+/**
+ * The Node that runs ares-cli, the developer's side. ares-cli 3.2.1 brings ssh2 1.15, whose SFTP code calls util.isDate, gone
+ * since Node 23: on a newer Node every ares-cli command over SSH fails ("isDate is not a function") before it reaches
+ * the device. So under Node 23+ (the suite's second run, on Node 24) the developer's side uses the machine's own older
+ * node. (The device side runs the unit's `/usr/bin/env node`, whichever node the device's PATH has.)
+ */
+const ARES_NODE = (() => {
+  if (Number(process.versions.node.split('.')[0]) < 23) return process.execPath;
+  for (const candidate of ['/usr/bin/node', '/usr/local/bin/node']) {
+    const r = spawnSync(candidate, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' });
+    if (r.status === 0 && Number(r.stdout.trim()) < 23) return candidate;
+  }
+  throw new Error(`ares-cli 3.2.1 (ssh2 1.15) cannot run on Node ${process.versions.node} and no Node older than 23 was found for it`);
+})();
 const SCRIPT = path.join(__dirname, 'helpers/device-namespace.sh');
 const SSHD = '/usr/sbin/sshd';
 const PATHS = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -48,7 +62,7 @@ interface Ran { code: number | null; out: string }
 /** One ares-cli command as a developer runs it: its own HOME (ares-cli's config and ~/.ssh), nothing else set. */
 function ares(tool: string, args: string[], limitMs = 180000): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ARES, `${tool}.js`), ...args], { cwd: T, env: { PATH: PATHS, HOME: home }, timeout: limitMs, encoding: 'utf8' },
+    execFile(ARES_NODE, [path.join(ARES, `${tool}.js`), ...args], { cwd: T, env: { PATH: PATHS, HOME: home }, timeout: limitMs, encoding: 'utf8' },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : null) : 0;
         resolve({ code, out: `${stdout}${stderr}` });
@@ -169,7 +183,7 @@ async function startDevice(): Promise<void> {
     const conf = path.join(REPO, 'node_modules/@webos-tools/cli/files/conf');
     const o = path.join(T, 'ares-conf');
     for (const d of ['up', 'work']) fs.mkdirSync(path.join(o, d), { recursive: true });
-    const js = (tool: string) => `'${process.execPath}' '${path.join(ARES, `${tool}.js`)}'`;
+    const js = (tool: string) => `'${ARES_NODE}' '${path.join(ARES, `${tool}.js`)}'`;
     const script = `set -e; mount -t overlay overlay -o lowerdir='${conf}',upperdir='${o}/up',workdir='${o}/work' '${conf}'
       ${js('ares-config')} -p ose >/dev/null
       ${js('ares-setup-device')} -a osedevice -i host=127.0.0.1 -i port=${sshPort} -i username=prisoner -i privatekey=appinstalld_key >/dev/null
@@ -184,7 +198,8 @@ async function startDevice(): Promise<void> {
       webos_manufacturing_version: SystemInfoText.UNKNOWN_VALUE,
       core_os_kernel_version: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim(),
       device_name: spawnSync('hostname', [], { encoding: 'utf8' }).stdout.trim(),
-      nodejs_versions: process.version,
+      // the device runs the unit's `/usr/bin/env node`: the node on the device's PATH
+      nodejs_versions: spawnSync('/usr/bin/env', ['node', '--version'], { encoding: 'utf8', env: { PATH: PATHS } }).stdout.trim(),
       chromium_version: 'not supported',
     });
     expect(fs.readFileSync(path.join(conf, 'config.json'), 'utf8')).toMatch(/"profile": "tv"/); // ares-cli's own file untouched
