@@ -33,7 +33,10 @@ export async function spawnHub(hubArgs: string[] = [], nodeArgs: string[] = []):
     text += s;
     for (const l of [...listeners]) l();
   });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+  // 'close', not 'exit': a process's last stderr lines may still be on their way when 'exit' fires.
+  let closed = false;
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => {
+    closed = true;
     for (const l of [...listeners]) l();
     resolve(code);
   }));
@@ -49,7 +52,7 @@ export async function spawnHub(hubArgs: string[] = [], nodeArgs: string[] = []):
           if (m) {
             done();
             resolve(m);
-          } else if (proc.exitCode !== null || proc.signalCode !== null) {
+          } else if (closed) {
             done();
             reject(new Error(`hub exited before logging ${re}; log:\n${text}`));
           }
