@@ -36,6 +36,7 @@ export const CliText = {
   installFailed: (id: string, reason: string) => `install of ${id} failed: ${reason}`,
   removeFailed: (id: string, reason: string) => `remove of ${id} failed: ${reason}`,
   cancelled: (id: string) => `install of ${id} was cancelled`,
+  chainCancelled: (id: string, why: string) => `install of ${id} was cancelled: ${why}`,
   installed: (id: string) => `${id} installed`,
   removed: (id: string) => `${id} removed`,
   operationFailed: (handle: string, state: string, text: string) => `operation ${handle} ended ${state}: ${text}`,
