@@ -82,7 +82,7 @@ async function follow(ctx: Ctx, kind: 'install' | 'remove', uri: string, payload
       if (chain.length > 1) {
         const i = chain.indexOf(id);
         if (i >= 0) chainPercent = Math.max(chainPercent, ((i + s.percent / 100) / chain.length) * 100);
-        renderer?.update(keyOf(label), { label, phase: i >= 0 ? `${i + 1}/${chain.length} ${id}: ${phase}` : phase, percent: chainPercent, bytes, total });
+        renderer?.update(keyOf(label), { label, phase: i >= 0 ? CliText.chainPhase(i + 1, chain.length, id, phase) : phase, percent: chainPercent, bytes, total });
       } else renderer?.update(keyOf(id), { label: id, phase, percent: s.percent, bytes, total });
       if (!end) return false;
       if ((kind === 'install' ? INSTALL_FINAL_OK : REMOVE_FINAL_OK).includes(sv)) {

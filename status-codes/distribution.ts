@@ -57,6 +57,7 @@ export const CatalogText = {
   chainFailed: (name: string, n: number, of: number, why: string) => `package ${n} of ${of} (${name}) failed: ${why}`,
   chainCancelled: (kept: readonly string[]) =>
     kept.length ? `catalog install cancelled; already installed before the cancel and kept (past their commit point, nothing half-installed): ${kept.join(', ')}` : 'catalog install cancelled; none of its packages was installed',
+  chainEmpty: 'no package of the chain was installed',
   chainDone: (target: string, n: number) => `catalog install of ${target}: ${n} package(s) installed`,
   badQuery: (why: string) => `bad query: ${why}`,
 } as const;

@@ -335,7 +335,12 @@ export class FeedMethods {
         }
         const key = `catalog_install_${++this.installCalls}`;
         if (msg.isSubscription) this.client.subscriptions.add(key, msg); // so the call return is not its last reply
-        void this.runChain(plan, op, msg, key, client, caller).finally(() => {
+        void this.runChain(plan, op, msg, key, client, caller).catch((e: unknown) => {
+          // Not expected (every task's failure is an event): the operation still ends, and the caller hears of it.
+          this.opts.log(`catalog install ${last.pkg.name} (operation ${op.handle}): ${(e as Error).message}`);
+          if (!op.ended) op.failWith(ErrorCode.GENERAL, (e as Error).message);
+          if (msg.isSubscription) this.endWith(key, msg, { returnValue: false, handle: op.handle, errorCode: ErrorCode.GENERAL, errorText: (e as Error).message });
+        }).finally(() => {
           release();
           void this.cleanDownloads();
         });
@@ -413,7 +418,7 @@ export class FeedMethods {
       } else if (last && last.details.errorCode === undefined) {
         op.appendLog(CatalogText.chainDone(target, installed.length));
         op.succeed();
-      } else op.failWith(ErrorCode.GENERAL, String(last?.details.reason ?? 'no package installed'));
+      } else op.failWith(ErrorCode.GENERAL, String(last?.details.reason ?? CatalogText.chainEmpty));
     }
     await this.opts.operations.flush(); // the end is on disk before the bus hears of it
     this.opts.log(`catalog install ${target} (operation ${op.handle}): ${op.state}${last?.details.reason ? `: ${String(last.details.reason)}` : ''}`);
