@@ -45,11 +45,11 @@ const INSTALL_FINAL_OK: number[] = [Stage.INSTALLED.statusValue];
 const REMOVE_FINAL_OK: number[] = [Stage.REMOVED.statusValue];
 const FINAL_FAIL: number[] = [Stage.INSTALL_FAILED.statusValue, Stage.REMOVE_FAILED.statusValue, Stage.INSTALL_CANCELLED.statusValue, DownloadStage.FAILED];
 
-/** Follows one install or remove stream, drawing it; resolves to the exit code (the failure reason is printed). */
 /**
  * Follows one install or remove stream, drawing it; resolves to the exit code (the failure reason is printed). A
- * /catalog/install streams each package of its chain (dependencies first, each its own install operation): one bar
- * per package, and only the target's final event (or any package's failure) ends the stream.
+ * /catalog/install is one engine operation for its whole chain (dependencies first): one bar for it, its percent
+ * spread over the packages (each its equal span), its phase naming the package at work; only the operation's last
+ * event (the one with its `handle`) ends the stream, and the exit code and final line come from it.
  */
 async function follow(ctx: Ctx, kind: 'install' | 'remove', uri: string, payload: Payload, label: string, renderer: Renderer | null): Promise<number> {
   const bus = await ctx.bus();
@@ -57,10 +57,16 @@ async function follow(ctx: Ctx, kind: 'install' | 'remove', uri: string, payload
   const seen = new Map<string, { downloaded: boolean; percent: number; details: Record<string, unknown> }>();
   let outcome: { ok: boolean; reason: string } | undefined;
   const keyOf = (id: string) => `${kind}:${id}`;
+  /** The chain of a catalog install (from the call's return), in order; empty for one package. */
+  let chain: string[] = [];
+  let chainPercent = 0;
   try {
     await bus.stream(uri, { ...payload, subscribe: true }, (reply) => {
       json?.event(reply);
-      if (typeof reply.statusValue !== 'number') return false; // the call return
+      if (typeof reply.statusValue !== 'number') {
+        if (Array.isArray(reply.packages) && typeof reply.handle === 'string') chain = (reply.packages as Payload[]).map((p) => String(p.name));
+        return false; // the call return
+      }
       const sv = reply.statusValue;
       const id = typeof reply.id === 'string' ? reply.id : label;
       let s = seen.get(id);
@@ -72,20 +78,26 @@ async function follow(ctx: Ctx, kind: 'install' | 'remove', uri: string, payload
       const phase = typeof details.state === 'string' ? details.state : `stage ${sv}`;
       const bytes = sv === DownloadStage.PROGRESS && typeof details.bytes === 'number' ? details.bytes : undefined;
       const total = typeof details.size === 'number' ? details.size : typeof details.total === 'number' ? details.total : undefined;
-      renderer?.update(keyOf(id), { label: id, phase, percent: s.percent, bytes, total });
+      const end = chain.length > 1 ? typeof reply.handle === 'string' : true; // a chain ends with its operation's last event only
+      if (chain.length > 1) {
+        const i = chain.indexOf(id);
+        if (i >= 0) chainPercent = Math.max(chainPercent, ((i + s.percent / 100) / chain.length) * 100);
+        renderer?.update(keyOf(label), { label, phase: i >= 0 ? CliText.chainPhase(i + 1, chain.length, id, phase) : phase, percent: chainPercent, bytes, total });
+      } else renderer?.update(keyOf(id), { label: id, phase, percent: s.percent, bytes, total });
+      if (!end) return false;
       if ((kind === 'install' ? INSTALL_FINAL_OK : REMOVE_FINAL_OK).includes(sv)) {
         if (id !== label) { renderer?.end(keyOf(id), true); return false; } // a dependency is in; the target follows
         outcome = { ok: true, reason: '' };
       } else if (FINAL_FAIL.includes(sv)) {
         const reason = [details.reason, details.errorText, details.state].find((x) => typeof x === 'string' && x) as string | undefined;
         outcome = { ok: false, reason: `${reason ?? `status ${sv}`}${typeof details.errorCode === 'number' ? ` (error ${details.errorCode})` : ''}` };
-        if (sv === Stage.INSTALL_CANCELLED.statusValue) outcome.reason = CliText.cancelled(id);
+        if (sv === Stage.INSTALL_CANCELLED.statusValue) outcome.reason = chain.length > 1 && reason ? CliText.chainCancelled(label, reason) : CliText.cancelled(id);
       }
-      if (outcome) renderer?.end(keyOf(id), outcome.ok);
+      if (outcome) renderer?.end(keyOf(chain.length > 1 ? label : id), outcome.ok);
       return outcome !== undefined;
     });
   } finally {
-    if (!outcome) for (const id of seen.keys()) renderer?.end(keyOf(id), false);
+    if (!outcome) for (const id of chain.length > 1 ? [label] : seen.keys()) renderer?.end(keyOf(id), false);
   }
   if (!outcome!.ok) {
     renderer?.stop();

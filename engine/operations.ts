@@ -120,6 +120,9 @@ export class Operation {
   private endTimeValue: string;
   private error?: EngineError;
   private committedValue = false;
+  /** A chain of parts (a catalog install: its dependencies, then the target): where the current part's span starts
+   *  and how much of the whole it is (0 … 1), and whether it is the last one. Undefined: one part, the whole. */
+  private part?: { start: number; share: number; last: boolean };
   private readonly abort = new AbortController();
 
   constructor(
@@ -154,7 +157,7 @@ export class Operation {
   get ended(): boolean {
     return END_STATES.includes(this.stateValue);
   }
-  /** Past the commit point: a cancel is refused from now on. */
+  /** Past the commit point (of the current part, in a chain): nothing of it is undone any more. */
   get committed(): boolean {
     return this.committedValue;
   }
@@ -220,7 +223,9 @@ export class Operation {
 
   private setFraction(fraction: number, phaseChanged: boolean): void {
     this.fraction = Number.isFinite(fraction) ? Math.max(this.fraction, Math.min(1, Math.max(0, fraction))) : this.fraction;
-    const p = Math.min(99, weightedProgress(this.weights, this.phaseValue as Phase, this.fraction));
+    const inPart = weightedProgress(this.weights, this.phaseValue as Phase, this.fraction);
+    const whole = this.part ? Math.floor(100 * this.part.start + this.part.share * inPart + 1e-9) : inPart;
+    const p = Math.min(99, whole);
     const grew = p > this.progressValue;
     if (grew) this.progressValue = p;
     if (grew || phaseChanged) this.listener(this, 'changed');
@@ -233,6 +238,25 @@ export class Operation {
   reweigh(weights: PhaseWeights): Result<void> {
     if (this.phaseValue !== '' || this.ended) return this.illegal('reweighed');
     this.weights = { ...weights };
+    return ok(undefined);
+  }
+
+  /**
+   * The next part of a chain (a catalog install's packages, one after the other, as one operation): its span of the
+   * whole progress starts at `start` and is `share` of it (0 … 1); its phases run again from the first (download,
+   * verify, unpack, register); its own commit point is still ahead. Progress never goes back: the spans follow each
+   * other. A cancel past the commit point of a part that is not the last is accepted: the chain stops before the next
+   * part (the committed part stays), which the runner ends with cancelled() after beginning that part.
+   */
+  beginPart(start: number, share: number, last: boolean): Result<void> {
+    if (this.stateValue !== 'running') return this.illegal('next part');
+    const s = Number.isFinite(start) ? Math.min(1, Math.max(0, start)) : 0;
+    const w = Number.isFinite(share) ? Math.min(1 - s, Math.max(0, share)) : 0;
+    this.part = { start: s, share: w, last };
+    this.phaseValue = '';
+    this.fraction = 0;
+    this.committedValue = false;
+    this.setFraction(0, false);
     return ok(undefined);
   }
 
@@ -262,10 +286,11 @@ export class Operation {
     return ok(true);
   }
 
-  /** Asks for a cancel: queued ends now; running and not committed stops at its next safe point; else refused. */
+  /** Asks for a cancel: queued ends now; running and not committed (or a chain with parts still ahead) stops at its
+   *  next safe point; else refused. */
   requestCancel(): CancelResult {
     if (this.ended) return { kind: 'refused', error: { code: EngineErrorCode.CANCEL_REFUSED, text: EngineErrorText.cancelFinished(this.handle, this.stateValue) } };
-    if (this.committedValue) return { kind: 'refused', error: { code: EngineErrorCode.CANCEL_REFUSED, text: EngineErrorText.cancelCommitted(this.handle) } };
+    if (this.committedValue && (!this.part || this.part.last)) return { kind: 'refused', error: { code: EngineErrorCode.CANCEL_REFUSED, text: EngineErrorText.cancelCommitted(this.handle) } };
     if (this.stateValue === 'queued') {
       this.abort.abort();
       this.end('cancelled');

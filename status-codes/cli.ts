@@ -36,6 +36,9 @@ export const CliText = {
   installFailed: (id: string, reason: string) => `install of ${id} failed: ${reason}`,
   removeFailed: (id: string, reason: string) => `remove of ${id} failed: ${reason}`,
   cancelled: (id: string) => `install of ${id} was cancelled`,
+  /** The one bar of a catalog install: which package of the chain is at work, and its phase. */
+  chainPhase: (n: number, of: number, id: string, phase: string) => `${n}/${of} ${id}: ${phase}`,
+  chainCancelled: (id: string, why: string) => `install of ${id} was cancelled: ${why}`,
   installed: (id: string) => `${id} installed`,
   removed: (id: string) => `${id} removed`,
   operationFailed: (handle: string, state: string, text: string) => `operation ${handle} ended ${state}: ${text}`,

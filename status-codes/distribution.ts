@@ -44,8 +44,6 @@ export const CatalogErrorCode = {
 export const CatalogText = {
   refreshCancelled: 'feeds refresh cancelled; feeds not refreshed keep their previous index',
   downloadCancelled: 'download cancelled',
-  chainNote: (name: string, n: number, of: number, target: string) =>
-    n === of ? `catalog install of ${target}: package ${n} of ${of}, after its dependencies` : `catalog install of ${target}: package ${n} of ${of} (${name}, a dependency)`,
   notInCatalog: (name: string) => `${name.slice(0, 200)} is not in the catalog (refresh the feeds, or check the name)`,
   noSuchVersion: (name: string, version: string) => `${name.slice(0, 200)} has no candidate of version ${version.slice(0, 100)}`,
   unresolvable: (name: string, clause: string) => `cannot satisfy "${clause.slice(0, 200)}" of ${name.slice(0, 200)} from the catalog or the installed packages`,
@@ -53,6 +51,14 @@ export const CatalogText = {
   tooManyDependencies: (limit: number) => `more than ${limit} packages to install in one request`,
   tooManyOperations: (limit: number) => `too many feed or catalog operations of this caller are running (limit ${limit})`,
   dependencyFailed: (name: string) => `dependency ${name} failed to install`,
+  /** A catalog install's chain as one operation: its log's line for each package, its end in words. */
+  chainPart: (name: string, n: number, of: number, target: string) =>
+    `catalog install of ${target}: package ${n} of ${of} (${name}, ${n === of ? 'the target, after its dependencies' : 'a dependency'})`,
+  chainFailed: (name: string, n: number, of: number, why: string) => `package ${n} of ${of} (${name}) failed: ${why}`,
+  chainCancelled: (kept: readonly string[]) =>
+    kept.length ? `catalog install cancelled; already installed before the cancel and kept (past their commit point, nothing half-installed): ${kept.join(', ')}` : 'catalog install cancelled; none of its packages was installed',
+  chainEmpty: 'no package of the chain was installed',
+  chainDone: (target: string, n: number) => `catalog install of ${target}: ${n} package(s) installed`,
   badQuery: (why: string) => `bad query: ${why}`,
 } as const;
 

@@ -249,14 +249,20 @@ describe('feeds, catalog and URL installs, live against a feed on nginx', () => 
     expect(i.stdout).toContain('  depends:     com.example.lib (>= 1.0)');
   });
 
-  test('install NAME: its dependency first, then it; both installed', async () => {
+  test('install NAME: one operation (one bar) for it and its dependency, the dependency first; both installed', async () => {
     const r = await cli(d.root, ['install', 'com.example.app'], 60000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines.findIndex((l) => l.startsWith('com.example.lib: '))).toBeLessThan(lines.findIndex((l) => l.startsWith('com.example.app: ')));
-    expect(lines).toContain('com.example.lib: installed');
+    // Under a pipe: the one bar's lines, each naming the package at work (1/2 the dependency, 2/2 the target).
+    expect(lines.slice(0, -1).every((l) => l.startsWith('com.example.app: '))).toBe(true);
+    expect(lines.findIndex((l) => l.startsWith('com.example.app: 1/2 com.example.lib: '))).toBeLessThan(lines.findIndex((l) => l.startsWith('com.example.app: 2/2 com.example.app: ')));
+    expect(lines).toContain('com.example.app: 1/2 com.example.lib: installed');
     expect(lines.at(-1)).toBe('com.example.app installed');
+    // The engine's view: one install operation for the request, none of the dependency's own.
+    const tasks = (await cli(d.root, ['tasks'])).stdout;
+    expect(tasks).toMatch(/^\d+ +install +com\.example\.app +1\.0\.0 +succeeded +100%/m);
+    expect(tasks).not.toMatch(/install +com\.example\.lib/);
     const t = await cli(d.root, ['install', 'com.example.tool'], 60000);
     expect(t.code).toBe(0);
     const list = await cli(d.root, ['list']);

@@ -140,8 +140,13 @@ test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, ins
 
   const r = await lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.app","subscribe":true}'], { until: (l) => l.returnValue === false || (l.id === 'com.test.app' && finalInstall(l)), limitMs: 90000 });
   expect(r.lines[0].packages.map((p: Json) => p.name)).toEqual(['com.test.liba', 'com.test.libb', 'com.test.app']);
+  const handle = r.lines[0].handle;
+  expect(handle).toMatch(/^\d+$/);
   const last = r.lines[r.lines.length - 1];
-  expect(last).toEqual(expect.objectContaining({ id: 'com.test.app', statusValue: 30 }));
+  expect(last).toEqual(expect.objectContaining({ id: 'com.test.app', statusValue: 30, handle }));
+  // One engine operation for the request (the chain of three), none per package.
+  const chainOps = ((await call(daemon.root, `${AIS}/operations/list`, {})).operations as Json[]).filter((o) => o.kind === 'install' && ['com.test.liba', 'com.test.libb', 'com.test.app'].includes(o.id));
+  expect(chainOps.map((o) => [o.handle, o.id, o.version, o.state, o.progress])).toEqual([[handle, 'com.test.app', '1.0.0', 'succeeded', 100]]);
   for (const id of ['com.test.liba', 'com.test.libb', 'com.test.app']) {
     const seq = stageSequence(r.lines.filter((l) => l.id === id));
     expect(seq.slice(0, 4)).toEqual([7, 8, 10, 35]);
@@ -163,6 +168,8 @@ test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, ins
   const u = await lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.app","subscribe":true}'], { until: (l) => l.returnValue === false || (l.id === 'com.test.app' && finalInstall(l)), limitMs: 90000 });
   expect(u.lines[0].packages.map((p: Json) => p.name)).toEqual(['com.test.app']);
   expect(u.lines[u.lines.length - 1].statusValue).toBe(30);
+  const upgradeOp = (await call(daemon.root, `${AIS}/operations/get`, { handle: u.lines[0].handle })).operation;
+  expect(upgradeOp).toEqual(expect.objectContaining({ kind: 'install', id: 'com.test.app', version: '1.1.0', state: 'succeeded', progress: 100 }));
   expect((await catalogList({ filter: 'upgradable' })).total).toBe(0);
 
   // /catalog/download fetches and verifies for a later install; the cleaner keeps that file.
@@ -174,7 +181,7 @@ test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, ins
   expect((await catalogList({ search: 'com.test.liba' })).packages[0].status).toBe('download done');
 }, 180000);
 
-test('wrong bytes: refused by the checksum, nothing installed', async () => {
+test('wrong bytes: refused by the checksum, nothing installed; as a dependency, the chain\'s one operation fails naming it', async () => {
   const wrong = stanza('com.test.wrong', '1.0.0', ipks['liba-1.0.0']);
   wrong.filename = 'wrong.ipk';
   const data = fs.readFileSync(ipks['liba-1.0.0']);
@@ -192,6 +199,20 @@ test('wrong bytes: refused by the checksum, nothing installed', async () => {
   expect((await catalogList({ search: 'com.test.wrong' })).packages[0]).toEqual(expect.objectContaining({ status: 'download failed' }));
   expect((await catalogList({ search: 'com.test.wrong' })).packages[0].installedVersion).toBeUndefined();
   expect(fs.readdirSync(path.join(daemon.root, 'var/cache/appinstalld/downloads')).filter((f) => f.includes('wrong'))).toEqual([]);
+
+  // A dependency with wrong bytes: the chain's one operation fails naming that package and why; the target is not installed.
+  writeFeed(path.join(www, 'feed'), feedPackages('1.1.0', [wrong, stanza('com.test.needy', '1.0.0', ipks['libb-1.0.0'], 'com.test.wrong')]), { key });
+  const t2 = new Date(Date.now() + 15000);
+  fs.utimesSync(path.join(www, 'feed', 'Packages.gz'), t2, t2);
+  await refresh();
+  const n = await lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.needy","subscribe":true}'], { until: (l) => l.returnValue === false || (l.handle !== undefined && finalInstall(l)), limitMs: 60000 });
+  const end = n.lines[n.lines.length - 1];
+  expect(end).toEqual(expect.objectContaining({ statusValue: 23, handle: n.lines[0].handle }));
+  expect(end.details.reason).toMatch(/^dependency com\.test\.wrong failed to install: .*checksum mismatch/);
+  const needy = (await call(daemon.root, `${AIS}/operations/get`, { handle: n.lines[0].handle })).operation;
+  expect(needy).toEqual(expect.objectContaining({ kind: 'install', id: 'com.test.needy', state: 'failed' }));
+  expect(needy.errorText).toMatch(/^package 1 of 2 \(com\.test\.wrong\) failed: .*checksum mismatch/);
+  expect((await catalogList({ search: 'com.test.needy' })).packages[0].installedVersion).toBeUndefined();
 }, 90000);
 
 test('a tampered index with check_signature: refused, the previous catalog kept', async () => {
@@ -205,7 +226,7 @@ test('a tampered index with check_signature: refused, the previous catalog kept'
   await refresh();
   const feeds = await call(daemon.root, `${AIS}/feeds/list`, {});
   expect(feeds.feeds[0].error).toMatch(/Signature verification failed/);
-  expect(feeds.feeds[0].packages).toBe(604);
+  expect(feeds.feeds[0].packages).toBe(605); // 600 + liba, libb, app, wrong and needy (the feed as the last test left it)
   const after = await catalogList({ limit: 1 });
   expect(after.total).toBe(before.total);
   expect((await catalogList({ search: 'pkg-evil1' })).total).toBe(0);

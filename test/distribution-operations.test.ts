@@ -33,13 +33,20 @@ beforeAll(async () => {
   const src = path.join(work, 'src');
   const liba = await makeIpk(src, 'com.test.liba', '1.0.0');
   const libb = await makeIpk(src, 'com.test.libb', '1.0.0');
-  for (const f of [liba, libb]) fs.copyFileSync(f, path.join(www, 'feed', path.basename(f)));
-  writeFeed(path.join(www, 'feed'), [stanza('com.test.liba', '1.0.0', liba), stanza('com.test.libb', '1.0.0', libb, 'com.test.liba')]);
+  // A chain of three (libc → libb → liba), and one whose middle stalls on the slow feed (top → big → libx).
+  const libc = await makeIpk(src, 'com.test.libc', '1.0.0', { files: { 'blob.bin': crypto.randomBytes(256 * 1024).toString('base64') } });
+  const libx = await makeIpk(src, 'com.test.libx', '1.0.0');
+  const top = await makeIpk(src, 'com.test.top', '1.0.0');
+  for (const f of [liba, libb, libc, libx, top]) fs.copyFileSync(f, path.join(www, 'feed', path.basename(f)));
+  writeFeed(path.join(www, 'feed'), [
+    stanza('com.test.liba', '1.0.0', liba), stanza('com.test.libb', '1.0.0', libb, 'com.test.liba'), stanza('com.test.libc', '1.0.0', libc, 'com.test.libb'),
+    stanza('com.test.libx', '1.0.0', libx), stanza('com.test.top', '1.0.0', top, 'com.test.big'),
+  ]);
   nginx = await startNginx({ root: www });
   // The slow feed: its index names one big package; the package stalls after 1 MiB on every request (cancel it).
   const big = await makeIpk(src, 'com.test.big', '1.0.0', { files: { 'blob.bin': crypto.randomBytes(6 * 1024 * 1024).toString('base64') } });
   const bigData = fs.readFileSync(big);
-  slowIndex = Buffer.from(formatIndex([{ ...stanza('com.test.big', '1.0.0', big), filename: 'com.test.big_1.0.0.ipk' }]));
+  slowIndex = Buffer.from(formatIndex([{ ...stanza('com.test.big', '1.0.0', big, 'com.test.libx'), filename: 'com.test.big_1.0.0.ipk' }]));
   bad = await startBadServer(bigData, (_n, req): Behaviour => {
     if (String(req.url).endsWith('/Packages')) return indexMode === 'serve' ? { body: slowIndex } : indexMode === 'stall' ? { body: slowIndex, stallAfter: 10 } : { status: 500 };
     return { stallAfter: 1024 * 1024 };
@@ -82,7 +89,7 @@ test('/feeds/refresh is an operation of kind refresh: a log line per feed (fetch
   expect(first[first.length - 1]).toEqual(expect.objectContaining({ returnValue: true, done: true, handle }));
   const a = await operation(handle);
   expect(a.operation).toEqual(expect.objectContaining({ handle, kind: 'refresh', id: 'feeds', state: 'succeeded', progress: 100 }));
-  expect(a.log).toContain(`feed main (${nginx.url}/feed): fetched, 2 packages`);
+  expect(a.log).toContain(`feed main (${nginx.url}/feed): fetched, 5 packages`);
   expect(a.log).toContain(`feed slow (${bad.url}/slow): fetched, 1 packages`);
   const list = await call(daemon.root, `${AIS}/operations/list`, {});
   expect(list.operations).toEqual(expect.arrayContaining([expect.objectContaining({ handle, kind: 'refresh', state: 'succeeded' })]));
@@ -170,17 +177,83 @@ test('/operations/cancel during the download of a URL install: 22 on the bus, th
   expect(apps.apps.map((a: Json) => a.id)).not.toContain('com.test.big');
 }, 60000);
 
-test('a catalog install with a dependency: one install operation per package, each with its download phase logged', async () => {
-  const r = await lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.libb","subscribe":true}'], { until: (l) => l.returnValue === false || (l.id === 'com.test.libb' && [23, 24, 30].includes(l.statusValue)), limitMs: 60000 });
-  expect(r.lines[r.lines.length - 1].statusValue).toBe(30);
-  const ops = ((await call(daemon.root, `${AIS}/operations/list`, {})).operations as Json[]).filter((o) => o.kind === 'install' && ['com.test.liba', 'com.test.libb'].includes(o.id));
-  expect(ops.map((o) => [o.id, o.state, o.progress])).toEqual([['com.test.liba', 'succeeded', 100], ['com.test.libb', 'succeeded', 100]]);
-  expect((await operation(ops[0].handle)).log).toContain('catalog install of com.test.libb: package 1 of 2 (com.test.liba, a dependency)');
-  const libb = await operation(ops[1].handle);
-  expect(libb.log).toContain('catalog install of com.test.libb: package 2 of 2, after its dependencies');
-  expect(libb.log).toContain(`download ${nginx.url}/feed/com.test.libb_1.0.0`);
-  expect(libb.log).toContain('sha256 checksum verified');
-}, 60000);
+/** Every event of /operations/list's subscription until `stop` says so (the engine's view of all operations). */
+function watchOperations(stop: (op: Json) => boolean) {
+  return lunaSend(daemon.root, ['-i', `${AIS}/operations/list`, '{"subscribe":true}'], { until: (l) => Boolean(l.operation && stop(l.operation)), limitMs: 90000 });
+}
+
+const appIds = async () => ((await call(daemon.root, 'luna://com.webos.applicationManager/listApps', {})).apps as Json[]).map((a) => a.id);
+
+test('a catalog install of a chain of three is one install operation: one handle, progress monotonic over all packages, each package\'s part in the log', async () => {
+  const watched = watchOperations((o) => o.id === 'com.test.libc' && ['succeeded', 'failed', 'cancelled'].includes(o.state));
+  await new Promise((res) => setTimeout(res, 300)); // the subscription is in place
+  const r = await lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.libc","subscribe":true}'], { until: (l) => l.returnValue === false || (l.id === 'com.test.libc' && [22, 23, 24, 30].includes(l.statusValue)), limitMs: 60000 });
+  const handle = r.lines[0].handle as string;
+  expect(r.lines[0]).toEqual(expect.objectContaining({ returnValue: true, handle: expect.any(String), packages: [{ name: 'com.test.liba', version: '1.0.0' }, { name: 'com.test.libb', version: '1.0.0' }, { name: 'com.test.libc', version: '1.0.0' }] }));
+  // The stage stream still shows each package's statusValues (webOS clients read those); the last is the target's 30.
+  expect(r.lines.filter((l) => l.statusValue === 30).map((l) => l.id)).toEqual(['com.test.liba', 'com.test.libb', 'com.test.libc']);
+  expect(r.lines[r.lines.length - 1]).toEqual(expect.objectContaining({ id: 'com.test.libc', statusValue: 30, handle }));
+  const events = (await watched).lines.map((l) => l.operation).filter(Boolean) as Json[];
+  // One operation for the request: no package of the chain appears as an operation of its own.
+  expect([...new Set(events.filter((o) => ['com.test.liba', 'com.test.libb', 'com.test.libc'].includes(o.id)).map((o) => o.handle))]).toEqual([handle]);
+  const progress = events.filter((o) => o.handle === handle).map((o) => o.progress as number);
+  expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  expect(progress.filter((p) => p > 0 && p < 100).length).toBeGreaterThan(3);
+  expect(progress[progress.length - 1]).toBe(100);
+  const ops = ((await call(daemon.root, `${AIS}/operations/list`, {})).operations as Json[]).filter((o) => o.kind === 'install' && ['com.test.liba', 'com.test.libb', 'com.test.libc'].includes(o.id));
+  expect(ops.map((o) => [o.handle, o.id, o.version, o.state, o.progress])).toEqual([[handle, 'com.test.libc', '1.0.0', 'succeeded', 100]]);
+  const { log } = await operation(handle);
+  const at = (s: string) => { const i = log.indexOf(s); expect(i).toBeGreaterThanOrEqual(0); return i; };
+  const parts = [
+    at('catalog install of com.test.libc: package 1 of 3 (com.test.liba, a dependency)'),
+    at(`download ${nginx.url}/feed/com.test.liba_1.0.0`),
+    at('catalog install of com.test.libc: package 2 of 3 (com.test.libb, a dependency)'),
+    at('catalog install of com.test.libc: package 3 of 3 (com.test.libc, the target, after its dependencies)'),
+    at(`download ${nginx.url}/feed/com.test.libc_1.0.0`),
+    at('catalog install of com.test.libc: 3 package(s) installed'),
+  ];
+  expect(parts).toEqual([...parts].sort((a, b) => a - b));
+  // The log read by ranges (byte offsets; the log is ASCII here): the lines of package 2 alone.
+  const from = log.lastIndexOf('\n', log.indexOf('package 2 of 3')) + 1;
+  const to = log.lastIndexOf('\n', log.indexOf('package 3 of 3')) + 1;
+  const part = await call(daemon.root, `${AIS}/operations/get`, { handle, logStart: from, logEnd: to });
+  expect(part.log).toContain('package 2 of 3 (com.test.libb, a dependency)');
+  expect(part.log).toContain(`download ${nginx.url}/feed/com.test.libb_1.0.0`);
+  expect(part.log).not.toContain('com.test.liba_1.0.0');
+  expect(part.log).not.toContain('package 3 of 3');
+  expect(await appIds()).toEqual(expect.arrayContaining(['com.test.liba', 'com.test.libb', 'com.test.libc']));
+}, 90000);
+
+test('/operations/cancel of a catalog install in the middle of its chain stops the whole chain: the committed dependency stays (said in the log), nothing else installed', async () => {
+  const r = lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.top","subscribe":true}'], { until: (l) => l.returnValue === false || (l.id === 'com.test.top' && [22, 23, 24, 30].includes(l.statusValue)), limitMs: 60000 });
+  // Package 2 of 3 (com.test.big, from the slow feed) is downloading: its server stalls after 1 MiB.
+  const running = await waitFor('the chain in the download of its second package', async () => {
+    const ops = (await call(daemon.root, `${AIS}/operations/list`, { state: 'running' })).operations as Json[];
+    const op = ops.find((o) => o.kind === 'install' && o.id === 'com.test.top');
+    if (!op || op.phase !== 'download') return undefined;
+    return (await operation(op.handle)).log.includes(`download ${bad.url}/slow/com.test.big_1.0.0.ipk`) ? op : undefined;
+  });
+  const listed = ((await call(daemon.root, `${AIS}/operations/list`, { state: 'running' })).operations as Json[]).filter((o) => o.kind === 'install');
+  expect(listed.map((o) => o.handle)).toEqual([running.handle]); // one operation, not one per package
+  expect(await call(daemon.root, `${AIS}/operations/cancel`, { handle: running.handle })).toEqual({ returnValue: true, state: 'cancelling' });
+  const lines = (await r).lines;
+  expect(lines[0].handle).toBe(running.handle);
+  const last = lines[lines.length - 1];
+  expect(last).toEqual(expect.objectContaining({ id: 'com.test.top', statusValue: 22, handle: running.handle }));
+  expect(last.details).toEqual(expect.objectContaining({ errorCode: -20 }));
+  expect(last.details.reason).toContain('com.test.libx 1.0.0');
+  const { operation: op, log } = await operation(running.handle);
+  expect(op.state).toBe('cancelled');
+  expect(log).toContain('package 1 of 3 (com.test.libx, a dependency)');
+  expect(log).toContain('package 2 of 3 (com.test.big, a dependency)');
+  expect(log).not.toContain('package 3 of 3');
+  expect(log).toContain('catalog install cancelled; already installed before the cancel and kept (past their commit point, nothing half-installed): com.test.libx 1.0.0');
+  const apps = await appIds();
+  expect(apps).toContain('com.test.libx');
+  expect(apps).not.toContain('com.test.big');
+  expect(apps).not.toContain('com.test.top');
+  expect(downloads().filter((f) => f.startsWith('com.test.big'))).toEqual([]);
+}, 90000);
 
 test('/operations/cancel of a running /feeds/refresh: it stops fetching, every feed keeps its previous index', async () => {
   const before = (await call(daemon.root, `${AIS}/feeds/list`, {})).feeds as Json[];

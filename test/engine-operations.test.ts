@@ -286,3 +286,40 @@ test('reweigh: one operation gets other weights before its first phase (a downlo
   expect(remote.progress).toBe(60);
   await store.close();
 });
+
+test('a chain of parts as one operation: each part its span of the progress (monotonic), its own commit point, a cancel past a part that is not the last stops before the next', async () => {
+  const { store } = await OperationStore.open({ stateDir: dir });
+  const op = must(await store.create(req('com.example.app')));
+  op.start();
+  const seen: number[] = [];
+  store.events.subscribe((ev) => { if (ev.type === 'changed' && ev.operation.handle === op.handle) seen.push(ev.operation.progress); });
+  must(op.beginPart(0, 0.25, false)); // a dependency: a quarter of the bytes
+  op.enterPhase('download');
+  op.setPhaseProgress(0.5);
+  expect(op.progress).toBe(10); // half of its download's 80 % of its quarter
+  op.enterPhase('register');
+  expect(must(op.commit())).toBe(true);
+  must(op.beginPart(0.25, 0.75, false)); // phases run again from the first; its commit point is ahead
+  expect(op.committed).toBe(false);
+  expect(op.progress).toBe(25);
+  op.enterPhase('download');
+  op.setPhaseProgress(1);
+  expect(op.progress).toBe(85);
+  expect(must(op.commit())).toBe(true);
+  // Past this part's commit point, with a part still ahead: the cancel is accepted (pending), not refused.
+  expect(op.requestCancel()).toEqual({ kind: 'pending' });
+  expect(op.committed).toBe(true);
+  must(op.beginPart(1, 0, true));
+  expect(op.progress).toBe(100 - 1); // never 100 before success, never back
+  must(op.cancelled());
+  expect(op.state).toBe('cancelled');
+  expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  // The last part past its commit point: refused, as for one operation.
+  const one = must(await store.create(req('com.example.one')));
+  one.start();
+  must(one.beginPart(0, 1, true));
+  one.enterPhase('register');
+  must(one.commit());
+  expect(one.requestCancel().kind).toBe('refused');
+  await store.close();
+});

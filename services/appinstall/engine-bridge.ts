@@ -120,6 +120,11 @@ export class EngineBridge {
   /** The queue's hooks. */
   readonly hooks: TaskHooks = {
     queued: (req) => {
+      if (req.partOf) {
+        // A part of a chain: the chain's operation is the task's (no operation of its own in /operations/list).
+        this.ops.set(req.taskId, Promise.resolve(req.partOf.operation));
+        return;
+      }
       const created = this.store.create({ kind: req.op, id: req.id, caller: req.client.slice(0, 256) }).then(
         (r) => {
           if (r.ok) {
@@ -174,6 +179,7 @@ export class EngineBridge {
       return;
     }
     op.appendLog(`  status ${ev.statusValue} ${String(ev.details.state)}${ev.details.reason ? `: ${String(ev.details.reason)}` : ''}`);
+    if (req.partOf) return; // the chain ends its operation (feed-methods.ts), not one of its parts
     if (op.state === 'queued') op.start();
     if (ev.statusValue === Stage.INSTALLED.statusValue || ev.statusValue === Stage.REMOVED.statusValue) op.succeed();
     else if (!(ev.details.errorCode === ErrorCode.CANCELLED && op.cancelRequested && !op.committed && op.cancelled().ok)) {
@@ -207,7 +213,8 @@ export class EngineBridge {
           if (op.state === 'queued') op.start();
           ctx.signal = op.signal;
           ctx.opLog = (line) => op.appendLog(line);
-          if (op.state === 'cancelled' || op.signal.aborted) throw cancelledError(req.op);
+          // A chain's part that has passed its own commit point completes even when a cancel came after it (the chain stops after it).
+          if (op.state === 'cancelled' || (op.signal.aborted && !op.committed)) throw cancelledError(req.op);
           const phase: Phase = req.op === 'install' ? INSTALL_PHASE[step.name] ?? 'register' : 'register';
           op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? (index - (req.preSteps?.length ?? 0)) / 4 : 0);
           op.appendLog(`=== step ${step.name}`);
@@ -233,7 +240,8 @@ export class EngineBridge {
           progress(p);
         });
         if (req.op === 'install' && step.name === 'parse' && ctx.ipk) {
-          if (op) op.describe(ctx.ipk.control.version, ctx.firmware ? 'firmware' : '', ctx.firmware ? 'firmware' : undefined);
+          if (op && req.partOf) op.appendLog(`package ${ctx.packageId ?? req.id} version ${ctx.ipk.control.version}`);
+          else if (op) op.describe(ctx.ipk.control.version, ctx.firmware ? 'firmware' : '', ctx.firmware ? 'firmware' : undefined);
           else await this.lateOperation(req, ctx); // a /dev/install's request id need not be a package id
         }
         if (req.op === 'install' && step.name === 'check-update') await this.checkInstall(ctx);
@@ -293,7 +301,7 @@ export class EngineBridge {
     } catch (e) {
       this.log(`install ${ctx.packageId}: app data directory not made: ${(e as Error).message}`);
     }
-    if (op && pkg) op.describe(pkg.version, String(pkg.apps[0]?.appInfo.type ?? ''));
+    if (op && pkg && (!ctx.req.partOf || ctx.req.partOf.last)) op.describe(pkg.version, String(pkg.apps[0]?.appInfo.type ?? ''));
   }
 
   /** The app's aux metadata and persistent data go with it. */

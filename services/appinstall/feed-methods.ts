@@ -1,5 +1,5 @@
 // The feeds and the catalog on com.webos.appInstallService: /feeds/list, /feeds/refresh and /catalog/download (engine
-// operations of kinds refresh and download), /catalog/list (paged), /catalog/install (dependencies first, one install operation each).
+// operations of kinds refresh and download), /catalog/list (paged), /catalog/install (dependencies first, the whole chain one install operation).
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
 import type { Layout } from '../../ipc/paths';
@@ -18,7 +18,7 @@ import { listPackages } from './package-db';
 import { callerFromPeer } from './caller-access';
 import { downloadLogger, downloadSteps } from './url-install';
 import type { OperationStore } from '../../engine/operation-store';
-import type { Operation } from '../../engine/operations';
+import { DEFAULT_WEIGHTS, type Operation } from '../../engine/operations';
 import type { RefreshOutcome } from '../../feeds/feed-store';
 import type { DownloadState } from '../../download/types';
 import type { AppInstallService } from './appinstall-service';
@@ -107,7 +107,7 @@ export class FeedMethods {
   private readonly activity = new Map<string, string>();
   /** The running refresh's operation: a second /feeds/refresh joins it (one refresh at a time, FeedStore.refresh). */
   private refreshRun: { op: Operation; subscribers: Message[] } | null = null;
-  /** Subscription keys of /catalog/install calls (each package of the chain is its own install operation). */
+  /** Subscription keys of /catalog/install calls (the chain is one install operation; each package a part of it). */
   private installCalls = 0;
 
   private setActivity(name: string, what: string | undefined): void {
@@ -325,31 +325,71 @@ export class FeedMethods {
         for (const c of plan) if (this.service.queue.has(c.pkg.name)) throw new CodedError(CatalogErrorCode.BUSY, ErrorText.DUPLICATE_COMMAND, c.pkg.name);
         const release = this.take(caller.uid);
         const client = msg.appId ?? msg.sender ?? msg.senderId;
+        const last = plan[plan.length - 1];
+        let op: Operation;
+        try {
+          op = await this.chainOperation(last, msg);
+        } catch (e) {
+          release();
+          throw e;
+        }
         const key = `catalog_install_${++this.installCalls}`;
         if (msg.isSubscription) this.client.subscriptions.add(key, msg); // so the call return is not its last reply
-        void this.runChain(plan, msg, key, client, caller).finally(() => {
+        void this.runChain(plan, op, msg, key, client, caller).catch((e: unknown) => {
+          // Not expected (every task's failure is an event): the operation still ends, and the caller hears of it.
+          this.opts.log(`catalog install ${last.pkg.name} (operation ${op.handle}): ${(e as Error).message}`);
+          if (!op.ended) op.failWith(ErrorCode.GENERAL, (e as Error).message);
+          if (msg.isSubscription) this.endWith(key, msg, { returnValue: false, handle: op.handle, errorCode: ErrorCode.GENERAL, errorText: (e as Error).message });
+        }).finally(() => {
           release();
           void this.cleanDownloads();
         });
-        return { returnValue: true, subscribed: msg.isSubscription, packages: plan.map((c) => ({ name: c.pkg.name, version: c.pkg.version })) } as unknown as Payload;
+        return { returnValue: true, handle: op.handle, subscribed: msg.isSubscription, packages: plan.map((c) => ({ name: c.pkg.name, version: c.pkg.version })) } as unknown as Payload;
       },
     };
   }
 
-  private async runChain(plan: Candidate[], msg: Message, key: string, client: string, caller: { uid: number; gid: number }): Promise<void> {
+  /** The one install operation of a catalog install (its target's name and version), weighed as an install that downloads, started. */
+  private async chainOperation(target: Candidate, msg: Message): Promise<Operation> {
+    const caller = `${msg.appId ?? msg.sender ?? msg.senderId ?? 'unknown'} (uid ${callerFromPeer(msg.peer).uid})`;
+    const r = await this.opts.operations.create({ kind: 'install', id: target.pkg.name, version: target.pkg.version, caller: caller.slice(0, 256) });
+    if (!r.ok) throw new CodedError(r.error.code, r.error.text);
+    r.value.reweigh(DEFAULT_WEIGHTS.install);
+    r.value.start();
+    return r.value;
+  }
+
+  /**
+   * Installs the chain's packages one after the other as parts of `op`: each package's span of the progress is its
+   * share of the chain's bytes; the chain stops at the first package that fails or is cancelled, or before the next
+   * package when a cancel came after one was committed (what was committed stays installed, and the log says so).
+   */
+  private async runChain(plan: Candidate[], op: Operation, msg: Message, key: string, client: string, caller: { uid: number; gid: number }): Promise<void> {
     // The call's return goes out first; the tasks' events follow it.
     while (msg instanceof IncomingMessage && !msg.hasReturned && !msg.ended) await new Promise((r) => setImmediate(r));
+    const target = plan[plan.length - 1].pkg.name;
+    const sizes = plan.map((c) => (c.pkg.size && c.pkg.size > 0 ? c.pkg.size : 0));
+    const known = sizes.every((x) => x > 0);
+    const total = known ? sizes.reduce((a, b) => a + b, 0) : plan.length;
+    const installed: string[] = [];
+    let start = 0;
     let last: StatusEvent | undefined;
     for (const [i, c] of plan.entries()) {
       const isLast = i === plan.length - 1;
+      const share = (known ? sizes[i] : 1) / total;
+      op.beginPart(start, isLast ? 1 - start : share, isLast);
+      start += share;
+      if (op.cancelRequested) {
+        last = { id: target, statusValue: Stage.INSTALL_CANCELLED.statusValue, details: { state: Stage.INSTALL_CANCELLED.state, errorCode: ErrorCode.CANCELLED, reason: CatalogText.chainCancelled(installed) } };
+        break;
+      }
+      op.appendLog(CatalogText.chainPart(c.pkg.name, i + 1, plan.length, target));
       const file = catalogFileName(c);
-      const target = plan[plan.length - 1].pkg.name;
-      const note = plan.length === 1 ? `catalog install of ${target}` : CatalogText.chainNote(c.pkg.name, i + 1, plan.length, target);
-      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 }, undefined, note);
+      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
       const payload: Payload = { id: c.pkg.name, ipkUrl: c.pkg.url, name: c.pkg.name, version: c.pkg.version };
       let ev: StatusEvent;
       try {
-        ev = await this.service.queue.submit('install', { id: c.pkg.name, developer: false, payload, client, caller, preSteps }, undefined, (taskId) => {
+        ev = await this.service.queue.submit('install', { id: c.pkg.name, developer: false, payload, client, caller, preSteps, partOf: { operation: op, last: isLast } }, undefined, (taskId) => {
           this.service.watchTask(taskId, (e, final) => {
             this.setActivity(c.pkg.name, this.activityOf(e, final));
             if (msg.isSubscription && !(final && isLast)) msg.respond(e as unknown as Payload);
@@ -361,12 +401,28 @@ export class FeedMethods {
       last = ev;
       this.kept.delete(file);
       if (ev.details.errorCode !== undefined) {
-        if (!isLast) last = { ...ev, details: { ...ev.details, reason: `${CatalogText.dependencyFailed(c.pkg.name)}: ${String(ev.details.reason)}` } };
+        if (ev.details.errorCode === ErrorCode.CANCELLED && op.cancelRequested) {
+          last = { ...ev, id: target, details: { ...ev.details, reason: CatalogText.chainCancelled(installed) } };
+        } else if (!isLast) last = { ...ev, details: { ...ev.details, reason: `${CatalogText.dependencyFailed(c.pkg.name)}: ${String(ev.details.reason)}` } };
+        if (!(ev.details.errorCode === ErrorCode.CANCELLED && op.cancelRequested)) {
+          op.failWith(Number(ev.details.errorCode), CatalogText.chainFailed(c.pkg.name, i + 1, plan.length, String(ev.details.reason ?? ev.details.state)));
+        }
         break;
       }
+      installed.push(`${c.pkg.name} ${c.pkg.version}`);
     }
-    this.opts.log(`catalog install ${plan[plan.length - 1].pkg.name}: ${String(last?.details.state)}${last?.details.reason ? `: ${String(last.details.reason)}` : ''}`);
-    if (msg.isSubscription && last) this.endWith(key, msg, last as unknown as Payload);
+    if (!op.ended) {
+      if (last?.details.errorCode === ErrorCode.CANCELLED) {
+        op.appendLog(CatalogText.chainCancelled(installed));
+        if (!op.cancelled().ok) op.failWith(ErrorCode.CANCELLED, CatalogText.chainCancelled(installed));
+      } else if (last && last.details.errorCode === undefined) {
+        op.appendLog(CatalogText.chainDone(target, installed.length));
+        op.succeed();
+      } else op.failWith(ErrorCode.GENERAL, String(last?.details.reason ?? CatalogText.chainEmpty));
+    }
+    await this.opts.operations.flush(); // the end is on disk before the bus hears of it
+    this.opts.log(`catalog install ${target} (operation ${op.handle}): ${op.state}${last?.details.reason ? `: ${String(last.details.reason)}` : ''}`);
+    if (msg.isSubscription && last) this.endWith(key, msg, { ...last, handle: op.handle } as unknown as Payload);
   }
 
   private download(): MethodSpec {

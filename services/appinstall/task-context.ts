@@ -34,6 +34,8 @@ export interface InstallEnv {
   log(line: string): void;
 }
 
+import type { Operation } from '../../engine/operations';
+
 export interface TaskRequest {
   taskId: string;
   op: 'install' | 'remove';
@@ -47,6 +49,11 @@ export interface TaskRequest {
   caller?: Caller;
   /** Steps run before the install table (url-install.ts: the download of an http(s) ipkUrl). */
   preSteps?: readonly Step<TaskContext>[];
+  /**
+   * A part of a larger engine operation (feed-methods.ts: one package of a catalog install's chain): the task runs as
+   * that operation's current part instead of getting an operation of its own, and does not end it (the chain does).
+   */
+  partOf?: { operation: Operation; last: boolean };
   /** A remove of a firmware package (firmware-steps.ts); an install learns it from the package (TaskContext.firmware). */
   firmware?: boolean;
 }
