@@ -118,6 +118,9 @@ test('a dead URL ends in 23 with a reason; nothing installed', async () => {
   expect(last.details.reason).toMatch(/download failed/);
   const apps = await call(daemon.root, 'luna://com.webos.applicationManager/listApps', {});
   expect(apps.apps.map((a: Json) => a.id)).not.toContain('com.test.dead');
+  // Its engine operation ended with it: failed, with the download's reason (never left running).
+  const ops = (await call(daemon.root, `${AIS}/operations/list`, {})).operations as Json[];
+  expect(ops.filter((o) => o.id === 'com.test.dead')).toEqual([expect.objectContaining({ state: 'failed', errorText: expect.stringMatching(/download failed/) })]);
 }, 90000);
 
 test('feeds: refresh a signed feed of 600+ packages, list, page the catalog, install a chain of three by name, upgrade', async () => {

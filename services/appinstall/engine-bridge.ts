@@ -13,7 +13,7 @@ import type { DaemonConfig } from './daemon-config';
 import type { Step } from './task-runner';
 import type { TaskContext, TaskRequest } from './task-context';
 import type { TaskHooks } from './task-queue';
-import type { Details, StageUpdate, StatusEvent } from './status-events';
+import { isFinalEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { findPackage, listPackages, readPackage, type InstalledPackage } from './package-db';
 import { removeTreeDurable } from './durable-fs';
 
@@ -29,8 +29,6 @@ const INSTALL_PHASE: Record<string, Phase> = {
   prepare: 'unpack', unpack: 'unpack', switch: 'register', 'bus-files': 'register', finish: 'register',
 };
 
-/** Final statusValues of a task (the operation ends with them). */
-const FINAL = new Set<number>([Stage.INSTALLED, Stage.REMOVED, Stage.INSTALL_FAILED, Stage.REMOVE_FAILED, Stage.INSTALL_CANCELLED].map((s) => s.statusValue));
 
 function isEngineCode(code: number): boolean {
   return code <= -200 && code >= -299;
@@ -157,11 +155,11 @@ export class EngineBridge {
     attach: (endQueued) => {
       this.endQueued = endQueued;
     },
-    event: (req, _ctx, ev) => (FINAL.has(ev.statusValue) ? this.onEvent(req, ev).catch((e: unknown) => this.log(`operation of ${req.op} ${req.id}: ${(e as Error).message}`)) : void this.onEvent(req, ev)),
+    event: (req, _ctx, ev) => (isFinalEvent(ev) ? this.onEvent(req, ev).catch((e: unknown) => this.log(`operation of ${req.op} ${req.id}: ${(e as Error).message}`)) : void this.onEvent(req, ev)),
   };
 
   private async onEvent(req: TaskRequest, ev: StatusEvent): Promise<void> {
-    const final = FINAL.has(ev.statusValue);
+    const final = isFinalEvent(ev); // the task's last event (status-events.ts): its operation ends with it
     const opP = this.ops.get(req.taskId);
     if (final) {
       this.ops.delete(req.taskId);
