@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../ipc/paths';
+import { BUS_SUBDIRS, type Layout } from '../layout/paths';
 import type { PeerIdentity } from '../ipc/protocol';
 import { decideCall, decideCallByName, decideRegister, knownService } from './decision';
 import type { CallerContext, CallTarget, Denial, Policy } from './policy';
@@ -15,7 +15,6 @@ export type { Policy, Denial, CallerContext, CallTarget } from './policy';
 /** The shipped default policy files (acg/default-policy, copied to dist/acg/default-policy by the build). */
 export const DEFAULT_POLICY_DIR = path.join(__dirname, 'default-policy');
 
-const DEFAULT_SUBDIRS = ['roles.d', 'client-permissions.d', 'api-permissions.d', 'groups.d', 'services.d', 'manifests.d', 'containers.d'];
 
 /**
  * Copy the default policy into <root>/usr/share/luna-service2/ file by file, never overwriting a file that exists
@@ -33,7 +32,7 @@ export function installDefaultPolicy(l: Layout, log: (line: string) => void = ()
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   };
-  for (const sub of DEFAULT_SUBDIRS) {
+  for (const sub of BUS_SUBDIRS) {
     const dir = path.join(from, sub);
     let names: string[] = [];
     try { names = fs.readdirSync(dir); } catch { /* none shipped */ }

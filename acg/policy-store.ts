@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
-import type { Layout } from '../ipc/paths';
+import type { Layout } from '../layout/paths';
 import { BusErrorCode, BusErrorText } from '../status-codes';
 import type { Denial } from './policy';
 import { compileSecurityData, EMPTY_SECURITY_DATA, type LoadedFile, type Origin, type SecurityData } from './security-data';

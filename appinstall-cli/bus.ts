@@ -1,7 +1,7 @@
-// appinstall's side of the bus: one anonymous LunaClient on the hub socket luna-send uses (ipc/paths.ts), calls that
+// appinstall's side of the bus: one anonymous LunaClient on the hub socket luna-send uses (layout/paths.ts), calls that
 // turn an error reply into a CliError with words and an exit code (not offered, denied, failed, bus unreachable).
 import type { LunaClient } from '../ipc/client';
-import { resolveClientHubSocket } from '../ipc/paths';
+import { resolveClientHubSocket } from '../layout/paths';
 import type { Payload } from '../ipc/protocol';
 import { BusErrorCode, CodedError } from '../status-codes';
 import { CliText, ExitCode } from '../status-codes/cli';

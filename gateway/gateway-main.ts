@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `appinstall-gateway [--root DIR]`: the HTTP gateway alone, for a hub and daemon already running on that root
 // (npm start runs it in-process instead). Config: "gateway" in <root>/etc/palm/appinstalld.json.
-import { layout as layoutOf } from '../ipc/paths';
+import { layout as layoutOf } from '../layout/paths';
 import { loadDaemonConfig } from '../services/appinstall/daemon-config';
 import { log, runDaemon } from '../services/daemon-cli';
 import { startGatewayForRoot } from './index';

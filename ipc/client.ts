@@ -11,7 +11,7 @@ import { firstValueFrom } from 'rxjs/internal/firstValueFrom';
 import { BusErrorCode, BusErrorText, CodedError, errorReply } from '../status-codes';
 import { FrameDecoder, encodeCall, encodeFrame, parseHubFrame, type FrameError } from './framing';
 import { MethodRegistry, type Message, type MethodSpec } from './method-registry';
-import { checkSocketPath, resolveClientHubSocket } from './paths';
+import { checkSocketPath, resolveClientHubSocket } from '../layout/paths';
 import { DEFAULT_LIMITS, HUB_SERVICE, type ClientToHub, type HubToClient, type Payload, type PeerIdentity, type ReplyMsg, type ServiceReplyMsg } from './protocol';
 import { Subscriptions, type SubscriptionRegistry } from './subscriptions';
 import { parseUri } from './uri';

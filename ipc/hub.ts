@@ -10,7 +10,7 @@ import { Connection, QueueAccount } from './connection';
 import { callerFields, encodeFrame, encodeIncomingCallWith, encodeSignalReply, signalSenderFields, targetFields } from './framing';
 import { HubService, HubServiceCall, hubServiceHasMethod } from './hub-service';
 import { peerIdentity } from './peer-credentials';
-import { checkSocketPath } from './paths';
+import { checkSocketPath } from '../layout/paths';
 import { DEFAULT_LIMITS, HUB_SERVICE, HubLimits, Payload, PeerIdentity } from './protocol';
 import type { CallMsg, ClientToHub, HelloMsg, MethodsMsg, ServiceReplyMsg, SignalMsg } from './protocol';
 import { categoryProblem, methodNameProblem, parseUri, serviceNameProblem, type ParsedUri } from './uri';

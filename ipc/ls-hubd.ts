@@ -5,7 +5,7 @@ import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
 import { createLogger } from '../cli-common/log';
 import { CodedError } from '../status-codes';
 import { Hub } from './hub';
-import { layout, resolveHubSocket, resolveRoot } from './paths';
+import { layout, resolveHubSocket, resolveRoot } from '../layout/paths';
 import { peerCredentialsUnavailable } from './peer-credentials';
 import type { HubLimits } from './protocol';
 

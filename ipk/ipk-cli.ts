@@ -1,6 +1,6 @@
 // The `ipk` command: `ipk pack APPDIR [SERVICEDIR...] [-o OUTDIR] [--sign KEY --certificate CRT]` and
 // `ipk info FILE [--json] [--bundle PEM]`. Arguments via cli-common/args.ts, printing; the work is in pack.ts / ipk-info.ts.
-import { layout, resolveRoot } from '../ipc/paths';
+import { layout, resolveRoot } from '../layout/paths';
 import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
 import { CodedError } from '../status-codes';
 import { CliText, ExitCode } from '../status-codes/cli';

@@ -2,7 +2,7 @@
 // signal, or time calls) and print replies. Option syntax is options.ts's, reply text is output.ts's.
 import fs from 'node:fs';
 import type { LunaClient } from '../ipc/client';
-import { resolveClientHubSocket } from '../ipc/paths';
+import { resolveClientHubSocket } from '../layout/paths';
 import type { Payload } from '../ipc/protocol';
 import { parsePayload, parseUri } from '../ipc/uri';
 import { CodedError, LunaSendText } from '../status-codes';

@@ -1,6 +1,6 @@
 // What the two daemon entry points (services/main.ts, services/appinstalld.ts) share as command-line programs:
 // `--root DIR` / `-h` / `-V` (cli-common/args.ts), logs on stderr (cli-common/log.ts), signals handled from the first moment, a clean stop. Not what they start.
-import { resolveRoot } from '../ipc/paths';
+import { resolveRoot } from '../layout/paths';
 import { UsageError, parseCommandLine, versionLine } from '../cli-common/args';
 import { createLogger, escapeLogText, type Logger } from '../cli-common/log';
 import { CodedError } from '../status-codes';

@@ -2,7 +2,7 @@
 // downloadmanager, and the device facts of systemservice and tv.systemproperty) on an existing hub: config check, one bus connection each, recovery before any
 // method opens, clean stop. Used by main.ts and appinstalld.ts.
 import { LunaClient } from '../ipc/client';
-import { layout as layoutOf } from '../ipc/paths';
+import { layout as layoutOf } from '../layout/paths';
 import { loadDaemonConfig } from './appinstall/daemon-config';
 import { recover } from './appinstall/recovery';
 import { ensureSpaceReserve } from './appinstall/space-reserve';

@@ -1,6 +1,6 @@
 // `npm start`: the hub and the install daemon's services (services/daemon.ts) in one foreground process, logs on stderr.
 // `node dist/services/main.js [--root DIR]`; SIGTERM/SIGINT stop it cleanly (running tasks finish first); SIGHUP reloads the bus policy.
-import { layout as layoutOf } from '../ipc/paths';
+import { layout as layoutOf } from '../layout/paths';
 import { startHub } from '../ipc/ls-hubd';
 import { startServices } from './daemon';
 import { createLogger } from '../cli-common/log';

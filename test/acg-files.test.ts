@@ -7,7 +7,7 @@ import { PolicyStore } from '../acg/policy-store';
 import {
   parseGroupsFile, parseManifestFile, parseRoleFile, parseServiceFile, SecurityFileError,
 } from '../acg/security-files';
-import { layout } from '../ipc/paths';
+import { layout } from '../layout/paths';
 import { BusErrorText } from '../status-codes';
 import {
   peer, REAL_APPINSTALLD_API, REAL_APPINSTALLD_GROUPS, REAL_APPINSTALLD_PERM, REAL_APPINSTALLD_ROLE, REAL_APPINSTALLD_SERVICE,

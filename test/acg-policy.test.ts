@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPolicy, installDefaultPolicy } from '../acg';
-import { layout } from '../ipc/paths';
+import { layout } from '../layout/paths';
 import { BusErrorText } from '../status-codes';
 import { peer } from './helpers/acg-fixtures';
 

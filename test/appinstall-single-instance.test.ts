@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { ErrorText } from '../status-codes';
 import { MAIN, call, killAllChildren, makeRoot, startDaemon } from './helpers/appinstall-daemon';
 import { stagingRoot } from '../services/appinstall/package-switch';
-import { layout } from '../ipc/paths';
+import { layout } from '../layout/paths';
 
 const roots: string[] = [];
 afterAll(() => {

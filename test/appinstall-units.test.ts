@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { firstValueFrom, BehaviorSubject } from 'rxjs';
-import { layout as layoutOf } from '../ipc/paths';
+import { layout as layoutOf } from '../layout/paths';
 import { AppInstallService } from '../services/appinstall/appinstall-service';
 import { DevModeService } from '../services/devmode/devmode-service';
 import { SystemServiceService } from '../services/systemservice/systemservice-service';

@@ -1,6 +1,6 @@
-// Unit tests of where clients look for the hub (ipc/paths.ts resolveClientHubSocket): the development default, settings
+// Unit tests of where clients look for the hub (layout/paths.ts resolveClientHubSocket): the development default, settings
 // given on purpose, and the device's socket when the daemon runs with root "/". Pure: socket existence is injected.
-import { DEVICE_HUB_SOCKET, resolveClientHubSocket } from '../ipc/paths';
+import { DEVICE_HUB_SOCKET, resolveClientHubSocket } from '../layout/paths';
 
 const HOME = '/home/dev';
 const OWN = '/home/dev/.local/state/appinstalld/var/run/luna-service2/com.palm.hub';

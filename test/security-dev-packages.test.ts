@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, ErrorText, Stage } from '../status-codes';
 import { packApp } from '../ipk/pack';
-import { layout } from '../ipc/paths';
+import { layout } from '../layout/paths';
 import { packageBusFiles } from '../services/appinstall/bus-files';
 import type { InstalledPackage } from '../services/appinstall/package-db';
 import {

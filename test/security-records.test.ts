@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, ErrorText, Stage } from '../status-codes';
-import { layout } from '../ipc/paths';
+import { layout } from '../layout/paths';
 import {
   startDaemon, makeRoot, killAllChildren, install, remove, call, makeIpk, type Daemon, type Json,
 } from './helpers/appinstall-daemon';

@@ -3,7 +3,7 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { checkId, checkIpkUrl, checkPayloadBounds, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';

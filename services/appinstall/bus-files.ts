@@ -1,10 +1,10 @@
 // The luna-service2 security files of an installed package (docs/acg.md, docs/appinstall.md), computed from what is installed.
 // Pure: returns paths and contents; writing them and telling the hub is bus-file-sync.ts's job.
 import path from 'node:path';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import type { InstalledPackage } from './package-db';
 
-/** One luna-service2 tree (static, verified or developer), as ipc/paths.ts lays it out. */
+/** One luna-service2 tree (static, verified or developer), as layout/paths.ts lays it out. */
 export type BusTree = Layout['volatileBus'];
 
 export interface BusFile {

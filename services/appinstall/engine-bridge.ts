@@ -8,7 +8,7 @@ import { AuxMetadata } from '../../engine/aux-metadata';
 import { DEFAULT_WEIGHTS, type Operation, type Phase } from '../../engine/operations';
 import { checkDependsForInstall, checkRemove, type InstalledPackage as EnginePackage } from '../../engine/depends';
 import { CodedError, ErrorCode, ErrorText, Stage, type StageName } from '../../status-codes';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import type { DaemonConfig } from './daemon-config';
 import type { Step } from './task-runner';
 import type { TaskContext, TaskRequest } from './task-context';

@@ -2,7 +2,7 @@
 // operations of kinds refresh and download), /catalog/list (paged), /catalog/install (dependencies first, the whole chain one install operation).
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import type { Payload } from '../../ipc/protocol';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../../status-codes';
 import { CatalogActivity, CatalogErrorCode, CatalogText } from '../../status-codes/distribution';

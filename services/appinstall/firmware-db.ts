@@ -5,7 +5,7 @@
 // Reading only; the files are replaced by renames (package-switch.ts), never rewritten in place.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import { parseControlText } from '../../ipk/control';
 import { isSafeName } from './package-db';
 import { stagingRoot } from './package-switch';

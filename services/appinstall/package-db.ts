@@ -3,7 +3,7 @@
 // only ever replaced by renames (package-switch.ts), never rewritten in place.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import { parseControlText } from '../../ipk/control';
 import { parseBoundedJson } from '../../ipk/json-bounds';
 

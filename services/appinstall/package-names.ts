@@ -4,7 +4,7 @@
 // either app root, or a security manifest of another package or of the system already holds.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { isPrivilegedName } from '../../acg/namespaces';
 import { listDir, parseManifestFile, parseServiceFile } from '../../acg/security-files';

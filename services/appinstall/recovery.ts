@@ -1,6 +1,6 @@
 // Start-up recovery, run before the bus methods open: every unfinished task is rolled back or finished by its
 // journal, staging leftovers are removed, and the volatile bus trees are made to match the apps on disk both ways.
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import path from 'node:path';
 import { journalDir, readJournals, type JournalRecord } from './journal';
 import { finish, rollback, orphanStagings, stagingRoot } from './package-switch';

@@ -1,6 +1,6 @@
 // What a running install or remove task can reach: the paths of its root, the daemon config, the hub and the
 // application manager (as narrow interfaces), and the task's own request. Types and small lookups only.
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import type { Payload } from '../../ipc/protocol';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';

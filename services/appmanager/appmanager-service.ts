@@ -5,7 +5,7 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { LunaClient, Message } from '../../ipc/client';
 import type { Payload } from '../../ipc/protocol';
-import type { Layout } from '../../ipc/paths';
+import type { Layout } from '../../layout/paths';
 import { AppManagerErrorCode, AppManagerErrorText, CodedError } from '../../status-codes';
 import { listPackages, type InstalledPackage } from '../appinstall/package-db';
 

@@ -55,18 +55,21 @@ export function checkSocketPath(p: string): void {
   }
 }
 
+/** The folders of a luna-service2 security tree (static, verified and developer trees alike), in this order. */
+export const BUS_SUBDIRS = ['roles.d', 'client-permissions.d', 'api-permissions.d', 'groups.d', 'services.d', 'manifests.d', 'containers.d'] as const;
+
 /** Every path of docs/layout.md under one root. */
 export function layout(root: string) {
   const at = (...p: string[]) => path.join(root, ...p);
   const busTree = (base: string) => ({
     base,
-    rolesD: path.join(base, 'roles.d'),
-    clientPermissionsD: path.join(base, 'client-permissions.d'),
-    apiPermissionsD: path.join(base, 'api-permissions.d'),
-    groupsD: path.join(base, 'groups.d'),
-    servicesD: path.join(base, 'services.d'),
-    manifestsD: path.join(base, 'manifests.d'),
-    containersD: path.join(base, 'containers.d'),
+    rolesD: path.join(base, BUS_SUBDIRS[0]),
+    clientPermissionsD: path.join(base, BUS_SUBDIRS[1]),
+    apiPermissionsD: path.join(base, BUS_SUBDIRS[2]),
+    groupsD: path.join(base, BUS_SUBDIRS[3]),
+    servicesD: path.join(base, BUS_SUBDIRS[4]),
+    manifestsD: path.join(base, BUS_SUBDIRS[5]),
+    containersD: path.join(base, BUS_SUBDIRS[6]),
   });
   const appRoot = (base: string) => ({
     base,
