@@ -91,7 +91,9 @@ export function thunderPeer(): Peer {
     const as = ch.as;
     switch (name) {
       case 'install': {
-        if (ctx.ops.active(p.id)) throw new RpcFail(ThunderCode.TOO_MANY_REQUESTS, ThunderText.TOO_MANY_REQUESTS);
+        // LISA: ERROR_APP_UNINSTALLING while the app's uninstall runs, else ERROR_TOO_MANY_REQUESTS while busy.
+        const cur = ctx.ops.active(p.id);
+        if (cur) throw cur.kind === 'remove' ? new RpcFail(ThunderCode.APP_UNINSTALLING, ThunderText.APP_UNINSTALLING) : new RpcFail(ThunderCode.TOO_MANY_REQUESTS, ThunderText.TOO_MANY_REQUESTS);
         const apps = await installed(as);
         if (p.version && apps.some((a) => a.id === p.id && a.version === p.version)) throw new RpcFail(ThunderCode.ALREADY_INSTALLED, ThunderText.ALREADY_INSTALLED);
         const url = String(p.url);
