@@ -9,7 +9,7 @@ import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
 import { startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
-import { buildTar, controlText, controlTgz, gz, ipkOf, type TarEntry } from './helpers/ipk-corpus';
+import { firmwareIpk as fwIpk } from './helpers/firmware-ipk';
 
 let g: GatewayDaemon;
 let nginx: NginxServer;
@@ -162,20 +162,6 @@ test('firmware: refresh_store {"status":200}, the firmware list, an unknown firm
   expect(await ax('POST', '/app_store/firmware/install_packages', { packages: ['bottom-sensor'] }))
     .toMatchObject({ status: 400, json: { 'bottom-sensor': { error: 'invalid module bottom-sensor, skip...' } } });
 });
-
-/** A firmware ipk (control Section: firmware; data only lib/firmware/<name>/...), as test/appinstall-firmware builds them. */
-function fwIpk(dir: string, name: string, version: string, files: Record<string, string>): string {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.chmodSync(dir, 0o755);
-  const entries: TarEntry[] = [
-    { path: 'lib/', type: 'dir' }, { path: 'lib/firmware/', type: 'dir' }, { path: `lib/firmware/${name}/`, type: 'dir' },
-    ...Object.entries(files).map(([f, body]) => ({ path: `lib/firmware/${name}/${f}`, body })),
-  ];
-  const file = path.join(dir, `${name}_${version}.ipk`);
-  fs.writeFileSync(file, ipkOf(gz(buildTar(entries)), controlTgz(controlText(name, { Version: version, Section: 'firmware', Description: 'Bottom sensor firmware' }))));
-  fs.chmodSync(file, 0o644);
-  return file;
-}
 
 test('firmware from the feed: listed not_installed, upgradable, installed in one step under lib/firmware, then up_to_date; its task and log', async () => {
   const fw = fwIpk(path.join(www, 'feed'), 'bottom-sensor', '1.5.4', { 'sensor.bin': 'bottom sensor 1.5.4\n' });
