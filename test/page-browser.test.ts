@@ -202,6 +202,8 @@ test('available apps from an nginx-served feed: Refresh lists them with GET, GET
     await fwCard.getByRole('button', { name: 'GET bottom-sensor' }).click();
     await page.waitForFunction(() => document.querySelector('#firmware .app[data-name="bottom-sensor"]')?.getAttribute('data-status') === 'up_to_date', undefined, { timeout: 60_000 });
     expect(await fwCard.locator('.app-version').textContent()).toBe('Version 1.5.4');
+    // Its task in the task list ends Succeeded too.
+    await page.waitForFunction(() => [...document.querySelectorAll('#tasks li')].some((li: any) => /Install bottom-sensor 1\.5\.4/.test(li.textContent) && /Succeeded/.test(li.textContent)), undefined, { timeout: 30_000 });
     expect(fs.readFileSync(path.join(g.root, 'lib/firmware/bottom-sensor/sensor.bin'), 'utf8')).toBe('bottom sensor\n');
     await shot('6b-firmware-installed');
   } finally {
