@@ -194,9 +194,10 @@ export function axPeer(): Peer {
         };
         s.get('/app_store/packages', list(false));
         s.get('/app_store/firmware/packages', list(true));
-        // A refresh answers once the feeds are read (the next list has the new packages), like the seed's store.
+        // The seed: the store's refresh runs asynchronously and clients poll the list; the firmware refresh answers
+        // {"status":200} once the feeds are read, so the next firmware list has the new packages.
         s.post('/app_store/services/refresh_store', async (req, reply) => {
-          try { await ctx.backend.refreshFeedsDone(as(req)); lists.clear(); return reply.code(201).send({}); } catch (e) { return fromError(reply, e); }
+          try { await ctx.backend.refreshFeeds(as(req)); return reply.code(201).send({}); } catch (e) { return fromError(reply, e); }
         });
         s.post('/app_store/firmware/refresh_store', async (req, reply) => {
           try { await ctx.backend.refreshFeedsDone(as(req)); lists.clear(); return reply.code(201).send({ status: 200 }); } catch (e) { return fromError(reply, e); }
