@@ -60,6 +60,15 @@ export function axPeer(): Peer {
     ]);
     const out = cat.filter((e) => (e.candidate?.section === 'firmware') === firmware);
     const known = new Set(out.map((e) => e.name));
+    if (firmware) {
+      // The bus catalog knows installed apps only: an installed firmware's version comes from /installed.
+      const have = new Map(installed.map((a) => [a.id, a.version]));
+      for (const [i, e] of out.entries()) {
+        const v = have.get(e.name);
+        if (!v || e.installedVersion || !e.candidate) continue;
+        out[i] = { ...e, installedVersion: v, status: compareVersions(v, e.candidate.version) < 0 ? 'upgradable' : 'up_to_date' };
+      }
+    }
     for (const a of installed) {
       if (known.has(a.id) || (a.section === 'firmware') !== firmware) continue;
       out.push({ name: a.id, installedVersion: a.version, candidate: { version: a.version }, status: 'up_to_date' });
@@ -75,7 +84,7 @@ export function axPeer(): Peer {
     return out;
   }
 
-  function packageOf(e: CatalogEntry): AxPackage {
+  function packageOf(e: CatalogEntry, firmware = false): AxPackage {
     const status = STATUS_MAP[String(e.status).toLowerCase().replace(/[\s-]+/g, '_')] ?? (e.installedVersion ? 'up_to_date' : 'not_installed');
     const p: AxPackage = { name: e.name, latest_version: e.candidate?.version ?? e.installedVersion ?? '', current_version: e.installedVersion ?? '', status };
     // An operation this gateway follows tells the live status, progress and task id.
@@ -98,7 +107,8 @@ export function axPeer(): Peer {
       p.status = 'uninstall_failed'; p.uninstall_task_id = op.taskId;
     }
     if (p.status === 'downloaded') p.downloaded_versions = [p.latest_version];
-    p.optional = true;
+    // The seed's firmware entries have no "optional" (firmware is not the user's choice).
+    if (!firmware) p.optional = true;
     return p;
   }
 
@@ -173,7 +183,7 @@ export function axPeer(): Peer {
           let hit = lists.get(key);
           if (!hit || Date.now() - hit.at >= LIST_TTL_MS) {
             if (lists.size > 1000) lists.clear();
-            const entry = { at: Date.now(), json: catalog(who, firmware).then((c) => JSON.stringify(c.map(packageOf))) };
+            const entry = { at: Date.now(), json: catalog(who, firmware).then((c) => JSON.stringify(c.map((e) => packageOf(e, firmware)))) };
             entry.json.catch(() => { if (lists.get(key) === entry) lists.delete(key); });
             lists.set(key, entry);
             hit = entry;
@@ -184,11 +194,13 @@ export function axPeer(): Peer {
         };
         s.get('/app_store/packages', list(false));
         s.get('/app_store/firmware/packages', list(true));
+        // The seed: the store's refresh runs asynchronously and clients poll the list; the firmware refresh answers
+        // {"status":200} once the feeds are read, so the next firmware list has the new packages.
         s.post('/app_store/services/refresh_store', async (req, reply) => {
           try { await ctx.backend.refreshFeeds(as(req)); return reply.code(201).send({}); } catch (e) { return fromError(reply, e); }
         });
         s.post('/app_store/firmware/refresh_store', async (req, reply) => {
-          try { await ctx.backend.refreshFeeds(as(req)); return reply.code(201).send({ status: 200 }); } catch (e) { return fromError(reply, e); }
+          try { await ctx.backend.refreshFeedsDone(as(req)); lists.clear(); return reply.code(201).send({ status: 200 }); } catch (e) { return fromError(reply, e); }
         });
         s.post('/app_store/services/download_packages', { schema: { body: PACKAGES_BODY } }, async (req, reply) => {
           const who = as(req);

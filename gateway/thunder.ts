@@ -27,7 +27,24 @@ class RpcFail extends Error {
 const wrong = () => new RpcFail(ThunderCode.WRONG_PARAMS, ThunderText.WRONG_PARAMS);
 
 /** A caller: who it is (client name) and, on a WebSocket, its registrations. */
-interface Channel { as: string; regs: Set<string>; ws?: WebSocket; watch?: boolean }
+/** sock: the upgraded TCP socket under ws, for events written as pre-built frames (see send()). */
+interface Channel { as: string; regs: Set<string>; ws?: WebSocket; sock?: net.Socket; watch?: boolean }
+
+/**
+ * One unmasked, unfragmented text frame (RFC 6455 §5.2), header and payload in one Buffer: built once per event and
+ * registration id, then written as is to every socket (one write each, no per-socket framing, cork and writev).
+ */
+function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const hl = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const b = Buffer.allocUnsafe(hl + n);
+  b[0] = 0x81; // FIN, opcode 1 (text)
+  if (n < 126) b[1] = n;
+  else if (n < 65536) { b[1] = 126; b.writeUInt16BE(n, 2); }
+  else { b[1] = 127; b.writeBigUInt64BE(BigInt(n), 2); }
+  payload.copy(b, hl);
+  return b;
+}
 
 // Parameter schemas per method, compiled once. Strings bounded; extra keys allowed (Thunder ignores them).
 const S = { type: 'string', maxLength: 1024 };
@@ -91,7 +108,9 @@ export function thunderPeer(): Peer {
     const as = ch.as;
     switch (name) {
       case 'install': {
-        if (ctx.ops.active(p.id)) throw new RpcFail(ThunderCode.TOO_MANY_REQUESTS, ThunderText.TOO_MANY_REQUESTS);
+        // LISA: ERROR_APP_UNINSTALLING while the app's uninstall runs, else ERROR_TOO_MANY_REQUESTS while busy.
+        const cur = ctx.ops.active(p.id);
+        if (cur) throw cur.kind === 'remove' ? new RpcFail(ThunderCode.APP_UNINSTALLING, ThunderText.APP_UNINSTALLING) : new RpcFail(ThunderCode.TOO_MANY_REQUESTS, ThunderText.TOO_MANY_REQUESTS);
         const apps = await installed(as);
         if (p.version && apps.some((a) => a.id === p.id && a.version === p.version)) throw new RpcFail(ThunderCode.ALREADY_INSTALLED, ThunderText.ALREADY_INSTALLED);
         const url = String(p.url);
@@ -301,10 +320,13 @@ export function thunderPeer(): Peer {
       if (!EVENTS.includes(event)) continue;
       let frame = frames.get(key);
       if (!frame) {
-        frame = Buffer.from(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`);
+        frame = textFrame(Buffer.from(`{"jsonrpc":"2.0","method":${JSON.stringify(`${rid}.${event}`)},"params":${paramsJson}}`));
         if (frames.size < 1000) frames.set(key, frame);
       }
-      ch.ws.send(frame, { binary: false });
+      // ws writes every message synchronously to the socket (permessage-deflate is off, so its sender never queues):
+      // a frame written here directly keeps its place among the replies. The fallback is ws's own framing.
+      if (ch.sock && ch.sock.writable) ch.sock.write(frame);
+      else ch.ws.send(frame.subarray(frame[1] === 126 ? 4 : frame[1] === 127 ? 10 : 2), { binary: false });
     }
   }
 
@@ -366,7 +388,7 @@ export function thunderPeer(): Peer {
       if (wsCount >= ctx.config.maxWebSockets) return deny('503 Service Unavailable');
       wss!.handleUpgrade(req, socket, head, (ws) => {
         socket.setTimeout(0);
-        const ch: Channel = { as, regs: new Set(), ws };
+        const ch: Channel = { as, regs: new Set(), ws, sock: socket };
         channels.add(ch);
         // Rate: a token bucket of wsMessagesPerSecond, burst twice that; over it a request gets 1002, and a client
         // that keeps flooding is closed (1008).

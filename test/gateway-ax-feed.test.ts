@@ -9,6 +9,7 @@ import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
 import { startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
+import { firmwareIpk as fwIpk } from './helpers/firmware-ipk';
 
 let g: GatewayDaemon;
 let nginx: NginxServer;
@@ -162,11 +163,43 @@ test('firmware: refresh_store {"status":200}, the firmware list, an unknown firm
     .toMatchObject({ status: 400, json: { 'bottom-sensor': { error: 'invalid module bottom-sensor, skip...' } } });
 });
 
-// TODO(lead, after merging the firmware branch): enable. A feed stanza with "Section: firmware" for bottom-sensor
-// 1.5.4; /app_store/firmware/packages lists it upgradable/not_installed, install_packages answers
-// {"bottom-sensor":{"task_id":N,"version":"1.5.4"}}, files land under <root>/lib/firmware/bottom-sensor/ and
-// /installed {"section":"firmware"} lists it; the list then says up_to_date.
-test.skip('firmware install from the feed (needs the firmware branch)', async () => {
+test('firmware from the feed: listed not_installed, upgradable, installed in one step under lib/firmware, then up_to_date; its task and log', async () => {
+  const fw = fwIpk(path.join(www, 'feed'), 'bottom-sensor', '1.5.4', { 'sensor.bin': 'bottom sensor 1.5.4\n' });
+  const old = fwIpk(path.join(path.dirname(www), 'local-fw'), 'bottom-sensor', '1.3.1', { 'sensor.bin': 'bottom sensor 1.3.1\n', 'old.txt': 'old\n' });
+  writeFeed(path.join(www, 'feed'), [stanza('com.ax.app', '1.0.0', ipks.app), stanza('com.ax.high', '1.0.0', ipks.high), { ...stanza('bottom-sensor', '1.5.4', fw), section: 'firmware' }]);
+  expect(await ax('POST', '/app_store/firmware/refresh_store')).toMatchObject({ status: 201, json: { status: 200 } });
+  // The firmware list has the firmware only, with the seed's four fields; the app list does not have it.
+  expect((await ax('GET', '/app_store/firmware/packages')).json).toEqual([{ name: 'bottom-sensor', latest_version: '1.5.4', current_version: '', status: 'not_installed' }]);
+  expect((await ax('GET', '/app_store/packages')).json.map((p: any) => p.name)).not.toContain('bottom-sensor');
+
+  // An older firmware installed from a file: the feed's is an upgrade.
+  expect(await ax('POST', '/app_store/services/install_local_file', { filename: old })).toMatchObject({ status: 201, json: { module_name: 'bottom-sensor', version: '1.3.1' } });
+  await new Promise((r) => setTimeout(r, 300)); // the list answer is reused for 250 ms
+  expect((await ax('GET', '/app_store/firmware/packages')).json).toEqual([{ name: 'bottom-sensor', latest_version: '1.5.4', current_version: '1.3.1', status: 'upgradable' }]);
+
+  // One step: no download beforehand.
   const r = await ax('POST', '/app_store/firmware/install_packages', { packages: ['bottom-sensor'] });
   expect(r).toMatchObject({ status: 201, json: { 'bottom-sensor': { task_id: expect.any(Number), version: '1.5.4' } } });
+  const task = r.json['bottom-sensor'].task_id;
+  let last: any;
+  for (const end = Date.now() + 60000; Date.now() < end; await new Promise((res) => setTimeout(res, 20))) {
+    last = (await ax('GET', '/app_store/firmware/packages')).json[0];
+    if (last?.status === 'up_to_date') break;
+  }
+  expect(last).toEqual({ name: 'bottom-sensor', latest_version: '1.5.4', current_version: '1.5.4', status: 'up_to_date' });
+  const dir = path.join(g.root, 'lib/firmware/bottom-sensor');
+  expect(fs.readdirSync(dir).sort()).toEqual(['sensor.bin']);
+  expect(fs.readFileSync(path.join(dir, 'sensor.bin'), 'utf8')).toBe('bottom sensor 1.5.4\n');
+  expect((await call(g.root, 'luna://com.webos.appInstallService/installed', { section: 'firmware' })).packages)
+    .toEqual([expect.objectContaining({ id: 'bottom-sensor', version: '1.5.4', section: 'firmware' })]);
+
+  // The install task is in the install task list, succeeded, with a log; installing it again is refused.
+  const t = (await ax('GET', '/app_store/jobs/install/tasks')).json.find((x: any) => x.id === task);
+  expect(t).toMatchObject({ status: 'succeeded', module: 'bottom-sensor', version: '1.5.4', url: `${g.base}/app_store/jobs/install/tasks/${task}/log` });
+  const log = await ax('GET', `/app_store/jobs/install/tasks/${task}/log`);
+  expect(log.status).toBe(200);
+  expect(log.headers.get('x-more-data')).toBe('false');
+  expect(log.text).toMatch(/firmware task bottom-sensor\(1\.5\.4\) added\n[^]*firmware task bottom-sensor\(1\.5\.4\) succeeded\n$/);
+  expect(await ax('POST', '/app_store/firmware/install_packages', { packages: ['bottom-sensor'] }))
+    .toMatchObject({ status: 400, json: { 'bottom-sensor': { error: 'installed version(1.5.4) is already up to date' } } });
 });

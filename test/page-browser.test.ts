@@ -13,6 +13,7 @@ import { PageText } from '../status-codes/peer-errors';
 import { launchChromium } from './helpers/chromium';
 import { startNginx, type LocalNginx } from './helpers/nginx';
 import { writeConf, writeFeed } from './helpers/opkg-feed';
+import { firmwareIpk } from './helpers/firmware-ipk';
 
 // Browser globals inside page.evaluate/waitForFunction callbacks (this file is type-checked without the DOM lib).
 declare const document: any;
@@ -175,6 +176,16 @@ test('available apps from an nginx-served feed: Refresh lists them with GET, GET
     name: 'com.example.news', version: '3.1.0', size: bytes.length, installedSize: bytes.length, filename: path.basename(ipk),
     md5: crypto.createHash('md5').update(bytes).digest('hex'), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), description: 'News',
   }]);
+  // Firmware in the same feed (Section: firmware): the page's firmware section, installed in one step.
+  const fw = firmwareIpk(path.join(www, 'apps'), 'bottom-sensor', '1.5.4', { 'sensor.bin': 'bottom sensor\n' });
+  const fwBytes = fs.readFileSync(fw);
+  writeFeed(path.join(www, 'apps'), [{
+    name: 'com.example.news', version: '3.1.0', size: bytes.length, installedSize: bytes.length, filename: path.basename(ipk),
+    md5: crypto.createHash('md5').update(bytes).digest('hex'), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), description: 'News',
+  }, {
+    name: 'bottom-sensor', version: '1.5.4', section: 'firmware', size: fwBytes.length, installedSize: fwBytes.length, filename: path.basename(fw),
+    md5: crypto.createHash('md5').update(fwBytes).digest('hex'), sha256: crypto.createHash('sha256').update(fwBytes).digest('hex'), description: 'Bottom sensor',
+  }]);
   const nginx: LocalNginx = await startNginx({ root: www });
   try {
     writeConf(g.root, 'page.conf', [`src/gz apps ${nginx.url}/apps`]);
@@ -184,6 +195,17 @@ test('available apps from an nginx-served feed: Refresh lists them with GET, GET
     await card('com.example.news').getByRole('button', { name: 'GET com.example.news' }).click();
     await page.waitForFunction(() => document.querySelector('#apps .app[data-name="com.example.news"]')?.getAttribute('data-status') === 'up_to_date', undefined, { timeout: 60_000 });
     await shot('6-feed-installed');
+    const fwCard = page.locator('#firmware .app[data-name="bottom-sensor"]');
+    await fwCard.waitFor({ timeout: 30_000 });
+    expect(await fwCard.getAttribute('data-status')).toBe('not_installed');
+    expect(await page.locator('#apps .app[data-name="bottom-sensor"]').count()).toBe(0);
+    await fwCard.getByRole('button', { name: 'GET bottom-sensor' }).click();
+    await page.waitForFunction(() => document.querySelector('#firmware .app[data-name="bottom-sensor"]')?.getAttribute('data-status') === 'up_to_date', undefined, { timeout: 60_000 });
+    expect(await fwCard.locator('.app-version').textContent()).toBe('Version 1.5.4');
+    // Its task in the task list ends Succeeded too.
+    await page.waitForFunction(() => [...document.querySelectorAll('#tasks li')].some((li: any) => /Install bottom-sensor 1\.5\.4/.test(li.textContent) && /Succeeded/.test(li.textContent)), undefined, { timeout: 30_000 });
+    expect(fs.readFileSync(path.join(g.root, 'lib/firmware/bottom-sensor/sensor.bin'), 'utf8')).toBe('bottom sensor\n');
+    await shot('6b-firmware-installed');
   } finally {
     await nginx.stop();
   }
