@@ -6,7 +6,7 @@ import path from 'node:path';
 import { call, killAllChildren, lunaSend, makeIpk, makeRoot, startDaemon, stageSequence, type Daemon, type Json } from './helpers/appinstall-daemon';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { startBadServer, type BadServer } from './helpers/bad-http-server';
-import { generatePackages, installKey, makeUsignKey, writeConf, writeFeed, type GenPackage, type UsignTestKey } from './helpers/opkg-feed';
+import { generatePackages, installKey, makeUsignKey, writeConf, writeFeed, type GenPackage, type UsignTestKey, stanzaOf } from './helpers/opkg-feed';
 
 const AIS = 'luna://com.webos.appInstallService';
 const DLM = 'luna://com.webos.service.downloadmanager';
@@ -19,14 +19,7 @@ const ipks: Record<string, string> = {};
 
 const finalInstall = (l: Json) => l.returnValue === false || [23, 24, 30].includes(l.statusValue);
 
-function stanza(name: string, version: string, file: string, depends?: string): GenPackage {
-  const data = fs.readFileSync(file);
-  return {
-    name, version, depends, section: 'apps', maintainer: 'Test <t@example.com>', size: data.length, installedSize: data.length * 4,
-    md5: crypto.createHash('md5').update(data).digest('hex'), sha256: crypto.createHash('sha256').update(data).digest('hex'),
-    filename: path.basename(file), description: `Test package ${name}`,
-  };
-}
+const stanza = stanzaOf;
 
 /** The feed: 600 generated packages plus the real chain com.test.app → com.test.libb → com.test.liba. */
 function feedPackages(appVersion: string, extra: GenPackage[] = []): GenPackage[] {

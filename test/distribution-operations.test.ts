@@ -6,7 +6,7 @@ import path from 'node:path';
 import { call, killAllChildren, lunaSend, makeIpk, makeRoot, startDaemon, stageSequence, type Daemon, type Json } from './helpers/appinstall-daemon';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { startBadServer, type BadServer, type Behaviour } from './helpers/bad-http-server';
-import { formatIndex, writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
+import { formatIndex, writeConf, writeFeed, stanzaOf } from './helpers/opkg-feed';
 
 const AIS = 'luna://com.webos.appInstallService';
 let work: string;
@@ -17,14 +17,7 @@ let daemon: Daemon;
 let indexMode: 'serve' | 'stall' | 'error' = 'serve';
 let slowIndex: Buffer;
 
-function stanza(name: string, version: string, file: string, depends?: string): GenPackage {
-  const data = fs.readFileSync(file);
-  return {
-    name, version, depends, section: 'apps', maintainer: 'Test <t@example.com>', size: data.length, installedSize: data.length * 4,
-    md5: crypto.createHash('md5').update(data).digest('hex'), sha256: crypto.createHash('sha256').update(data).digest('hex'),
-    filename: path.basename(file), description: `Test package ${name}`,
-  };
-}
+const stanza = stanzaOf;
 
 beforeAll(async () => {
   work = makeRoot();

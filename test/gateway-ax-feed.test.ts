@@ -8,7 +8,7 @@ import path from 'node:path';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
 import { startGatewayDaemon, ThunderJsLike, type GatewayDaemon } from './helpers/gateway';
 import { startNginx, type NginxServer } from './helpers/nginx';
-import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
+import { writeConf, writeFeed, stanzaOf } from './helpers/opkg-feed';
 import { firmwareIpk as fwIpk } from './helpers/firmware-ipk';
 
 let g: GatewayDaemon;
@@ -17,14 +17,7 @@ let www: string;
 let localHigh: string;
 const ipks: Record<string, string> = {};
 
-function stanza(name: string, version: string, file: string, depends?: string): GenPackage {
-  const data = fs.readFileSync(file);
-  return {
-    name, version, depends, section: 'apps', maintainer: 'Test <t@example.com>', size: data.length, installedSize: data.length * 4,
-    md5: crypto.createHash('md5').update(data).digest('hex'), sha256: crypto.createHash('sha256').update(data).digest('hex'),
-    filename: path.basename(file), description: `Test package ${name}`,
-  };
-}
+const stanza = stanzaOf;
 
 beforeAll(async () => {
   const work = fs.mkdtempSync('/tmp/gwaf-');

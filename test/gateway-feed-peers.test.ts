@@ -2,27 +2,19 @@
 // with their priorities (numeric order, not Domogik's string order), available packages and dependency checks come
 // from the catalog (its Depends), install by name pulls the dependency first, errors are code 999; Olares'
 // InstallDevApp with repoUrl = a feed URL and appName = a package in it, UninstallDevApp, double-wrapped replies.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { call, killAllChildren, makeIpk } from './helpers/appinstall-daemon';
 import { startGatewayDaemon, type GatewayDaemon } from './helpers/gateway';
 import { startNginx, type NginxServer } from './helpers/nginx';
-import { writeConf, writeFeed, type GenPackage } from './helpers/opkg-feed';
+import { writeConf, writeFeed, type GenPackage, stanzaOf } from './helpers/opkg-feed';
 
 let g: GatewayDaemon;
 let nginx: NginxServer;
 const HOST = os.hostname();
 
-function stanza(name: string, version: string, file: string, depends?: string): GenPackage {
-  const data = fs.readFileSync(file);
-  return {
-    name, version, depends, section: 'apps', maintainer: 'Test <t@example.com>', size: data.length, installedSize: data.length * 4,
-    md5: crypto.createHash('md5').update(data).digest('hex'), sha256: crypto.createHash('sha256').update(data).digest('hex'),
-    filename: path.basename(file), description: `Test package ${name}`,
-  };
-}
+const stanza = stanzaOf;
 
 beforeAll(async () => {
   const work = fs.mkdtempSync('/tmp/gwfp-');

@@ -47,3 +47,13 @@ export function writeConf(root: string, name: string, lines: string[]): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, name), lines.join('\n') + '\n');
 }
+
+/** The index stanza of a real package file, as opkg-make-index writes it (Size, MD5Sum, SHA256sum, Filename). */
+export function stanzaOf(name: string, version: string, file: string, depends?: string): GenPackage {
+  const data = fs.readFileSync(file);
+  return {
+    name, version, depends, section: 'apps', maintainer: 'Test <t@example.com>', size: data.length, installedSize: data.length * 4,
+    md5: crypto.createHash('md5').update(data).digest('hex'), sha256: crypto.createHash('sha256').update(data).digest('hex'),
+    filename: path.basename(file), description: `Test package ${name}`,
+  };
+}
