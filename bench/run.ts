@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UNSAFE_NO_SYNC_ENV } from '../services/appinstall/durable-fs';
+import { UNSAFE_NO_SYNC_ENV } from '../engine/durable-fs';
 import { killAllChildren } from './bench-process';
 import { DEFAULT_BUS_OPTIONS, runBusBench } from './bus-bench';
 import { DEFAULT_DOWNLOAD_OPTIONS, runDownloadBench } from './download-bench';
@@ -20,7 +20,7 @@ const RESULTS = path.resolve(__dirname, '../../bench/results');
 const SECTIONS = ['bus', 'install', 'extract', 'fanout', 'memory', 'feeds', 'download', 'gateway'] as const;
 type Section = (typeof SECTIONS)[number];
 
-/** The install service's benchmark-only switch that skips its fsyncs (services/appinstall/durable-fs.ts), to measure what durability costs. */
+/** The install service's benchmark-only switch that skips its fsyncs (engine/durable-fs.ts), to measure what durability costs. */
 export const NOSYNC_ENV: NodeJS.ProcessEnv = { [UNSAFE_NO_SYNC_ENV]: '1' };
 
 function log(line: string): void {

@@ -1,6 +1,6 @@
 // The engine's one way to keep small state files across crashes: write a temp file beside, fsync, rename over, fsync
 // the directory; writes to one file strictly in order; bounded reads that set a damaged file aside instead of crashing.
-// Not for package trees (services/appinstall/durable-fs.ts does those) and not a database: whole-file rewrites only.
+// Not for package trees (engine/durable-fs.ts does those) and not a database: whole-file rewrites only.
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { EngineErrorText } from '../status-codes/engine';

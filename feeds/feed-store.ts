@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { writeFileDurable, unlinkDurable } from '../services/appinstall/durable-fs';
+import { writeFileDurable, unlinkDurable } from '../engine/durable-fs';
 import { CodedError } from '../status-codes';
 import { FeedErrorCode, FeedText } from '../status-codes/feeds';
 import { keysDir, readOpkgConfig, type ConfigLimits, type FeedSource, type OpkgConfig } from './opkg-config';

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext, Peer } from './server';
 import type { CatalogEntry, EngineOperation, InstalledApp } from './backend';
 import { localTime, type Op, type OpKind } from './operations';
-import { compareVersions } from '../services/appinstall/version-compare';
+import { compareVersions } from '../engine/version-compare';
 import { AxText, axStatus, PeerError, type ErrorKind } from '../status-codes/peer-errors';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 128 };

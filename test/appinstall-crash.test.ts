@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Stage, ErrorCode, ErrorText } from '../status-codes';
 import { LunaClient } from '../ipc/client';
-import { FAULT_POINTS } from '../services/appinstall/fault-points';
+import { FAULT_POINTS } from '../engine/fault-points';
 import { startDaemon, killAllChildren, makeIpk, makeRoot, type Json } from './helpers/appinstall-daemon';
 import { hubAllows, leftovers, runningTasks, runTask, snapshot, waitForMethods, whichState, type Snapshot } from './helpers/crash-tree';
 

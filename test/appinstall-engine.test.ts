@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { call, install, killAllChildren, listTree, lunaSend, makeIpk, startDaemon, type Daemon, type Json, type SendResult } from './helpers/appinstall-daemon';
-import { STAGING_DIRNAME } from '../services/appinstall/package-switch';
+import { STAGING_DIRNAME } from '../engine/package-switch';
 import { LunaClient } from '../ipc/client';
 
 jest.setTimeout(240000);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ErrorText } from '../status-codes';
 import { MAIN, call, killAllChildren, makeRoot, startDaemon } from './helpers/appinstall-daemon';
-import { stagingRoot } from '../services/appinstall/package-switch';
+import { stagingRoot } from '../engine/package-switch';
 import { layout } from '../layout/paths';
 
 const roots: string[] = [];

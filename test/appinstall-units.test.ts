@@ -11,17 +11,17 @@ import { SystemPropertyService } from '../services/systemproperty/systemproperty
 import { AppManagerService } from '../services/appmanager/appmanager-service';
 import { map, toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
-import { compareVersions, classifyVersion } from '../services/appinstall/version-compare';
+import { compareVersions, classifyVersion } from '../engine/version-compare';
 import { checkId, checkIpkUrlShape, isPrivilegedName, canRead } from '../services/appinstall/request-validation';
 import { foldEvent, initialEvent, requestFields } from '../services/appinstall/status-events';
 import { runSteps, driveSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
 import { failureUpdate } from '../services/appinstall/task-queue';
 import { packageBusFiles, manifestEntries, serviceGroup } from '../services/appinstall/bus-files';
 import { parseDaemonConfig, DEFAULT_CONFIG } from '../services/appinstall/daemon-config';
-import { parseFaultSpec, FAULT_POINTS } from '../services/appinstall/fault-points';
+import { parseFaultSpec, FAULT_POINTS } from '../engine/fault-points';
 import { INSTALL_STEPS } from '../services/appinstall/install-steps';
 import { REMOVE_STEPS } from '../services/appinstall/remove-steps';
-import type { InstalledPackage } from '../services/appinstall/package-db';
+import type { InstalledPackage } from '../engine/package-db';
 
 describe('version order', () => {
   test.each([

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
-import { fsyncAll, isNoSpace, kernelReportsSyncfsErrors, syncFileSystemOf, syncTree } from '../services/appinstall/durable-fs';
+import { fsyncAll, isNoSpace, kernelReportsSyncfsErrors, syncFileSystemOf, syncTree } from '../engine/durable-fs';
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 let dir: string;

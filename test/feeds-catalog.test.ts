@@ -3,7 +3,7 @@
 import { CatalogStatus } from '../status-codes/feeds';
 import { buildCatalog, catalogListReply, dependsEntries, dependsNames, feedsListReply, isCatalogFilter, reverseDependencies, type FeedPackages } from '../feeds/catalog';
 import type { IndexPackage } from '../feeds/packages-index';
-import { compareVersions } from '../services/appinstall/version-compare';
+import { compareVersions } from '../engine/version-compare';
 
 const pkg = (name: string, version: string, more: Partial<IndexPackage> = {}): IndexPackage => ({
   name,

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { buildCatalog, catalogListReply, feedsListReply } from '../feeds/catalog';
 import { FeedStore, feedCacheDir } from '../feeds/feed-store';
 import { DEFAULT_INDEX_LIMITS } from '../feeds/packages-index';
-import { compareVersions } from '../services/appinstall/version-compare';
+import { compareVersions } from '../engine/version-compare';
 import { killAllChildren } from './helpers/child-processes';
 import { startNginx, type NginxServer } from './helpers/nginx';
 import { generatePackages, installKey, makeUsignKey, writeConf, writeFeed, formatIndex, type UsignTestKey } from './helpers/opkg-feed';

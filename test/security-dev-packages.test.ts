@@ -8,7 +8,7 @@ import { ErrorCode, ErrorText, Stage } from '../status-codes';
 import { packApp } from '../ipk/pack';
 import { layout } from '../layout/paths';
 import { packageBusFiles } from '../services/appinstall/bus-files';
-import type { InstalledPackage } from '../services/appinstall/package-db';
+import type { InstalledPackage } from '../engine/package-db';
 import {
   startDaemon, killAllChildren, install, remove, call, listTree, type Daemon, type Json,
 } from './helpers/appinstall-daemon';

@@ -1,6 +1,6 @@
-// The webOS version order of upgrade/downgrade checks (services/appinstall/version-compare.ts): pairs with an epoch
+// The webOS version order of upgrade/downgrade checks (engine/version-compare.ts): pairs with an epoch
 // are ordered as dpkg --compare-versions orders them (engine/dpkg-version.ts); webOS's own cases keep their order.
-import { classifyVersion, compareVersions } from '../services/appinstall/version-compare';
+import { classifyVersion, compareVersions } from '../engine/version-compare';
 import { compareVersions as dpkg } from '../engine/dpkg-version';
 
 describe('epochs follow dpkg', () => {

@@ -2,7 +2,7 @@
 // Pure: returns paths and contents; writing them and telling the hub is bus-file-sync.ts's job.
 import path from 'node:path';
 import type { Layout } from '../../layout/paths';
-import type { InstalledPackage } from './package-db';
+import type { InstalledPackage } from '../../engine/package-db';
 
 /** One luna-service2 tree (static, verified or developer), as layout/paths.ts lays it out. */
 export type BusTree = Layout['volatileBus'];

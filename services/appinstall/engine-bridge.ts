@@ -14,8 +14,8 @@ import type { Step } from './task-runner';
 import type { TaskContext, TaskRequest } from './task-context';
 import type { TaskHooks } from './task-queue';
 import { isFinalEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
-import { findPackage, listPackages, readPackage, type InstalledPackage } from './package-db';
-import { removeTreeDurable } from './durable-fs';
+import { findPackage, listPackages, readPackage, type InstalledPackage } from '../../engine/package-db';
+import { removeTreeDurable } from '../../engine/durable-fs';
 
 /** A local install has no download: its progress is weighted over verify, unpack and register only. */
 const LOCAL_WEIGHTS = { install: { verify: 10, unpack: 80, register: 10 }, remove: { register: 100 } };

@@ -6,7 +6,7 @@ import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import type { Result } from '../../engine/result';
 import { resetDir, storageDetails } from '../../engine/storage';
 import { EngineBridge, findInstalled, installedPackages } from './engine-bridge';
-import { listFirmware } from './firmware-db';
+import { listFirmware } from '../../engine/firmware-db';
 
 /** ACG group of every engine method (acg/default-policy: trust oem, root only). */
 export const OPERATIONS_GROUP = 'applicationinstall.operations';

@@ -14,7 +14,7 @@ import { cleanCache, ownerOf } from '../../download/cache';
 import { compareVersions, parseVersion } from '../../engine/dpkg-version';
 import { alternativeMet, formatClause, parseDepends, type DependAlternative } from '../../engine/depends';
 import { relationHolds, compareParsed, type DebianVersion } from '../../engine/dpkg-version';
-import { listPackages } from './package-db';
+import { listPackages } from '../../engine/package-db';
 import { callerFromPeer } from './caller-access';
 import { downloadLogger, downloadSteps } from './url-install';
 import type { OperationStore } from '../../engine/operation-store';

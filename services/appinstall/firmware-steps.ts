@@ -16,13 +16,13 @@ import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
 import { INSTALL_STEPS as APP_INSTALL_STEPS, generalOnIo } from './install-steps';
 import { REMOVE_STEPS as APP_REMOVE_STEPS } from './remove-steps';
-import { classifyVersion } from './version-compare';
-import { exists, mkdirDurable, removeTreeDurable, renameDurable, syncTree, writeFileDurable } from './durable-fs';
-import { writeJournal, type JournalTarget } from './journal';
-import { commit, finish, moveAside, rollback, stagingRoot, switchIn } from './package-switch';
-import { faultPoint } from './fault-points';
-import { firmwareDbFiles, firmwareTargets, readFirmware } from './firmware-db';
-import { findPackage } from './package-db';
+import { classifyVersion } from '../../engine/version-compare';
+import { exists, mkdirDurable, removeTreeDurable, renameDurable, syncTree, writeFileDurable } from '../../engine/durable-fs';
+import { writeJournal, type JournalTarget } from '../../engine/journal';
+import { commit, finish, moveAside, rollback, stagingRoot, switchIn } from '../../engine/package-switch';
+import { faultPoint } from '../../engine/fault-points';
+import { firmwareDbFiles, firmwareTargets, readFirmware } from '../../engine/firmware-db';
+import { findPackage } from '../../engine/package-db';
 
 type Work = Step<TaskContext>['work'];
 

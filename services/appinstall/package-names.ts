@@ -10,7 +10,7 @@ import { isPrivilegedName } from '../../acg/namespaces';
 import { listDir, parseManifestFile, parseServiceFile } from '../../acg/security-files';
 import { serviceGroup, serviceNames } from './bus-files';
 import { manifestPath } from './bus-file-sync';
-import { listPackages, type InstalledPackage } from './package-db';
+import { listPackages, type InstalledPackage } from '../../engine/package-db';
 
 /**
  * Every bus name of a package: package id (= manifest id), app ids, service ids, the service names they declare

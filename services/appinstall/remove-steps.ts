@@ -4,14 +4,14 @@ import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import type { Step } from './task-runner';
 import type { TaskContext } from './task-context';
-import { appDataRel, dbFiles, isPackageTarget, readPackageRecord } from './package-db';
-import { exists } from './durable-fs';
-import { writeJournal } from './journal';
-import { commit, finish, moveAside, stagingRoot } from './package-switch';
+import { appDataRel, dbFiles, isPackageTarget, readPackageRecord } from '../../engine/package-db';
+import { exists } from '../../engine/durable-fs';
+import { writeJournal } from '../../engine/journal';
+import { commit, finish, moveAside, stagingRoot } from '../../engine/package-switch';
 import { removePackageBusFiles } from './bus-file-sync';
 import { rollbackUncommitted } from './install-steps';
-import { faultPoint } from './fault-points';
-import { releaseSpaceReserveIfLow } from './space-reserve';
+import { faultPoint } from '../../engine/fault-points';
+import { releaseSpaceReserveIfLow } from '../../engine/space-reserve';
 
 /** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (docs/appinstall.md). */
 const failed = (cause: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.FAILED_REMOVE, detail ? `${cause}: ${detail}` : cause);

@@ -5,8 +5,8 @@ import type { Payload } from '../../ipc/protocol';
 import type { DaemonConfig } from './daemon-config';
 import type { HubManifests } from './bus-file-sync';
 import type { BusTree } from './bus-files';
-import type { AppRootLayout, InstalledPackage } from './package-db';
-import type { JournalRecord } from './journal';
+import type { AppRootLayout, InstalledPackage } from '../../engine/package-db';
+import type { JournalRecord } from '../../engine/journal';
 import type { IpkPackage } from '../../ipk/ipk-reader';
 import type { Caller } from './caller-access';
 import type { Step } from './task-runner';
@@ -72,7 +72,7 @@ export interface TaskContext {
   /** The signature verdict, once verified (details.signature). */
   signature?: string;
   /** A firmware task: the installed firmware before it (firmware-db.ts; null: none). */
-  firmwareBefore?: import('./firmware-db').InstalledFirmware | null;
+  firmwareBefore?: import('../../engine/firmware-db').InstalledFirmware | null;
   /** The package is a firmware package (control Section: firmware): firmware-steps.ts does the work of each step. */
   firmware?: boolean;
   /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */

@@ -9,9 +9,9 @@ import { foldEvent, initialEvent, isFinalEvent, type Details, type StageUpdate, 
 import { appRootOf, busTreeOf, type InstallEnv, type PackageLocks, type TaskContext, type TaskRequest } from './task-context';
 // The app tables of install-steps.ts / remove-steps.ts, with the firmware work of each step for firmware packages.
 import { INSTALL_STEPS, REMOVE_STEPS } from './firmware-steps';
-import { isNoSpace } from './durable-fs';
+import { isNoSpace } from '../../engine/durable-fs';
 import { closeIpk } from '../../ipk/ipk-reader';
-import { ensureSpaceReserve } from './space-reserve';
+import { ensureSpaceReserve } from '../../engine/space-reserve';
 
 /** Pure: the failure update of a task for any error (CodedError keeps its code; a full disk is -3 on install). */
 export function failureUpdate(op: 'install' | 'remove', err: unknown, extra: Details = {}): StageUpdate {

@@ -7,7 +7,7 @@ import type { LunaClient, Message } from '../../ipc/client';
 import type { Payload } from '../../ipc/protocol';
 import type { Layout } from '../../layout/paths';
 import { AppManagerErrorCode, AppManagerErrorText, CodedError } from '../../status-codes';
-import { listPackages, type InstalledPackage } from '../appinstall/package-db';
+import { listPackages, type InstalledPackage } from '../../engine/package-db';
 
 export const APPMANAGER_SERVICE = 'com.webos.applicationManager';
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { LunaClient } from '../../ipc/client';
-import { writeFileDurable, unlinkDurable } from '../appinstall/durable-fs';
+import { writeFileDurable, unlinkDurable } from '../../engine/durable-fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 
 export const DEVMODE_SERVICE = 'com.webos.service.devmode';

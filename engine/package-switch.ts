@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import { exists, renameDurable, removeTreeDurable, fsyncPath } from './durable-fs';
 import { writeJournal, deleteJournal, type JournalRecord, type JournalTarget } from './journal';
 import { faultPoint } from './fault-points';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 
 export const STAGING_DIRNAME = '.appinstalld-staging';
 

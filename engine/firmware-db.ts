@@ -5,8 +5,8 @@
 // Reading only; the files are replaced by renames (package-switch.ts), never rewritten in place.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../../layout/paths';
-import { parseControlText } from '../../ipk/control';
+import type { Layout } from '../layout/paths';
+import { parseControlText } from '../ipk/control';
 import { isSafeName } from './package-db';
 import { stagingRoot } from './package-switch';
 import type { JournalRecord } from './journal';

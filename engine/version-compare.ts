@@ -1,6 +1,6 @@
 // Ordering of webOS package versions ("1.0.0", "2.10.3", "1.0.0-beta"): decides upgrade, reinstall or downgrade.
 // Pure. A pair with an epoch ("1:2.0") is Debian's and is ordered by engine/dpkg-version.ts (dpkg --compare-versions).
-import { compareVersions as compareDpkg } from '../../engine/dpkg-version';
+import { compareVersions as compareDpkg } from './dpkg-version';
 
 /** Splits one dot-separated part into runs of digits and non-digits: "10-b2" → [10, "-b", 2]. */
 function tokens(part: string): (number | string)[] {

@@ -3,9 +3,9 @@
 // only ever replaced by renames (package-switch.ts), never rewritten in place.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../../layout/paths';
-import { parseControlText } from '../../ipk/control';
-import { parseBoundedJson } from '../../ipk/json-bounds';
+import type { Layout } from '../layout/paths';
+import { parseControlText } from '../ipk/control';
+import { parseBoundedJson } from '../ipk/json-bounds';
 
 /** Largest JSON file of an installed package the database reads (appinfo.json, packageinfo.json). */
 const MAX_STATE_JSON_BYTES = 1024 * 1024;

@@ -2,7 +2,7 @@
 // APPINSTALLD_FAULT=<point>[:<n>] makes the daemon SIGKILL itself the n-th time (default 1st) it passes <point>;
 // APPINSTALLD_FAULT=<point>[:<n>]:enospc instead makes that pass fail with a "disk full" error (ENOSPC) that the
 // task handles like a real one (the daemon lives on). APPINSTALLD_FAULT_TRACE=1 logs every pass ("fault point <point>:<n>"), so a test can list the boundaries a run crosses.
-import { createLogger } from '../../cli-common/log';
+import { createLogger } from '../cli-common/log';
 
 const log = createLogger('appinstalld');
 
