@@ -120,9 +120,12 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
   await card('com.example.weather').getByRole('button', { name: 'Retry com.example.weather' }).click();
   const widths = new Set<string>();
   let sawRunningLog = false;
-  for (let i = 0; i < 600; i++) {
-    const st = await card('com.example.weather').getAttribute('data-status').catch(() => null);
-    const w = await page.locator('#apps .app[data-name="com.example.weather"] .progress > span').evaluate((e) => (e as any).style.width).catch(() => null);
+  const statuses: string[] = [];
+  for (const end = Date.now() + 90_000; Date.now() < end; ) {
+    // Short waits: while the page redraws its list the card may be gone for a moment (a locator would wait 30 s).
+    const st = await card('com.example.weather').getAttribute('data-status', { timeout: 1000 }).catch(() => null);
+    if (statuses[statuses.length - 1] !== st) statuses.push(String(st));
+    const w = await page.locator('#apps .app[data-name="com.example.weather"] .progress > span').evaluate((e) => (e as any).style.width, undefined, { timeout: 1000 }).catch(() => null);
     if (w) widths.add(w);
     if (st === 'installing' && !sawRunningLog) {
       const running = page.locator('#tasks li', { hasText: 'Running' }).locator('button[data-task]');
@@ -140,7 +143,7 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
     if (st === 'up_to_date') break;
     await page.waitForTimeout(25);
   }
-  expect(await card('com.example.weather').getAttribute('data-status')).toBe('up_to_date');
+  expect({ status: await card('com.example.weather').getAttribute('data-status'), seen: statuses }).toMatchObject({ status: 'up_to_date' });
   expect(await card('com.example.weather').locator('[data-role=status]').textContent()).toBe('Installed');
   expect(widths.size).toBeGreaterThanOrEqual(2); // the bar moved
   expect(sawRunningLog).toBe(true);
