@@ -161,11 +161,16 @@ test('check_signature: a signed feed verifies; a tampered index or signature is 
   expect((await store.refresh())[0].error).toBe(`${nginx.url}/signed/Packages.sig: HTTP 404`);
   const stranger = makeUsignKey();
   writeFeed(dir, original, { key: stranger });
+  // A time of its own, so the server's validators (nginx: mtime in seconds and size) differ from every earlier state.
+  touchLater(path.join(dir, 'Packages.gz'), 30);
+  touchLater(path.join(dir, 'Packages'), 30);
   expect((await store.refresh())[0].error).toBe(`no public key ${stranger.fingerprintHex} in ${path.join(root, 'etc/opkg/keys')}`);
   expect(store.list().map((f) => f.packages)).toEqual([COUNT, COUNT]);
 
   // Signed properly again: accepted, the error cleared.
   writeFeed(dir, original, { key });
+  touchLater(path.join(dir, 'Packages.gz'), 40);
+  touchLater(path.join(dir, 'Packages'), 40);
   feeds = await store.refresh();
   expect(feeds.map((f) => [f.packages, f.error])).toEqual([[COUNT, undefined], [COUNT, undefined]]);
 });
