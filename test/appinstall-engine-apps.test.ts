@@ -2,7 +2,7 @@
 // control Depends on install and remove, storage details and reset, aux metadata, /installed, and ACG (root only).
 import fs from 'node:fs';
 import path from 'node:path';
-import { call, install, killAllChildren, makeIpk, remove, startDaemon, type Daemon, type Json, type SendResult } from './helpers/appinstall-daemon';
+import { call, daemonsForThisFile, install, makeIpk, remove, type Daemon, type Json, type SendResult } from './helpers/appinstall-daemon';
 import { appInfo, buildTar, controlText, controlTgz, gz, ipkOf, type TarEntry } from './helpers/ipk-corpus';
 
 jest.setTimeout(120000);
@@ -11,19 +11,7 @@ jest.setTimeout(120000);
 const S = 'luna://com.webos.appInstallService';
 const DM = 'luna://com.webos.service.devmode';
 const NOBODY = 65534;
-const tmp = fs.mkdtempSync('/tmp/ai-engine-apps-');
-fs.chmodSync(tmp, 0o755);
-const roots: string[] = [];
-/** startDaemon, its root removed after the file's tests. */
-async function started(opts: Parameters<typeof startDaemon>[0] = {}): Promise<Daemon> {
-  const d = await startDaemon(opts);
-  if (!roots.includes(d.root)) roots.push(d.root);
-  return d;
-}
-afterAll(() => {
-  killAllChildren();
-  for (const dir of [tmp, ...roots]) fs.rmSync(dir, { recursive: true, force: true });
-});
+const { tmp, started } = daemonsForThisFile('ai-engine-apps-');
 const last = (r: SendResult) => r.lines[r.lines.length - 1];
 
 /** A package with the given control fields (Depends, Section …), built the way opkg-style tools write them. */

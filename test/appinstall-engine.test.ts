@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call, install, killAllChildren, listTree, lunaSend, makeIpk, startDaemon, type Daemon, type Json, type SendResult } from './helpers/appinstall-daemon';
+import { call, daemonsForThisFile, install, listTree, lunaSend, makeIpk, type Daemon, type Json, type SendResult } from './helpers/appinstall-daemon';
 import { STAGING_DIRNAME } from '../engine/package-switch';
 import { LunaClient } from '../ipc/client';
 
@@ -12,19 +12,7 @@ jest.setTimeout(240000);
 
 const S = 'luna://com.webos.appInstallService';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const tmp = fs.mkdtempSync('/tmp/ai-engine-');
-fs.chmodSync(tmp, 0o755);
-const roots: string[] = [];
-/** startDaemon, its root removed after the file's tests. */
-async function started(opts: Parameters<typeof startDaemon>[0] = {}): Promise<Daemon> {
-  const d = await startDaemon(opts);
-  if (!roots.includes(d.root)) roots.push(d.root);
-  return d;
-}
-afterAll(() => {
-  killAllChildren();
-  for (const dir of [tmp, ...roots]) fs.rmSync(dir, { recursive: true, force: true });
-});
+const { tmp, started } = daemonsForThisFile('ai-engine-');
 
 /** An app of `files` files of random text (about 2:1 compressible), big enough to take a while to unpack. */
 async function bigIpk(id: string, version: string, files: number, bytesPerFile: number): Promise<string> {

@@ -212,3 +212,25 @@ export function listTree(dir: string): string[] {
   if (fs.existsSync(dir)) walk(dir);
   return out.sort();
 }
+
+/**
+ * For a test file: a world-readable scratch directory and `started` (startDaemon whose root is remembered), both
+ * removed, and every child killed, after the file's tests.
+ */
+export function daemonsForThisFile(prefix: string): { tmp: string; started(opts?: Parameters<typeof startDaemon>[0]): Promise<Daemon> } {
+  const tmp = fs.mkdtempSync(`/tmp/${prefix}`);
+  fs.chmodSync(tmp, 0o755);
+  const roots: string[] = [];
+  afterAll(() => {
+    killAllChildren();
+    for (const dir of [tmp, ...roots]) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    tmp,
+    async started(opts = {}) {
+      const d = await startDaemon(opts);
+      if (!roots.includes(d.root)) roots.push(d.root);
+      return d;
+    },
+  };
+}
