@@ -91,7 +91,7 @@ export function layout(root: string) {
     trustBundle: at('etc/ssl/certs/appsigning-bundle.crt'),
     /** Installer state: journal, staging (same filesystem as the app roots). */
     installerState: at('var/lib/appinstalld'),
-    /** Engine state (services/appinstall/engine-bridge.ts): operations and their logs, locks, aux metadata. */
+    /** Engine state (engine/task-operations.ts): operations and their logs, locks, aux metadata. */
     engineState: at('var/lib/appinstalld/engine'),
     /** Firmware packages (engine/firmware-db.ts): `<base>/<name>/`, their records in `info`, staging in base. */
     firmware: { base: at('lib/firmware'), info: at('lib/firmware/.appinstalld/info') },

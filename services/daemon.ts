@@ -4,12 +4,12 @@
 import { LunaClient } from '../ipc/client';
 import { layout as layoutOf } from '../layout/paths';
 import { loadDaemonConfig } from './appinstall/daemon-config';
-import { recover } from './appinstall/recovery';
+import { recover } from '../engine/recovery';
 import { ensureSpaceReserve } from '../engine/space-reserve';
 import { UNSAFE_NO_SYNC, UNSAFE_NO_SYNC_ENV } from '../engine/durable-fs';
-import { AppInstallService, APPINSTALL_SERVICE, hubManifestsOverBus } from './appinstall/appinstall-service';
+import { AppInstallService, APPINSTALL_SERVICE, appManagerOverBus, hubManifestsOverBus } from './appinstall/appinstall-service';
 import { DevModeService, DEVMODE_SERVICE } from './devmode/devmode-service';
-import { EngineBridge } from './appinstall/engine-bridge';
+import { InstallEngine } from '../engine/install-engine';
 import { engineMethods } from './appinstall/engine-methods';
 import { AppManagerService, APPMANAGER_SERVICE } from './appmanager/appmanager-service';
 import { SystemServiceService, SYSTEMSERVICE_SERVICE } from './systemservice/systemservice-service';
@@ -57,18 +57,19 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   await ensureSpaceReserve(layout.installerState); // room for a remove on a full disk (space-reserve.ts)
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
-  const engine = await EngineBridge.open(layout, config, log); // after recovery: a crashed operation reads failed
+  // After recovery: a crashed operation reads failed. The hub and the application manager are reached over the bus.
+  const engine = await InstallEngine.open({ root: opts.root, layout, config, hub: hubManifestsOverBus(installClient), appManager: appManagerOverBus(installClient, log), log });
   // One downloader for URL installs, catalog installs and com.webos.service.downloadmanager (one queue, one cache).
   const downloader = new Downloader({ root: opts.root, concurrency: config.downloadConcurrency, attempts: config.downloadAttempts, progressIntervalMs: config.downloadProgressIntervalMs });
   downloader.setMaxListeners(0); // one progress listener per running URL or catalog install, bounded by the task queue
   // After a URL install the cache cleaner runs (feeds is made just below; the hook runs only once a task has ended).
-  const install = new AppInstallService(installClient, {
-    root: opts.root, layout, config, log, engine: { hooks: engine.hooks, methods: (c) => engineMethods(engine, c) },
+  const install = new AppInstallService(installClient, engine, {
+    layout, log, engineMethods: (c) => engineMethods(engine.operations, c),
     downloader, afterUrlInstall: () => void feeds.cleanDownloads(),
   });
   const downloadManager = new DownloadManagerService(dlClient, downloader, log);
   const feeds = new FeedMethods(installClient, install, new FeedStore({ root: opts.root, timeoutMs: config.feedRefreshTimeoutMs, maxDownloadBytes: config.feedMaxDownloadBytes }), downloader, {
-    layout, log, operations: engine.store, keptByOthers: () => downloadManager.keptFiles(),
+    layout, log, operations: engine.operations.store, keptByOthers: () => downloadManager.keptFiles(),
   });
   appManager.open(devmode.enabled$);
   devmode.open();

@@ -5,7 +5,7 @@ import { startHub } from '../ipc/ls-hubd';
 import { startServices } from './daemon';
 import { createLogger } from '../cli-common/log';
 import { log, runDaemon } from './daemon-cli';
-import { recover } from './appinstall/recovery';
+import { recover } from '../engine/recovery';
 import { loadDaemonConfig } from './appinstall/daemon-config';
 import { startGatewayForRoot, type GatewayHandle } from '../gateway/index';
 

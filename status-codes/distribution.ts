@@ -17,7 +17,7 @@ export const DownloadManagerText = {
 } as const;
 
 /** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, SPEC §5). */
-/** Lines of a download in an operation log (url-install.ts downloadLogger): URL, resumes, progress, end. */
+/** Lines of a download in an operation log (engine/download-steps.ts downloadLogger): URL, resumes, progress, end. */
 export const DownloadLogText = {
   start: (url: string, file: string, total?: number) => `download ${url.slice(0, 512)} -> ${file}${total ? ` (${total} bytes)` : ''}`,
   resumedFrom: (bytes: number) => `resuming: ${bytes} bytes already in the partial file`,

@@ -188,9 +188,9 @@ describe('manifests at runtime', () => {
   });
 });
 
-describe('the installer\'s own bus files (services/appinstall/bus-files.ts) once the hub is told', () => {
+describe('the installer\'s own bus files (engine/bus-files.ts) once the hub is told', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { packageBusFiles } = require('../services/appinstall/bus-files') as typeof import('../services/appinstall/bus-files');
+  const { packageBusFiles } = require('../engine/bus-files') as typeof import('../engine/bus-files');
   const install = (developer: boolean) => {
     const l = layout(root);
     const tree = developer ? l.volatileDevBus : l.volatileBus;

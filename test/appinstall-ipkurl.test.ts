@@ -1,7 +1,7 @@
 // The ipkUrl as a hostile local user (uid 65534) can shape it: a package in a directory the caller cannot search,
 // reached directly or through the caller's own symlink, and a path swapped between a regular file and a FIFO while
 // requests run. The daemon opens the path once, non-blocking, and checks the opened inode against what the caller
-// could reach itself (services/appinstall/caller-access.ts); it never hangs, and keeps serving root and the user.
+// could reach itself (engine/caller-access.ts); it never hangs, and keeps serving root and the user.
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 // Untrusted JSON nesting and size as a hostile user shapes it: an appinfo.json 150,000 levels deep (refused at install;
 // one already on disk does not break listApps/getAppInfo for anyone, across a restart) and request fields nested
 // deep or large (refused at once, or not echoed into the events). Every accepted request ends in its final status and
-// leaves no staging or journal behind (services/appinstall/task-runner.ts driveSteps).
+// leaves no staging or journal behind (engine/steps.ts driveSteps).
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, ErrorText, Stage } from '../status-codes';

@@ -2,26 +2,28 @@
 // the step-table runner (order, progress, undo in reverse), failure mapping, bus-file generation, config and fault specs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { firstValueFrom, BehaviorSubject } from 'rxjs';
+import { BehaviorSubject } from 'rxjs';
 import { layout as layoutOf } from '../layout/paths';
 import { AppInstallService } from '../services/appinstall/appinstall-service';
 import { DevModeService } from '../services/devmode/devmode-service';
 import { SystemServiceService } from '../services/systemservice/systemservice-service';
 import { SystemPropertyService } from '../services/systemproperty/systemproperty-service';
 import { AppManagerService } from '../services/appmanager/appmanager-service';
-import { map, toArray } from 'rxjs/operators';
 import { CodedError, ErrorCode, ErrorText, Stage } from '../status-codes';
 import { compareVersions, classifyVersion } from '../engine/version-compare';
 import { checkId, checkIpkUrlShape, isPrivilegedName, canRead } from '../services/appinstall/request-validation';
 import { foldEvent, initialEvent, requestFields } from '../services/appinstall/status-events';
-import { runSteps, driveSteps, checkStepTable, type Step } from '../services/appinstall/task-runner';
-import { failureUpdate } from '../services/appinstall/task-queue';
-import { packageBusFiles, manifestEntries, serviceGroup } from '../services/appinstall/bus-files';
+import { driveSteps, checkStepTable, type Step, type StepEvent } from '../engine/steps';
+import { taskEnd } from '../engine/task-queue';
+import { endUpdate, stepUpdates, INSTALL_STAGES, REMOVE_STAGES } from '../services/appinstall/stage-map';
+import type { StageName } from '../status-codes';
+import { packageBusFiles, manifestEntries, serviceGroup } from '../engine/bus-files';
 import { parseDaemonConfig, DEFAULT_CONFIG } from '../services/appinstall/daemon-config';
 import { parseFaultSpec, FAULT_POINTS } from '../engine/fault-points';
-import { INSTALL_STEPS } from '../services/appinstall/install-steps';
-import { REMOVE_STEPS } from '../services/appinstall/remove-steps';
+import { INSTALL_STEPS } from '../engine/install-steps';
+import { REMOVE_STEPS } from '../engine/remove-steps';
 import type { InstalledPackage } from '../engine/package-db';
+import type { InstallEngine } from '../engine/install-engine';
 
 describe('version order', () => {
   test.each([
@@ -90,9 +92,8 @@ describe('status events', () => {
 
 describe('step-table runner', () => {
   type Ctx = { log: string[]; failAt?: string };
-  const step = (name: string, before: Step<Ctx>['statusValues']['before'], after: Step<Ctx>['statusValues']['after'], extra: Partial<Step<Ctx>> = {}): Step<Ctx> => ({
+  const step = (name: string, extra: Partial<Step<Ctx>> = {}): Step<Ctx> => ({
     name,
-    statusValues: { before, after },
     async work(ctx, progress) {
       ctx.log.push(`do ${name}`);
       if (name === 'unpack') for (const p of [10, 60]) progress({ progress: p });
@@ -104,75 +105,87 @@ describe('step-table runner', () => {
     },
     ...extra,
   });
-  const table = [
-    step('parse', ['PARSE_NEEDED'], ['PARSE_COMPLETE']),
-    step('prepare', ['INSTALL_NEEDED', 'INSTALL_REQUESTED'], []),
-    step('unpack', ['INSTALL_START', 'INSTALL_UNPACKING'], []),
-    step('finish', [], ['INSTALLED'], { undo: undefined }),
-  ];
-  const hooks = { failure: (e: unknown) => failureUpdate('install', e), undoFailed: () => undefined };
+  const table = [step('parse'), step('prepare'), step('unpack'), step('finish', { undo: undefined })];
+  const show = (e: StepEvent) => `${e.step} ${e.at}${'facts' in e && e.facts ? JSON.stringify(e.facts) : ''}`;
 
-  test('runs in order, emits before/after stages, progress re-emits the current stage', async () => {
+  test('runs in order: each step starts, reports progress and is done, with its facts', async () => {
     const ctx: Ctx = { log: [] };
-    const out = await firstValueFrom(runSteps(table, ctx, hooks).pipe(toArray()));
-    expect(out.map((u) => `${u.stage}${u.patch ? JSON.stringify(u.patch) : ''}`)).toEqual([
-      'PARSE_NEEDED', 'PARSE_COMPLETE{"packageId":"p"}', 'INSTALL_NEEDED', 'INSTALL_REQUESTED', 'INSTALL_START', 'INSTALL_UNPACKING',
-      'INSTALL_UNPACKING{"progress":10}', 'INSTALL_UNPACKING{"progress":60}', 'INSTALLED',
+    const seen: string[] = [];
+    expect(await driveSteps(table, ctx, () => undefined, (e) => seen.push(show(e)))).toEqual({ ok: true });
+    expect(seen).toEqual([
+      'parse start', 'parse done{"packageId":"p"}', 'prepare start', 'prepare done', 'unpack start',
+      'unpack progress{"progress":10}', 'unpack progress{"progress":60}', 'unpack done', 'finish start', 'finish done',
     ]);
     expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'do finish']);
   });
 
-  test('a failure runs the undos of every started step in reverse, then emits the failure stage', async () => {
+  test('a failure runs the undos of every started step in reverse, and names the error and the step', async () => {
     const ctx: Ctx = { log: [], failAt: 'unpack' };
-    const out = await firstValueFrom(runSteps(table, ctx, hooks).pipe(toArray()));
+    const r = await driveSteps(table, ctx, () => undefined, () => undefined);
     expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'undo unpack', 'undo prepare', 'undo parse']);
-    expect(out[out.length - 1]).toEqual({ stage: 'INSTALL_FAILED', patch: { errorCode: ErrorCode.INSTALL_FAILED, reason: `${ErrorText.EXTRACT_FAILED}: boom` } });
+    expect(r).toMatchObject({ ok: false, step: 'unpack', error: { code: ErrorCode.INSTALL_FAILED } });
+    if (r.ok) return;
+    expect(taskEnd('install', r.error, {}, r.step)).toEqual({ outcome: 'failed', step: 'unpack', facts: {}, error: { code: ErrorCode.INSTALL_FAILED, text: `${ErrorText.EXTRACT_FAILED}: boom` } });
   });
 
-  test('a listener that fails mid-task never cuts the task: it runs to its end, or fails with its undos done', async () => {
-    // the Observable's subscriber goes away (an operator downstream threw): the started task still runs every step
+  test('an event that cannot be delivered fails the task with its undos done; an undo that throws does not stop the others', async () => {
     const ctx: Ctx = { log: [] };
-    await expect(firstValueFrom(runSteps(table, ctx, hooks).pipe(map((u) => {
-      if (u.stage === 'INSTALL_START') throw new RangeError('Maximum call stack size exceeded');
-      return u;
-    }), toArray()))).rejects.toThrow(RangeError);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(ctx.log).toEqual(['do parse', 'do prepare', 'do unpack', 'do finish']);
-    // an update that cannot be delivered: the undos run and the failure stage is the last update
-    const ctx2: Ctx = { log: [] };
-    const seen: string[] = [];
-    await driveSteps(table, ctx2, hooks, (u) => {
-      if (u.stage === 'INSTALL_START') throw new RangeError('Maximum call stack size exceeded');
-      seen.push(u.stage);
+    const undoFailures: string[] = [];
+    const bad = [step('parse', { undo: async () => { throw new Error('undo broke'); } }), ...table.slice(1)];
+    const r = await driveSteps(bad, ctx, (name) => undoFailures.push(name), (e) => {
+      if (e.step === 'unpack' && e.at === 'start') throw new RangeError('Maximum call stack size exceeded');
     });
-    expect(ctx2.log).toEqual(['do parse', 'do prepare', 'undo unpack', 'undo prepare', 'undo parse']);
-    expect(seen[seen.length - 1]).toBe('INSTALL_FAILED');
+    expect(r).toMatchObject({ ok: false, step: 'unpack' });
+    expect(ctx.log).toEqual(['do parse', 'do prepare', 'undo unpack', 'undo prepare']);
+    expect(undoFailures).toEqual(['parse']);
   });
 
-  test('the real tables are well-formed', () => {
+  test('the real tables are well-formed, and every step has its stages on the bus', () => {
     expect(() => checkStepTable(INSTALL_STEPS)).not.toThrow();
     expect(() => checkStepTable(REMOVE_STEPS)).not.toThrow();
-    const step = (name: string, before: Step<unknown>['statusValues']['before']): Step<unknown> => ({ name, statusValues: { before, after: [] }, work: async () => undefined });
-    expect(() => checkStepTable([step('a', ['PARSE_NEEDED']), step('a', ['PARSE_COMPLETE'])])).toThrow(/duplicate step "a"/);
-    expect(() => checkStepTable([step('silent', [])])).toThrow(/step "silent" names no stage/);
+    for (const s of INSTALL_STEPS) expect(INSTALL_STAGES[s.name]).toBeDefined();
+    for (const s of REMOVE_STEPS) expect(REMOVE_STAGES[s.name]).toBeDefined();
+    const named = (name: string): Step<unknown> => ({ name, work: async () => undefined });
+    expect(() => checkStepTable([named('a'), named('a')])).toThrow(/duplicate step "a"/);
+    expect(() => checkStepTable([named('')])).toThrow(/a step has no name/);
   });
+});
 
-  test('a table with a repeated step name is refused', () => {
-    expect(() => checkStepTable([table[0], table[0]])).toThrow(/duplicate step "parse"/);
+describe('engine events in webOS words (stage-map.ts)', () => {
+  test('a step\'s start and end are its stages; progress repeats the last stage; nothing before any stage', () => {
+    expect(stepUpdates('install', { type: 'step', step: 'verify', at: 'start' }, undefined)).toEqual([{ stage: 'VERIFY_NEEDED' }, { stage: 'VERIFY_REQUESTED' }]);
+    expect(stepUpdates('install', { type: 'step', step: 'verify', at: 'done', facts: { signature: 'unsigned' } }, 'VERIFY_REQUESTED')).toEqual([{ stage: 'VERIFY_COMPLETE', patch: { signature: 'unsigned' } }]);
+    expect(stepUpdates('install', { type: 'step', step: 'unpack', at: 'progress', facts: { progress: 40 } }, 'INSTALL_UNPACKING' as StageName)).toEqual([{ stage: 'INSTALL_UNPACKING', patch: { progress: 40 } }]);
+    expect(stepUpdates('install', { type: 'step', step: 'download', at: 'progress', facts: { progress: 1 } }, undefined)).toEqual([]);
+    expect(stepUpdates('remove', { type: 'step', step: 'prepare', at: 'start' }, undefined)).toEqual([{ stage: 'REMOVE_START' }, { stage: 'REMOVING' }]);
+  });
+  test('the end: 30/31 on success, 22 for a cancelled install, 25 for a cancelled remove, 23 for a failed download', () => {
+    const cancelled = { outcome: 'cancelled' as const, error: { code: ErrorCode.CANCELLED, text: ErrorText.INSTALL_CANCELLED }, facts: { packageId: 'p' } };
+    expect(endUpdate('install', { outcome: 'succeeded', facts: {} })).toEqual({ stage: 'INSTALLED', patch: { progress: 100 } });
+    expect(endUpdate('remove', { outcome: 'succeeded', facts: {} }).stage).toBe('REMOVED');
+    expect(endUpdate('install', cancelled)).toEqual({ stage: 'INSTALL_CANCELLED', patch: { packageId: 'p', errorCode: ErrorCode.CANCELLED, reason: ErrorText.INSTALL_CANCELLED } });
+    expect(endUpdate('remove', cancelled).stage).toBe('REMOVE_FAILED');
+    expect(endUpdate('install', { outcome: 'failed', phase: 'download', error: { code: -1, text: 'x' }, facts: {} }).stage).toBe('DOWNLOAD_FAILED');
+    expect(endUpdate('install', { outcome: 'failed', error: { code: -5, text: 'x' }, facts: {} })).toEqual({ stage: 'INSTALL_FAILED', patch: { errorCode: -5, reason: 'x' } });
   });
 });
 
 describe('failure mapping', () => {
   const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const err = (op: 'install' | 'remove', e: unknown) => taskEnd(op, e).error;
   test('a full disk is -3 on install and -7 on remove; coded errors keep their code; others are FAILED_*', () => {
-    expect(failureUpdate('install', enospc).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE, reason: expect.stringMatching(new RegExp(`^${ErrorText.NO_SPACE}: `)) });
+    expect(err('install', enospc)).toMatchObject({ code: ErrorCode.NO_SPACE, text: expect.stringMatching(new RegExp(`^${ErrorText.NO_SPACE}: `)) });
     // a full disk wrapped by a lower layer is recognised by the errno code it keeps as `cause`, not by its text
-    expect(failureUpdate('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'cannot write "x"', { cause: enospc })).patch).toMatchObject({ errorCode: ErrorCode.NO_SPACE });
-    expect(failureUpdate('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'ENOSPC in a file name')).patch).toMatchObject({ errorCode: ErrorCode.INSTALL_FAILED });
-    expect(failureUpdate('remove', enospc)).toMatchObject({ stage: 'REMOVE_FAILED', patch: { errorCode: ErrorCode.REMOVE_FAILED } });
-    expect(failureUpdate('install', new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE)).patch).toEqual({ errorCode: -15, reason: ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE });
-    expect(failureUpdate('install', new Error('weird')).patch).toEqual({ errorCode: ErrorCode.INSTALL_FAILED, reason: `${ErrorText.FAILED_IPKG_INSTALL}: weird` });
-    expect(failureUpdate('remove', new CodedError(ErrorCode.GENERAL, 'x')).patch).toEqual({ errorCode: ErrorCode.REMOVE_FAILED, reason: `${ErrorText.FAILED_REMOVE}: x` });
+    expect(err('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'cannot write "x"', { cause: enospc }))).toMatchObject({ code: ErrorCode.NO_SPACE });
+    expect(err('install', new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.EXTRACT_FAILED, 'ENOSPC in a file name'))).toMatchObject({ code: ErrorCode.INSTALL_FAILED });
+    expect(taskEnd('remove', enospc)).toMatchObject({ outcome: 'failed', error: { code: ErrorCode.REMOVE_FAILED } });
+    expect(err('install', new CodedError(ErrorCode.PRIVILEGED_INSTALL_IN_DEVMODE, ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE))).toEqual({ code: -15, text: ErrorText.PRIVILEGED_INSTALL_IN_DEVMODE });
+    expect(err('install', new Error('weird'))).toEqual({ code: ErrorCode.INSTALL_FAILED, text: `${ErrorText.FAILED_IPKG_INSTALL}: weird` });
+    expect(err('remove', new CodedError(ErrorCode.GENERAL, 'x'))).toEqual({ code: ErrorCode.REMOVE_FAILED, text: `${ErrorText.FAILED_REMOVE}: x` });
+  });
+  test('a cancel is its own outcome; the engine\'s own codes are kept, also on a remove', () => {
+    expect(taskEnd('remove', new CodedError(ErrorCode.CANCELLED, ErrorText.REMOVE_CANCELLED))).toMatchObject({ outcome: 'cancelled', error: { code: ErrorCode.CANCELLED, text: ErrorText.REMOVE_CANCELLED } });
+    expect(taskEnd('remove', new CodedError(-210, 'locked', 'by x'))).toMatchObject({ outcome: 'failed', error: { code: -210, text: 'locked: by x' } });
   });
 });
 
@@ -258,7 +271,7 @@ describe('declared ACG groups agree with the shipped api-permissions', () => {
   };
   const layout = layoutOf('/nonexistent-root');
   test('com.webos.appInstallService', () => {
-    const decl = declarations((c) => new AppInstallService(c, { root: '/nonexistent-root', layout, config: DEFAULT_CONFIG, log: () => undefined }).open(new BehaviorSubject(true)));
+    const decl = declarations((c) => new AppInstallService(c, { tasks: { listen: () => () => undefined } } as unknown as InstallEngine, { layout, log: () => undefined }).open(new BehaviorSubject(true)));
     expect(Object.keys(decl).sort()).toEqual(['/', '/dev']);
     expect(check('com.webos.appInstallService', decl)).toEqual([]);
   });

@@ -9,9 +9,9 @@ import { filter, takeWhile, toArray } from 'rxjs/operators';
 import {
   startDaemon, killAllChildren, install, remove, call, makeIpk, stageSequence, listTree, type Daemon, type Json,
 } from './helpers/appinstall-daemon';
-import { INSTALL_STEPS } from '../services/appinstall/install-steps';
-import { REMOVE_STEPS } from '../services/appinstall/remove-steps';
-import { stagesOf } from '../services/appinstall/task-runner';
+import { INSTALL_STEPS } from '../engine/install-steps';
+import { REMOVE_STEPS } from '../engine/remove-steps';
+import { stagesOf } from '../services/appinstall/stage-map';
 
 const sv = (names: StageName[]) => names.map((n) => Stage[n].statusValue);
 const INSTALL_SEQUENCE = sv([
@@ -50,9 +50,9 @@ function last(lines: Json[]): Json {
   return lines[lines.length - 1];
 }
 
-test('the step tables emit exactly the stage orders of docs/appinstall.md', () => {
-  expect(sv(stagesOf(INSTALL_STEPS))).toEqual(INSTALL_SEQUENCE);
-  expect(sv(stagesOf(REMOVE_STEPS))).toEqual(REMOVE_SEQUENCE);
+test('the engine\'s step tables, in webOS words, pass through exactly the stage orders of docs/appinstall.md', () => {
+  expect(sv(stagesOf('install', INSTALL_STEPS.map((s) => s.name)))).toEqual(INSTALL_SEQUENCE);
+  expect(sv(stagesOf('remove', REMOVE_STEPS.map((s) => s.name)))).toEqual(REMOVE_SEQUENCE);
 });
 
 test('install as root: call return first, every stage in order, files and bus files in place, listApps shows it', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ErrorCode, ErrorText, Stage } from '../status-codes';
 import { packApp } from '../ipk/pack';
 import { layout } from '../layout/paths';
-import { packageBusFiles } from '../services/appinstall/bus-files';
+import { packageBusFiles } from '../engine/bus-files';
 import type { InstalledPackage } from '../engine/package-db';
 import {
   startDaemon, killAllChildren, install, remove, call, listTree, type Daemon, type Json,

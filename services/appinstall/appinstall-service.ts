@@ -1,5 +1,7 @@
-// com.webos.appInstallService on the bus: the five methods declared once (schema, ACG groups, handler), the
-// status subscriptions, and the /dev category following developer mode. The work itself is task-queue.ts's.
+// com.webos.appInstallService on the bus, a front-end of the install engine (engine/install-engine.ts): the five
+// methods declared once (schema, ACG groups, handler) that validate a request, admit it and submit it to the engine;
+// the engine's task events mapped to statusValues (stage-map.ts, status-events.ts) for the task's own call and the
+// /status subscribers; and the /dev category following developer mode.
 import type { Observable, Subscription } from 'rxjs';
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import { IncomingMessage } from '../../ipc/method-registry';
@@ -7,18 +9,21 @@ import type { Layout } from '../../layout/paths';
 import type { Payload } from '../../ipc/protocol';
 import { AppManagerErrorCode, CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { checkId, checkIpkUrl, checkPayloadBounds, installSchema, isPrivilegedName, removeSchema, statusSchema } from './request-validation';
-import { TaskQueue, type TaskHooks } from './task-queue';
-import { callerFromPeer } from './caller-access';
-import type { DaemonConfig } from './daemon-config';
-import type { HubManifests } from './bus-file-sync';
-import type { AppManagerLink } from './task-context';
-import { appRootOf } from './task-context';
+import { callerFromPeer } from '../../engine/caller-access';
+import type { HubManifests } from '../../engine/bus-file-sync';
+import type { AppManagerLink, TaskRequest } from '../../engine/task-context';
+import { appRootOf } from '../../engine/task-context';
 import { findPackage } from '../../engine/package-db';
 import { readFirmware } from '../../engine/firmware-db';
-import type { StatusEvent } from './status-events';
+import type { InstallEngine } from '../../engine/install-engine';
+import type { TaskEvent, TaskInfo, TaskNews } from '../../engine/task-events';
+import { downloadSteps } from '../../engine/download-steps';
+import type { StageName } from '../../status-codes';
+import { foldEvent, initialEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
+import { endUpdate, stepUpdates } from './stage-map';
 import { APPMANAGER_SERVICE } from '../appmanager/appmanager-service';
 import type { Downloader } from '../../download/downloader';
-import { checkUrlCaller, downloadSteps, isHttpUrl, urlDownloadName } from './url-install';
+import { checkUrlCaller, isHttpUrl, urlDownloadName } from './url-install';
 
 export const APPINSTALL_SERVICE = 'com.webos.appInstallService';
 const HUB = 'luna://com.webos.service.bus';
@@ -55,12 +60,10 @@ export function appManagerOverBus(client: LunaClient, log: (l: string) => void):
 }
 
 export interface AppInstallOptions {
-  root: string;
   layout: Layout;
-  config: DaemonConfig;
   log(line: string): void;
-  /** The engine under the service (engine-bridge.ts): task hooks, and its methods declared with the five. */
-  engine?: { hooks: TaskHooks; methods(client: LunaClient): Record<string, Record<string, MethodSpec>> };
+  /** The engine's own methods (engine-methods.ts), declared with the five. */
+  engineMethods?(client: LunaClient): Record<string, Record<string, MethodSpec>>;
   /** The daemon's downloader (shared with com.webos.service.downloadmanager): /install of an http(s) ipkUrl uses it. */
   downloader?: Downloader;
   /** Runs after each URL install ends (daemon.ts: the download cache cleaner). */
@@ -77,34 +80,107 @@ function clientOf(msg: Message): string {
   return msg.appId ?? msg.sender ?? msg.senderId;
 }
 
+/** What the service keeps of a task while it runs: its event so far and the last stage it reached. */
+interface Followed {
+  op: 'install' | 'remove';
+  current: StatusEvent;
+  last?: StageName;
+}
+
+/** The request's payload, as the service attaches it to its tasks (TaskRequest.meta) for the events' details. */
+interface TaskMeta {
+  payload: Payload;
+}
+
 export class AppInstallService {
-  readonly queue: TaskQueue;
   private devSub?: Subscription;
   private devOpen = false;
+  private readonly stopListening: () => void;
 
-  constructor(private readonly client: LunaClient, private readonly opts: AppInstallOptions) {
-    this.queue = new TaskQueue(
-      {
-        root: opts.root,
-        layout: opts.layout,
-        config: opts.config,
-        hub: hubManifestsOverBus(client),
-        appManager: appManagerOverBus(client, opts.log),
-        log: opts.log,
-      },
-      (ev, task) => this.publish(ev, task),
-      opts.engine?.hooks,
-    );
+  constructor(private readonly client: LunaClient, readonly engine: InstallEngine, private readonly opts: AppInstallOptions) {
+    this.stopListening = engine.tasks.listen((news) => this.onTask(news));
   }
 
+  /** The engine's task queue (admission checks: has, reserve, checkCallerQuota). */
+  get queue() {
+    return this.engine.tasks;
+  }
+
+  /** Every running task's event so far, by task id. */
+  private readonly tasks = new Map<string, Followed>();
   /** The subscribed call of each task that has one: it hears that task's events only, and ends with the task. */
   private readonly followers = new Map<string, Message>();
   /** In-process listeners of one task's events (feed-methods.ts: a catalog install relays its chain's tasks). */
   private readonly watchers = new Map<string, (ev: StatusEvent, final: boolean) => void>();
+  /** The final event of each task a `submit` of this service waits for. */
+  private readonly finals = new Map<string, StatusEvent>();
 
   /** Hears every event of a task until its final one. */
   watchTask(taskId: string, fn: (ev: StatusEvent, final: boolean) => void): void {
     this.watchers.set(taskId, fn);
+  }
+
+  /** Current events of the running tasks (`/status`). */
+  currentEvents(): StatusEvent[] {
+    return [...this.tasks.values()].map((t) => t.current).filter((ev) => ev.statusValue !== 0);
+  }
+
+  /**
+   * Submits a task to the engine with the request's payload (for its events' details). `accepted` runs once the task
+   * is accepted, before its first event; resolves with the task's final event, once sent.
+   */
+  submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op' | 'meta'>, payload: Payload, packageId?: string, accepted?: (taskId: string) => void): Promise<StatusEvent> {
+    let taskId = '';
+    const meta: TaskMeta = { payload };
+    const ended = this.engine.tasks.submit(op, { ...r, meta }, packageId, (info) => {
+      taskId = info.taskId;
+      this.finals.set(taskId, initialEvent(info.id, payload, {}));
+      accepted?.(taskId);
+    });
+    return ended.then(() => {
+      const ev = this.finals.get(taskId)!;
+      this.finals.delete(taskId);
+      return ev;
+    });
+  }
+
+  /** One event of the engine: folded into the task's statusValue event and sent (a report that changes nothing is not). */
+  private onTask({ task, event }: TaskNews): void {
+    if (event.type === 'queued') {
+      const payload = (task.meta as TaskMeta | undefined)?.payload ?? { id: task.id };
+      this.tasks.set(task.taskId, { op: task.op, current: initialEvent(task.id, payload, this.baseDetails(task)) });
+      return;
+    }
+    const t = this.tasks.get(task.taskId);
+    if (!t) return;
+    if (event.type === 'step') {
+      for (const u of stepUpdates(t.op, event, t.last)) this.update(task, t, u, false);
+      return;
+    }
+    this.tasks.delete(task.taskId);
+    this.update(task, t, endUpdate(t.op, event as Extract<TaskEvent, { type: 'end' }>), true);
+  }
+
+  /** The details of a task's first event: who asked, and where. */
+  private baseDetails(task: TaskInfo): Details {
+    const base: Details = { client: task.client, verified: !task.developer };
+    if (task.installBasePath !== undefined) base.installBasePath = task.installBasePath;
+    if (task.packageId !== undefined) base.packageId = task.packageId;
+    return base;
+  }
+
+  private update(task: TaskInfo, t: Followed, u: StageUpdate, final: boolean): void {
+    const ev = foldEvent(t.current, u);
+    const same = ev.statusValue === t.current.statusValue && JSON.stringify(ev.details) === JSON.stringify(t.current.details);
+    t.current = ev;
+    t.last = u.stage;
+    if (final && this.finals.has(task.taskId)) this.finals.set(task.taskId, ev);
+    if (same && !final) return;
+    try {
+      this.publish(ev, { taskId: task.taskId, final, repeat: same });
+    } catch (e) {
+      this.opts.log(`${task.op} ${task.id}: status event not delivered: ${(e as Error).message}`);
+    }
   }
 
   /**
@@ -153,13 +229,15 @@ export class AppInstallService {
         const id = String(msg.payload.id);
         checkId(id);
         const caller = callerFromPeer(msg.peer);
-        // An http(s) ipkUrl on /install is downloaded first (url-install.ts); /dev/install refuses it as before.
+        // An http(s) ipkUrl on /install is downloaded first (engine/download-steps.ts); /dev/install refuses it as before.
         const url = !developer && this.opts.downloader !== undefined && isHttpUrl(String(msg.payload.ipkUrl));
         if (url) checkUrlCaller(caller);
         else checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
         const preSteps = url ? downloadSteps(this.opts.downloader!, { url: String(msg.payload.ipkUrl), filename: urlDownloadName() }) : undefined;
-        void this.queue.submit('install', { id, developer, payload: msg.payload, client: clientOf(msg), caller, ...(preSteps ? { preSteps } : {}) }, undefined, this.follow(msg)).then(() => url && this.opts.afterUrlInstall?.()).catch(() => undefined);
+        const source = url ? {} : { ipkPath: String(msg.payload.ipkUrl) };
+        const allowDowngrade = msg.payload.allowDowngrade === true;
+        void this.submit('install', { id, developer, ...source, allowDowngrade, client: clientOf(msg), caller, ...(preSteps ? { preSteps } : {}) }, msg.payload, undefined, this.follow(msg)).then(() => url && this.opts.afterUrlInstall?.()).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
     };
@@ -183,9 +261,9 @@ export class AppInstallService {
         const release = this.queue.reserve(id); // the lookup below is asynchronous: requests meanwhile are duplicates
         try {
           const pkg = await findPackage(appRootOf(this.opts.layout, developer), developer, id);
-          // Not an app: a firmware package of that name (verified /remove only; firmware-steps.ts).
+          // Not an app: a firmware package of that name (verified /remove only; engine/firmware-steps.ts).
           if (!pkg && !developer && (await readFirmware(this.opts.layout, id))) {
-            void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg), caller, firmware: true }, id, this.follow(msg)).catch(() => undefined);
+            void this.submit('remove', { id, developer, client: clientOf(msg), caller, firmware: true }, msg.payload, id, this.follow(msg)).catch(() => undefined);
             return { returnValue: true, subscribed: msg.isSubscription };
           }
           if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_SUCH_ID);
@@ -194,7 +272,7 @@ export class AppInstallService {
           }
           // Subscribed by submit once the task is accepted, before its first stages (emitted at once); a refusal
           // (DUPLICATE_COMMAND -7: the package is busy) never subscribes.
-          void this.queue.submit('remove', { id, developer, payload: msg.payload, client: clientOf(msg), caller }, pkg.packageId, this.follow(msg)).catch(() => undefined);
+          void this.submit('remove', { id, developer, client: clientOf(msg), caller }, msg.payload, pkg.packageId, this.follow(msg)).catch(() => undefined);
         } finally {
           release();
         }
@@ -205,7 +283,7 @@ export class AppInstallService {
 
   /** Declares / and (when developer mode is on) /dev, following developer mode from then on. */
   open(devMode$: Observable<boolean>): void {
-    const engineMethods = this.opts.engine?.methods(this.client) ?? {};
+    const engineMethods = this.opts.engineMethods?.(this.client) ?? {};
     for (const [category, methods] of Object.entries(engineMethods)) if (category !== '/') this.client.registerCategory(category, methods);
     this.client.registerCategory('/', {
       ...engineMethods['/'],
@@ -217,7 +295,7 @@ export class AppInstallService {
         errorExtra: { subscribed: false },
         handler: (msg) => {
           if (msg.isSubscription) this.client.subscriptions.add('status', msg);
-          return { returnValue: true, subscribed: msg.isSubscription, status: { apps: this.queue.currentEvents() } };
+          return { returnValue: true, subscribed: msg.isSubscription, status: { apps: this.currentEvents() } };
         },
       },
     });
@@ -236,5 +314,6 @@ export class AppInstallService {
   async stop(): Promise<void> {
     this.devSub?.unsubscribe();
     await this.queue.idle();
+    this.stopListening();
   }
 }

@@ -4,25 +4,15 @@ import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
 import { parseBoundedJson } from '../../ipk/json-bounds';
+import type { EngineConfig } from '../../engine/config';
 
 const MAX_CONFIG_BYTES = 64 * 1024;
 import { DEFAULT_GATEWAY, parseGatewayConfig, type GatewayConfig } from '../../gateway/config';
 
-export interface DaemonConfig {
-  /** Refuse unsigned or untrusted packages on /install (an invalid signature is always refused). */
-  requireSignature: boolean;
-  /** Most install/remove tasks running at once; more wait in a queue. */
-  maxConcurrentTasks: number;
-  /** Most install/remove tasks one non-root uid may have queued or running at once; more are refused at the call. */
-  maxQueuedTasksPerCaller: number;
-  /** Limits on an unpacked package (hostile-input rules): depth, entry count, total bytes, compression ratio. */
-  extractLimits: ExtractLimits;
+/** The daemon's settings: the engine's (engine/config.ts) and those of the services and the gateway. */
+export interface DaemonConfig extends EngineConfig {
   /** The HTTP gateway (gateway/config.ts); `"gateway": false` turns it off. */
   gateway: GatewayConfig;
-  /** How many finished operations (with their logs) are kept across restarts (engine-bridge.ts), 1 … 10000. */
-  operationHistory: number;
-  /** Quotas in KiB reported by /storage/details (null: none): `apps` (the installed package), `persistent` (its data). */
-  storageQuotas: { apps: number | null; persistent: number | null };
   /** Downloads (feeds' packages, URL installs, the download manager) running at once. */
   downloadConcurrency: number;
   /** Failed attempts in a row (no byte received) before a download gives up. */
@@ -32,10 +22,6 @@ export interface DaemonConfig {
   feedMaxDownloadBytes: number;
   /** Download progress events (statusValue 8, download manager records) at most this often. */
   downloadProgressIntervalMs: number;
-  /** Run after a firmware package is installed (firmware-steps.ts): argv (no shell), the firmware folder appended; null: none. */
-  firmwareHandoff: string[] | null;
-  /** Longest the hand-off may run, seconds (then it is killed and the install reports the failure). */
-  firmwareHandoffTimeoutSec: number;
 }
 
 /** Integer keys (feeds, downloads, the firmware hand-off), with their bounds. */

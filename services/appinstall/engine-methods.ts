@@ -1,11 +1,11 @@
 // The engine's methods on com.webos.appInstallService (/operations/*, /lock, /unlock, /getLockInfo, /metadata/*,
-// /storage/*, /installed): declared once with schema and ACG group; the work is engine-bridge.ts's and engine/'s.
+// /storage/*, /installed): declared once with schema and ACG group; the work is engine/'s (task-operations.ts, locks.ts, aux-metadata.ts, storage.ts).
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import type { Payload } from '../../ipc/protocol';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import type { Result } from '../../engine/result';
 import { resetDir, storageDetails } from '../../engine/storage';
-import { EngineBridge, findInstalled, installedPackages } from './engine-bridge';
+import { TaskOperations, findInstalled, installedPackages } from '../../engine/task-operations';
 import { listFirmware } from '../../engine/firmware-db';
 
 /** ACG group of every engine method (acg/default-policy: trust oem, root only). */
@@ -23,13 +23,13 @@ function value<T>(r: Result<T>): T {
   return r.value;
 }
 
-async function installedOrThrow(bridge: EngineBridge, appId: string) {
+async function installedOrThrow(bridge: TaskOperations, appId: string) {
   const pkg = await findInstalled(bridge.layout, appId);
   if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, `${ErrorText.NOT_INSTALLED}: ${appId}`);
   return pkg;
 }
 
-export function engineMethods(bridge: EngineBridge, client: LunaClient): Record<string, Record<string, MethodSpec>> {
+export function engineMethods(bridge: TaskOperations, client: LunaClient): Record<string, Record<string, MethodSpec>> {
   const groups = [OPERATIONS_GROUP];
   const method = (schema: object, handler: (msg: Message) => Payload | Promise<Payload>): MethodSpec => ({ schema, groups, handler });
   const { store, locks, aux, layout, config } = bridge;

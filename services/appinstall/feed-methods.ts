@@ -15,8 +15,8 @@ import { compareVersions, parseVersion } from '../../engine/dpkg-version';
 import { alternativeMet, formatClause, parseDepends, type DependAlternative } from '../../engine/depends';
 import { relationHolds, compareParsed, type DebianVersion } from '../../engine/dpkg-version';
 import { listPackages } from '../../engine/package-db';
-import { callerFromPeer } from './caller-access';
-import { downloadLogger, downloadSteps } from './url-install';
+import { callerFromPeer } from '../../engine/caller-access';
+import { downloadLogger, downloadSteps } from '../../engine/download-steps';
 import type { OperationStore } from '../../engine/operation-store';
 import { DEFAULT_WEIGHTS, type Operation } from '../../engine/operations';
 import type { RefreshOutcome } from '../../feeds/feed-store';
@@ -389,7 +389,7 @@ export class FeedMethods {
       const payload: Payload = { id: c.pkg.name, ipkUrl: c.pkg.url, name: c.pkg.name, version: c.pkg.version };
       let ev: StatusEvent;
       try {
-        ev = await this.service.queue.submit('install', { id: c.pkg.name, developer: false, payload, client, caller, preSteps, partOf: { operation: op, last: isLast } }, undefined, (taskId) => {
+        ev = await this.service.submit('install', { id: c.pkg.name, developer: false, client, caller, preSteps, partOf: { operation: op, last: isLast } }, payload, undefined, (taskId) => {
           this.service.watchTask(taskId, (e, final) => {
             this.setActivity(c.pkg.name, this.activityOf(e, final));
             if (msg.isSubscription && !(final && isLast)) msg.respond(e as unknown as Payload);

@@ -1,9 +1,9 @@
 // Checks of an install/remove request beyond its JSON schema (docs/appinstall.md: `id is empty`, `ipkUrl is empty`,
-// `invalid ipkUrl`), and the method schemas themselves. The one I/O here is the walk of the ipk path (caller-access.ts).
+// `invalid ipkUrl`), and the method schemas themselves. The one I/O here is the walk of the ipk path (engine/caller-access.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { mayAccess, reachableBy, type Caller } from './caller-access';
+import { mayAccess, reachableBy, type Caller } from '../../engine/caller-access';
 import { valueDepthOver } from '../../ipk/json-bounds';
 
 /** Schemas of the five methods (extra keys allowed: webOS callers send more). */
@@ -57,7 +57,7 @@ export function canRead(st: { uid: number; gid: number; mode: number }, who: Cal
 
 /**
  * The whole ipkUrl check at request time: the shape, then, for the caller as the kernel would decide it
- * (caller-access.ts: search on every directory of the path, read on the file, supplementary groups counted), an
+ * (engine/caller-access.ts: search on every directory of the path, read on the file, supplementary groups counted), an
  * existing regular file. Without `caller` (or for root) an existing regular file, symlinks followed. The install step
  * checks again against the file it actually opened (checkOpenedFor); this early check only answers at once.
  */

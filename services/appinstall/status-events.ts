@@ -72,7 +72,7 @@ export function initialEvent(id: string, payload: Payload, base: Details): Statu
 export function foldEvent(prev: StatusEvent, update: StageUpdate): StatusEvent {
   const info = Stage[update.stage];
   const details: Details = { ...prev.details, ...(update.patch ?? {}), state: info.state };
-  // The install after a download (url-install.ts) counts its own progress from 0 again.
+  // The install after a download (engine/download-steps.ts) counts its own progress from 0 again.
   if (prev.statusValue === Stage.DOWNLOAD_COMPLETE.statusValue && info.statusValue !== prev.statusValue && update.patch?.progress === undefined) details.progress = 0;
   else if (typeof details.progress === 'number' && typeof prev.details.progress === 'number' && details.progress < prev.details.progress) {
     details.progress = prev.details.progress;

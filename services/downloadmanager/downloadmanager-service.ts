@@ -13,7 +13,7 @@ import {
 } from '../../download/tickets';
 import { DownloadErrorText } from '../../status-codes';
 import { DownloadManagerErrorCode, DownloadManagerText } from '../../status-codes/distribution';
-import { callerFromPeer } from '../appinstall/caller-access';
+import { callerFromPeer } from '../../engine/caller-access';
 
 export const DOWNLOADMANAGER_SERVICE = 'com.webos.service.downloadmanager';
 

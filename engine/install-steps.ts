@@ -1,26 +1,27 @@
-// The install as a table of steps (docs/appinstall.md stages 35 … 30): parse, update check, close app, verify, prepare,
-// unpack into staging, switch into place, bus files + commit, finish. Each work and undo is safe to run twice;
-// the pipeline that runs the table is task-runner.ts, the crash-safe moves are package-switch.ts.
+// The install as a table of steps: parse, update check, close app, verify, prepare, unpack into staging, switch into
+// place, bus files + commit, finish (on the bus: docs/appinstall.md stages 35 … 30, services/appinstall/stage-map.ts).
+// Each work and undo is safe to run twice; the pipeline that runs the table is steps.ts, the crash-safe moves are
+// package-switch.ts.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { openIpk } from '../../ipk/ipk-reader';
-import { checkDataSize, extractData } from '../../ipk/extract';
-import { APP_TREE, DEFAULT_LIMITS, treeShapeProblem } from '../../ipk/entry-rules';
-import { verifySignature } from '../../ipk/signature';
-import { formatControl } from '../../ipk/control';
-import type { Step } from './task-runner';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
+import { openIpk } from '../ipk/ipk-reader';
+import { checkDataSize, extractData } from '../ipk/extract';
+import { APP_TREE, DEFAULT_LIMITS, treeShapeProblem } from '../ipk/entry-rules';
+import { verifySignature } from '../ipk/signature';
+import { formatControl } from '../ipk/control';
+import type { Step } from './steps';
 import type { TaskContext } from './task-context';
 import { appRootOf } from './task-context';
-import { classifyVersion } from '../../engine/version-compare';
-import { isPrivilegedName } from './request-validation';
+import { classifyVersion } from './version-compare';
+import { isPrivilegedName } from '../acg/namespaces';
 import { checkOpenedFor } from './caller-access';
-import { dbFiles, readPackage, readPackageRecord } from '../../engine/package-db';
-import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from '../../engine/durable-fs';
-import { writeJournal, type JournalTarget } from '../../engine/journal';
-import { commit, finish, rollback, stagingRoot, switchIn } from '../../engine/package-switch';
+import { dbFiles, readPackage, readPackageRecord } from './package-db';
+import { exists, isNoSpace, mkdirDurable, syncTree, writeFileDurable } from './durable-fs';
+import { writeJournal, type JournalTarget } from './journal';
+import { commit, finish, rollback, stagingRoot, switchIn } from './package-switch';
 import { installPackageBusFiles, manifestPath, removePackageBusFiles } from './bus-file-sync';
-import { faultPoint } from '../../engine/fault-points';
+import { faultPoint } from './fault-points';
 import { checkDeveloperNames, checkNamesFree } from './package-names';
 
 const failed = (text: string, detail?: string) => new CodedError(ErrorCode.INSTALL_FAILED, text, detail);
@@ -83,14 +84,13 @@ async function subdirs(p: string): Promise<string[]> {
 export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   {
     name: 'parse',
-    statusValues: { before: ['PARSE_NEEDED'], after: ['PARSE_COMPLETE'] },
     async work(ctx) {
       // Opened once, non-blocking (a FIFO or device swapped in never blocks a worker thread), and read only through
       // this handle from here on (verify, unpack). Before a byte is read, the opened inode must be a regular file that
       // the caller reaches and may read at that path itself (caller-access.ts); a path swapped after the request was
       // checked, or after this, changes nothing. The task's end closes it.
       const caller = ctx.req.caller;
-      const ipkPath = ctx.localIpk ?? String(ctx.req.payload.ipkUrl);
+      const ipkPath = ctx.localIpk ?? String(ctx.req.ipkPath);
       const ipk = await openIpk(ipkPath, {
         keepOpen: true,
         checkOpened: (st) => checkOpenedFor(ipkPath, st, caller ?? { uid: 0, gid: 0 }),
@@ -112,7 +112,6 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'check-update',
-    statusValues: { before: ['UPDATE_CHECK_NEEDED', 'UPDATE_CHECK_REQUESTED'], after: ['UPDATE_CHECK_COMPLETE'] },
     async work(ctx) {
       const { ipk, packageId } = ipkOf(ctx);
       const other = await readPackageRecord(appRootOf(ctx.env.layout, !ctx.req.developer).base, packageId, !ctx.req.developer);
@@ -125,7 +124,7 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       // A damaged record of this package is repaired by this install: it replaces whatever the record may own.
       if (ctx.before?.damaged) ctx.env.log(`install ${packageId}: ${ctx.before.base}: ${ErrorText.DAMAGED_RECORD}: ${ctx.before.damaged}; this install replaces it`);
       const change = ctx.before?.damaged ? 'reinstall' : classifyVersion(ctx.before?.version, ipk.control.version);
-      if (change === 'downgrade' && ctx.req.payload.allowDowngrade !== true) {
+      if (change === 'downgrade' && ctx.req.allowDowngrade !== true) {
         throw failed(ErrorText.DOWNGRADE_REFUSED, `installed ${ctx.before?.version}, package ${ipk.control.version}`);
       }
       return { update: ctx.before !== null };
@@ -133,7 +132,6 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'close-app',
-    statusValues: { before: ['CLOSE_APP_NEEDED', 'CLOSE_APP_REQUESTED'], after: ['CLOSE_APP_COMPLETE'] },
     async work(ctx) {
       const { packageId } = ipkOf(ctx);
       if ((await ctx.env.appManager.closeApp(packageId)) === 'locked') throw failed(ErrorText.APP_LOCKED, packageId);
@@ -141,7 +139,6 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'verify',
-    statusValues: { before: ['VERIFY_NEEDED', 'VERIFY_REQUESTED'], after: ['VERIFY_COMPLETE'] },
     async work(ctx) {
       const { ipk } = ipkOf(ctx);
       const verdict = await verifySignature(ipk, ctx.env.layout.trustBundle, new Date(), { ...DEFAULT_LIMITS, ...ctx.env.config.extractLimits });
@@ -155,7 +152,6 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'prepare',
-    statusValues: { before: ['INSTALL_NEEDED', 'INSTALL_REQUESTED'], after: [] },
     work: (ctx) => generalOnIo(ErrorText.EXTRACT_IPK_GENERAL, async () => {
       const { ipk, packageId } = ipkOf(ctx);
       const { env, appRoot, req } = ctx;
@@ -177,7 +173,6 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'unpack',
-    statusValues: { before: ['INSTALL_START', 'INSTALL_UNPACKING'], after: [] },
     work: (ctx, progress) => generalOnIo(ErrorText.EXTRACT_IPK_GENERAL, async () => {
       const { ipk, packageId } = ipkOf(ctx);
       const rec = journalOf(ctx);
@@ -227,14 +222,12 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'switch',
-    statusValues: { before: [], after: ['INSTALL_COMPLETE'] },
     async work(ctx) {
       await switchIn(journalOf(ctx));
     },
   },
   {
     name: 'bus-files',
-    statusValues: { before: ['ROLES_NEEDED', 'ROLES_REQUESTED'], after: ['ROLES_COMPLETE'] },
     async work(ctx) {
       const { packageId } = ipkOf(ctx);
       const { env, busTree } = ctx;
@@ -259,14 +252,12 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'finish',
-    statusValues: { before: [], after: ['INSTALLED'] },
     async work(ctx) {
       try {
         await finish(ctx.env.layout.installerState, journalOf(ctx));
       } catch (e) {
         ctx.env.log(`install ${ctx.packageId}: cleanup left for recovery: ${(e as Error).message}`);
       }
-      return { progress: 100 };
     },
   },
 ];

@@ -4,13 +4,13 @@
 // either app root, or a security manifest of another package or of the system already holds.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Layout } from '../../layout/paths';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { isPrivilegedName } from '../../acg/namespaces';
-import { listDir, parseManifestFile, parseServiceFile } from '../../acg/security-files';
+import type { Layout } from '../layout/paths';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
+import { isPrivilegedName } from '../acg/namespaces';
+import { listDir, parseManifestFile, parseServiceFile } from '../acg/security-files';
 import { serviceGroup, serviceNames } from './bus-files';
 import { manifestPath } from './bus-file-sync';
-import { listPackages, type InstalledPackage } from '../../engine/package-db';
+import { listPackages, type InstalledPackage } from './package-db';
 
 /**
  * Every bus name of a package: package id (= manifest id), app ids, service ids, the service names they declare

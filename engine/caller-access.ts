@@ -6,7 +6,7 @@
 // consulted: a file that only an ACL entry opens to the caller is refused (fail closed), see README "Security".
 import fs from 'node:fs';
 import path from 'node:path';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 
 export interface Caller {
   uid: number;

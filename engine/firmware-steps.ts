@@ -1,6 +1,6 @@
 // Firmware packages (control `Section: firmware`, docs/appinstall.md "Firmware packages") through the same step tables
 // as apps: `withFirmware` wraps each step of install-steps.ts / remove-steps.ts so that a firmware task does the
-// firmware work of that step, with the same webOS stages, journal, crash points and undos. A firmware package carries
+// firmware work of that step, with the same steps (and so the same stages on the bus), journal, crash points and undos. A firmware package carries
 // only lib/firmware/<name>/ (ipk/entry-rules.ts treeShapeProblem), is placed at <root>/lib/firmware/<name>/ with its
 // record in firmware-db.ts, has no bus files and no app data, and is then handed to the configured firmwareHandoff
 // command (argv, the firmware folder appended; bounded time). A failed hand-off fails the operation with -5
@@ -8,21 +8,21 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { extractData } from '../../ipk/extract';
-import { formatControl } from '../../ipk/control';
-import { packageTreeOf } from '../../ipk/entry-rules';
-import type { Step } from './task-runner';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
+import { extractData } from '../ipk/extract';
+import { formatControl } from '../ipk/control';
+import { packageTreeOf } from '../ipk/entry-rules';
+import type { Step } from './steps';
 import type { TaskContext } from './task-context';
 import { INSTALL_STEPS as APP_INSTALL_STEPS, generalOnIo } from './install-steps';
 import { REMOVE_STEPS as APP_REMOVE_STEPS } from './remove-steps';
-import { classifyVersion } from '../../engine/version-compare';
-import { exists, mkdirDurable, removeTreeDurable, renameDurable, syncTree, writeFileDurable } from '../../engine/durable-fs';
-import { writeJournal, type JournalTarget } from '../../engine/journal';
-import { commit, finish, moveAside, rollback, stagingRoot, switchIn } from '../../engine/package-switch';
-import { faultPoint } from '../../engine/fault-points';
-import { firmwareDbFiles, firmwareTargets, readFirmware } from '../../engine/firmware-db';
-import { findPackage } from '../../engine/package-db';
+import { classifyVersion } from './version-compare';
+import { exists, mkdirDurable, removeTreeDurable, renameDurable, syncTree, writeFileDurable } from './durable-fs';
+import { writeJournal, type JournalTarget } from './journal';
+import { commit, finish, moveAside, rollback, stagingRoot, switchIn } from './package-switch';
+import { faultPoint } from './fault-points';
+import { firmwareDbFiles, firmwareTargets, readFirmware } from './firmware-db';
+import { findPackage } from './package-db';
 
 type Work = Step<TaskContext>['work'];
 
@@ -75,7 +75,7 @@ const FIRMWARE_INSTALL: Record<string, Work | null> = {
     const before = await readFirmware(ctx.env.layout, name);
     if (before?.damaged) ctx.env.log(`install ${name}: firmware record damaged (${before.damaged}); this install replaces it`);
     const change = before?.damaged ? 'reinstall' : classifyVersion(before?.version, ipk.control.version);
-    if (change === 'downgrade' && ctx.req.payload.allowDowngrade !== true) throw failed(ErrorText.DOWNGRADE_REFUSED, `installed ${before?.version}, package ${ipk.control.version}`);
+    if (change === 'downgrade' && ctx.req.allowDowngrade !== true) throw failed(ErrorText.DOWNGRADE_REFUSED, `installed ${before?.version}, package ${ipk.control.version}`);
     ctx.firmwareBefore = before;
     return { update: before !== null };
   },
@@ -147,7 +147,6 @@ const FIRMWARE_INSTALL: Record<string, Work | null> = {
       await runHandoff(argv, dir, ctx.env.config.firmwareHandoffTimeoutSec);
       ctx.env.log(`install ${ctx.packageId}: firmware handed to ${argv[0]}`);
     }
-    return { progress: 100 };
   },
 };
 

@@ -1,8 +1,8 @@
 // The luna-service2 security files of an installed package (docs/acg.md, docs/appinstall.md), computed from what is installed.
 // Pure: returns paths and contents; writing them and telling the hub is bus-file-sync.ts's job.
 import path from 'node:path';
-import type { Layout } from '../../layout/paths';
-import type { InstalledPackage } from '../../engine/package-db';
+import type { Layout } from '../layout/paths';
+import type { InstalledPackage } from './package-db';
 
 /** One luna-service2 tree (static, verified or developer), as layout/paths.ts lays it out. */
 export type BusTree = Layout['volatileBus'];

@@ -3,9 +3,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { packageBusFiles, manifestEntries, type BusTree, type BusFile } from './bus-files';
-import type { InstalledPackage } from '../../engine/package-db';
-import { faultPoint } from '../../engine/fault-points';
-import { fsyncPath, mkdirDurable, unlinkDurable, UNSAFE_NO_SYNC } from '../../engine/durable-fs';
+import type { InstalledPackage } from './package-db';
+import { faultPoint } from './fault-points';
+import { fsyncPath, mkdirDurable, unlinkDurable, UNSAFE_NO_SYNC } from './durable-fs';
 
 /** The hub's manifest calls; null when there is no hub to tell (it reads the directories when it starts). */
 export interface HubManifests {

@@ -2,20 +2,20 @@
 // weighted progress, a step log, cancel at safe points, locks and Depends checked, aux metadata and app data kept with the app.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { OperationStore } from '../../engine/operation-store';
-import { Locks } from '../../engine/locks';
-import { AuxMetadata } from '../../engine/aux-metadata';
-import { DEFAULT_WEIGHTS, type Operation, type Phase } from '../../engine/operations';
-import { checkDependsForInstall, checkRemove, type InstalledPackage as EnginePackage } from '../../engine/depends';
-import { CodedError, ErrorCode, ErrorText, Stage, type StageName } from '../../status-codes';
-import type { Layout } from '../../layout/paths';
-import type { DaemonConfig } from './daemon-config';
-import type { Step } from './task-runner';
+import { OperationStore } from './operation-store';
+import { Locks } from './locks';
+import { AuxMetadata } from './aux-metadata';
+import { DEFAULT_WEIGHTS, type Operation, type Phase } from './operations';
+import { checkDependsForInstall, checkRemove, type InstalledPackage as EnginePackage } from './depends';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
+import type { Layout } from '../layout/paths';
+import type { EngineConfig } from './config';
+import type { Step } from './steps';
 import type { TaskContext, TaskRequest } from './task-context';
 import type { TaskHooks } from './task-queue';
-import { isFinalEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
-import { findPackage, listPackages, readPackage, type InstalledPackage } from '../../engine/package-db';
-import { removeTreeDurable } from '../../engine/durable-fs';
+import type { TaskEnd, TaskFacts } from './task-events';
+import { findPackage, listPackages, readPackage, type InstalledPackage } from './package-db';
+import { removeTreeDurable } from './durable-fs';
 
 /** A local install has no download: its progress is weighted over verify, unpack and register only. */
 const LOCAL_WEIGHTS = { install: { verify: 10, unpack: 80, register: 10 }, remove: { register: 100 } };
@@ -39,7 +39,7 @@ function cancelledError(op: 'install' | 'remove'): CodedError {
 }
 
 /** What one step did, for the operation log: its details patch in words ("packageId=x update=false"), or "done". */
-function describePatch(patch: Details | void): string {
+function describePatch(patch: TaskFacts | void): string {
   if (!patch) return 'done';
   const parts = Object.entries(patch).filter(([k]) => k !== 'progress').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   return parts.length ? parts.join(' ') : 'done';
@@ -64,25 +64,24 @@ function asEnginePackages(pkgs: readonly InstalledPackage[]): EnginePackage[] {
   return pkgs.map((p) => ({ id: p.packageId, version: p.version, depends: controlField(p.control, 'Depends') }));
 }
 
-export class EngineBridge {
+export class TaskOperations {
   /** Task id → its operation (null: the engine refused to create one, e.g. a request id that is no package id). */
   private readonly ops = new Map<string, Promise<Operation | null>>();
-  private readonly lastStatus = new Map<string, number>();
   /** Operation handle → its task (request), while the task may still be waiting in the queue. */
   private readonly waiting = new Map<string, TaskRequest>();
-  private endQueued: (taskId: string, update: StageUpdate) => boolean = () => false;
+  private cancelQueued: (taskId: string, end: TaskEnd) => boolean = () => false;
 
   private constructor(
     readonly store: OperationStore,
     readonly locks: Locks,
     readonly aux: AuxMetadata,
     readonly layout: Layout,
-    readonly config: DaemonConfig,
+    readonly config: EngineConfig,
     private readonly log: (line: string) => void,
   ) {}
 
   /** Opens the engine state (a crash's running operations read failed from here on) and drops aux of removed apps. */
-  static async open(layout: Layout, config: DaemonConfig, log: (line: string) => void): Promise<EngineBridge> {
+  static async open(layout: Layout, config: EngineConfig, log: (line: string) => void): Promise<TaskOperations> {
     const dir = layout.engineState;
     await fs.mkdir(dir, { recursive: true });
     const { store, problems } = await OperationStore.open({ stateDir: dir, historySize: config.operationHistory, weights: LOCAL_WEIGHTS });
@@ -92,12 +91,12 @@ export class EngineBridge {
     if (l.problem) log(`recovery: locks: ${l.problem}`);
     const a = await AuxMetadata.open(dir);
     if (a.problem) log(`recovery: aux metadata: ${a.problem}`);
-    const bridge = new EngineBridge(store, l.locks, a.aux, layout, config, log);
+    const tracker = new TaskOperations(store, l.locks, a.aux, layout, config, log);
     store.events.subscribe((ev) => {
       if (ev.type === 'problem') log(ev.text);
       // Cancelled while queued: the task ends on the bus at once (22, or 25 for a remove) instead of when a slot frees.
-      if (ev.type === 'ended' && ev.operation.state === 'cancelled') bridge.endWaiting(ev.operation.handle);
-      if (ev.type === 'changed' || ev.type === 'ended') bridge.waiting.delete(ev.operation.handle);
+      if (ev.type === 'ended' && ev.operation.state === 'cancelled') tracker.endWaiting(ev.operation.handle);
+      if (ev.type === 'changed' || ev.type === 'ended') tracker.waiting.delete(ev.operation.handle);
     });
     // A remove that crashed past its commit point leaves the app gone: its aux metadata goes too.
     const installed = new Set((await installedPackages(layout)).flatMap((p) => [p.packageId, ...p.apps.map((x) => x.id)]));
@@ -108,7 +107,7 @@ export class EngineBridge {
       }
     }
     if (failed.ok) for (const op of failed.value) if (op.errorCode === -213) log(`recovery: operation ${op.handle} (${op.kind} ${op.id}) reads failed: ${op.errorText}`);
-    return bridge;
+    return tracker;
   }
 
   private async opOf(req: TaskRequest): Promise<Operation | null> {
@@ -140,63 +139,37 @@ export class EngineBridge {
       this.ops.set(req.taskId, created);
     },
     steps: (req, _ctx, steps) => steps.map((s, i) => this.wrap(req, s, i, steps.length)),
-    failure: (req, ctx, err) => {
-      if (!(err instanceof CodedError)) return undefined;
-      const extra: Details = ctx.packageId ? { packageId: ctx.packageId } : {};
-      if (err.code === ErrorCode.CANCELLED) {
-        const stage: StageName = req.op === 'install' ? 'INSTALL_CANCELLED' : 'REMOVE_FAILED';
-        return { stage, patch: { ...extra, errorCode: ErrorCode.CANCELLED, reason: err.text } };
-      }
-      if (isEngineCode(err.code)) {
-        return { stage: req.op === 'install' ? 'INSTALL_FAILED' : 'REMOVE_FAILED', patch: { ...extra, errorCode: err.code, reason: err.message } };
-      }
-      return undefined;
+    attach: (cancelQueued) => {
+      this.cancelQueued = cancelQueued;
     },
-    attach: (endQueued) => {
-      this.endQueued = endQueued;
-    },
-    event: (req, _ctx, ev) => (isFinalEvent(ev) ? this.onEvent(req, ev).catch((e: unknown) => this.log(`operation of ${req.op} ${req.id}: ${(e as Error).message}`)) : void this.onEvent(req, ev)),
+    ended: (req, _ctx, end) => this.onEnd(req, end).catch((e: unknown) => this.log(`operation of ${req.op} ${req.id}: ${(e as Error).message}`)),
   };
 
-  private async onEvent(req: TaskRequest, ev: StatusEvent): Promise<void> {
-    const final = isFinalEvent(ev); // the task's last event (status-events.ts): its operation ends with it
+  /** The task's operation ends with the task (a chain's part: the chain ends it), on disk before anyone hears of it. */
+  private async onEnd(req: TaskRequest, end: TaskEnd): Promise<void> {
     const opP = this.ops.get(req.taskId);
-    if (final) {
-      this.ops.delete(req.taskId);
-      this.lastStatus.delete(req.taskId);
-    }
+    this.ops.delete(req.taskId);
     const op = await opP;
     if (!op) return;
     if (op.ended) {
-      if (final) await this.store.flush(); // cancelled while queued: its end is being written
+      await this.store.flush(); // cancelled while queued: its end is being written
       return;
     }
-    if (!final) {
-      if (this.lastStatus.get(req.taskId) !== ev.statusValue) op.appendLog(`  status ${ev.statusValue} ${String(ev.details.state)}`);
-      this.lastStatus.set(req.taskId, ev.statusValue);
-      return;
-    }
-    op.appendLog(`  status ${ev.statusValue} ${String(ev.details.state)}${ev.details.reason ? `: ${String(ev.details.reason)}` : ''}`);
+    op.appendLog(`end: ${end.outcome}${end.error ? `: ${end.error.text}` : ''}`);
     if (req.partOf) return; // the chain ends its operation (feed-methods.ts), not one of its parts
     if (op.state === 'queued') op.start();
-    if (ev.statusValue === Stage.INSTALLED.statusValue || ev.statusValue === Stage.REMOVED.statusValue) op.succeed();
-    else if (!(ev.details.errorCode === ErrorCode.CANCELLED && op.cancelRequested && !op.committed && op.cancelled().ok)) {
-      op.failWith(Number(ev.details.errorCode ?? ErrorCode.GENERAL), String(ev.details.reason ?? ev.details.state));
+    if (end.outcome === 'succeeded') op.succeed();
+    else if (!(end.outcome === 'cancelled' && op.cancelRequested && !op.committed && op.cancelled().ok)) {
+      op.failWith(end.error?.code ?? ErrorCode.GENERAL, end.error?.text ?? end.outcome);
     }
-    // The end is on disk (state and log) before the bus hears of it.
     await this.store.flush();
   }
 
   private endWaiting(handle: string): void {
     const req = this.waiting.get(handle);
     if (!req) return;
-    const update: StageUpdate = req.op === 'install'
-      ? { stage: 'INSTALL_CANCELLED', patch: { errorCode: ErrorCode.CANCELLED, reason: ErrorText.INSTALL_CANCELLED } }
-      : { stage: 'REMOVE_FAILED', patch: { errorCode: ErrorCode.CANCELLED, reason: ErrorText.REMOVE_CANCELLED } };
-    if (this.endQueued(req.taskId, update)) {
-      this.ops.delete(req.taskId);
-      this.lastStatus.delete(req.taskId);
-    }
+    const text = req.op === 'install' ? ErrorText.INSTALL_CANCELLED : ErrorText.REMOVE_CANCELLED;
+    if (this.cancelQueued(req.taskId, { outcome: 'cancelled', error: { code: ErrorCode.CANCELLED, text }, facts: {} })) this.ops.delete(req.taskId);
   }
 
   /** One step of the table run as a part of the task's operation: safe point before it, commit point, phase, log. */

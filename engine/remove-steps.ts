@@ -1,17 +1,18 @@
-// The remove as a table of steps (docs/appinstall.md stages 32 … 31): close app, prepare (journal), bus files, move the
-// package aside + commit, delete data. Each work and undo is safe to run twice; task-runner.ts runs the table.
+// The remove as a table of steps: close app, prepare (journal), bus files, move the package aside + commit, delete data
+// (on the bus: docs/appinstall.md stages 32 … 31, services/appinstall/stage-map.ts). Each work and undo is safe to run
+// twice; steps.ts runs the table.
 import path from 'node:path';
-import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import type { Step } from './task-runner';
+import { CodedError, ErrorCode, ErrorText } from '../status-codes';
+import type { Step } from './steps';
 import type { TaskContext } from './task-context';
-import { appDataRel, dbFiles, isPackageTarget, readPackageRecord } from '../../engine/package-db';
-import { exists } from '../../engine/durable-fs';
-import { writeJournal } from '../../engine/journal';
-import { commit, finish, moveAside, stagingRoot } from '../../engine/package-switch';
+import { appDataRel, dbFiles, isPackageTarget, readPackageRecord } from './package-db';
+import { exists } from './durable-fs';
+import { writeJournal } from './journal';
+import { commit, finish, moveAside, stagingRoot } from './package-switch';
 import { removePackageBusFiles } from './bus-file-sync';
 import { rollbackUncommitted } from './install-steps';
-import { faultPoint } from '../../engine/fault-points';
-import { releaseSpaceReserveIfLow } from '../../engine/space-reserve';
+import { faultPoint } from './fault-points';
+import { releaseSpaceReserveIfLow } from './space-reserve';
 
 /** Remove failures are -7 FAILED_REMOVE with the specific cause as detail (docs/appinstall.md). */
 const failed = (cause: string, detail?: string) => new CodedError(ErrorCode.REMOVE_FAILED, ErrorText.FAILED_REMOVE, detail ? `${cause}: ${detail}` : cause);
@@ -24,7 +25,6 @@ function packageIdOf(ctx: TaskContext): string {
 export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
   {
     name: 'close-app',
-    statusValues: { before: ['CLOSE_APP_NEEDED', 'CLOSE_APP_REQUESTED'], after: ['CLOSE_APP_COMPLETE'] },
     async work(ctx) {
       const packageId = packageIdOf(ctx);
       const pkg = await readPackageRecord(ctx.appRoot.base, packageId, ctx.req.developer);
@@ -35,7 +35,6 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'prepare',
-    statusValues: { before: ['REMOVE_START', 'REMOVING'], after: [] },
     async work(ctx) {
       const packageId = packageIdOf(ctx);
       // A damaged record is removed too (that is how it is repaired): only what it may own, see package-db.ts.
@@ -65,7 +64,6 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'bus-files',
-    statusValues: { before: ['REMOVE_SERVICES_NEEDED'], after: ['REMOVE_SERVICES_COMPLETE'] },
     async work(ctx) {
       await removePackageBusFiles(packageIdOf(ctx), ctx.busTree, ctx.env.root, ctx.env.hub);
       faultPoint('remove.bus-files');
@@ -73,7 +71,6 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'remove-ipk',
-    statusValues: { before: ['REMOVE_IPK_NEEDED', 'REMOVE_IPK_REQUESTED'], after: ['REMOVE_IPK_COMPLETE'] },
     async work(ctx) {
       if (!ctx.journal) throw new Error('internal: no journal');
       await moveAside(ctx.journal);
@@ -83,20 +80,12 @@ export const REMOVE_STEPS: readonly Step<TaskContext>[] = [
   },
   {
     name: 'remove-data',
-    statusValues: { before: ['REMOVE_DATA_NEEDED', 'REMOVE_DATA'], after: ['REMOVE_DATA_COMPLETE'] },
     async work(ctx) {
       try {
         if (ctx.journal) await finish(ctx.env.layout.installerState, ctx.journal);
       } catch (e) {
         ctx.env.log(`remove ${ctx.packageId}: cleanup left for recovery: ${(e as Error).message}`);
       }
-    },
-  },
-  {
-    name: 'done',
-    statusValues: { before: [], after: ['REMOVED'] },
-    async work() {
-      return { progress: 100 };
     },
   },
 ];

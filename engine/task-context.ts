@@ -1,15 +1,15 @@
 // What a running install or remove task can reach: the paths of its root, the daemon config, the hub and the
-// application manager (as narrow interfaces), and the task's own request. Types and small lookups only.
-import type { Layout } from '../../layout/paths';
-import type { Payload } from '../../ipc/protocol';
-import type { DaemonConfig } from './daemon-config';
+// application manager (as narrow interfaces), and the task's own request (protocol-neutral: a front-end's request is
+// turned into a TaskRequest by that front-end). Types and small lookups only.
+import type { Layout } from '../layout/paths';
+import type { EngineConfig } from './config';
 import type { HubManifests } from './bus-file-sync';
 import type { BusTree } from './bus-files';
-import type { AppRootLayout, InstalledPackage } from '../../engine/package-db';
-import type { JournalRecord } from '../../engine/journal';
-import type { IpkPackage } from '../../ipk/ipk-reader';
+import type { AppRootLayout, InstalledPackage } from './package-db';
+import type { JournalRecord } from './journal';
+import type { IpkPackage } from '../ipk/ipk-reader';
 import type { Caller } from './caller-access';
-import type { Step } from './task-runner';
+import type { Step } from './steps';
 
 /** The application manager as the installer needs it (a bus call in production). */
 export interface AppManagerLink {
@@ -27,14 +27,14 @@ export interface PackageLocks {
 export interface InstallEnv {
   root: string;
   layout: Layout;
-  config: DaemonConfig;
+  config: EngineConfig;
   hub: HubManifests | null;
   appManager: AppManagerLink;
   locks: PackageLocks;
   log(line: string): void;
 }
 
-import type { Operation } from '../../engine/operations';
+import type { Operation } from './operations';
 
 export interface TaskRequest {
   taskId: string;
@@ -43,11 +43,17 @@ export interface TaskRequest {
   id: string;
   /** /dev/* (developer root, -dev bus files, verified:false). */
   developer: boolean;
-  payload: Payload;
+  /** An install: the package file (a path; a download step sets TaskContext.localIpk instead). */
+  ipkPath?: string;
+  /** An install may replace a newer installed version. */
+  allowDowngrade?: boolean;
+  /** Who asked, in the front-end's words (an app id, a service name, a token's name). */
   client: string;
+  /** What the front-end attaches to the task; the engine only hands it back (task-events.ts TaskInfo.meta). */
+  meta?: unknown;
   /** The requester's kernel identity (install): the ipk as opened must be readable by it. */
   caller?: Caller;
-  /** Steps run before the install table (url-install.ts: the download of an http(s) ipkUrl). */
+  /** Steps run before the install table (download-steps.ts: the download of an http(s) URL). */
   preSteps?: readonly Step<TaskContext>[];
   /**
    * A part of a larger engine operation (feed-methods.ts: one package of a catalog install's chain): the task runs as
@@ -72,14 +78,14 @@ export interface TaskContext {
   /** The signature verdict, once verified (details.signature). */
   signature?: string;
   /** A firmware task: the installed firmware before it (firmware-db.ts; null: none). */
-  firmwareBefore?: import('../../engine/firmware-db').InstalledFirmware | null;
+  firmwareBefore?: import('./firmware-db').InstalledFirmware | null;
   /** The package is a firmware package (control Section: firmware): firmware-steps.ts does the work of each step. */
   firmware?: boolean;
-  /** Aborted when the task's operation is cancelled (engine-bridge.ts); the extractor checks it between entries. */
+  /** Aborted when the task's operation is cancelled (task-operations.ts); the extractor checks it between entries. */
   signal?: AbortSignal;
-  /** A line for the task's operation log (engine-bridge.ts sets it; url-install.ts logs URL, bytes, resumes, checksum). */
+  /** A line for the task's operation log (task-operations.ts sets it; download-steps.ts logs URL, bytes, resumes, checksum). */
   opLog?: (line: string) => void;
-  /** The ipk on disk when payload.ipkUrl is a URL (set by url-install.ts's download step). */
+  /** The ipk on disk after a download step (download-steps.ts), read instead of req.ipkPath. */
   localIpk?: string;
 }
 

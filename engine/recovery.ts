@@ -1,14 +1,14 @@
 // Start-up recovery, run before the bus methods open: every unfinished task is rolled back or finished by its
 // journal, staging leftovers are removed, and the volatile bus trees are made to match the apps on disk both ways.
-import type { Layout } from '../../layout/paths';
+import type { Layout } from '../layout/paths';
 import path from 'node:path';
-import { journalDir, readJournals, type JournalRecord } from '../../engine/journal';
-import { finish, rollback, orphanStagings, stagingRoot } from '../../engine/package-switch';
-import { ErrorText } from '../../status-codes';
-import { removeTreeDurable } from '../../engine/durable-fs';
-import { isPackageTarget, isSafeName, listPackages } from '../../engine/package-db';
+import { journalDir, readJournals, type JournalRecord } from './journal';
+import { finish, rollback, orphanStagings, stagingRoot } from './package-switch';
+import { ErrorText } from '../status-codes';
+import { removeTreeDurable } from './durable-fs';
+import { isPackageTarget, isSafeName, listPackages } from './package-db';
 import { reconcileBusTree, type HubManifests } from './bus-file-sync';
-import { firmwareJournalProblem } from '../../engine/firmware-db';
+import { firmwareJournalProblem } from './firmware-db';
 
 /** Returns one line per thing it did, for the log. */
 export async function recover(layout: Layout, hub: HubManifests | null): Promise<string[]> {
