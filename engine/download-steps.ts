@@ -1,5 +1,5 @@
 // The download before an install from a URL (a URL install, one package of a catalog install): two steps that run
-// before the install table (task-queue.ts runs TaskRequest.preSteps first), with the download's facts as progress and
+// before the install table (task-queue.ts puts them first for a TaskRequest whose source is a download), with the download's facts as progress and
 // its story in the operation log. A failed download is a DownloadFailed, whose phase is 'download'.
 import { CodedError, ErrorCode, ErrorText } from '../status-codes';
 import { DownloadLogText, UrlInstallText } from '../status-codes/distribution';
@@ -64,6 +64,9 @@ export function downloadLogger(log: (line: string) => void, req: DownloadRequest
  * each progress event of the downloader, done when verified and in place) and points the install at the file.
  * `onFile` hears the downloaded path (the caller's cache bookkeeping); `note` is a first line for the operation log.
  */
+/** How many steps downloadSteps makes (task-operations.ts weighs the phases by step). */
+export const DOWNLOAD_STEP_COUNT = 2;
+
 export function downloadSteps(downloader: Downloader, req: DownloadRequest, onFile?: (file: string) => void, note?: string): Step<TaskContext>[] {
   let id: number | undefined;
   let done: Promise<DownloadResult> | undefined;

@@ -8,6 +8,7 @@ import type { HubManifests } from './bus-file-sync';
 import type { AppManagerLink } from './task-context';
 import { TaskQueue } from './task-queue';
 import { TaskOperations } from './task-operations';
+import type { Downloader } from '../download/downloader';
 
 export interface EngineOptions {
   root: string;
@@ -17,6 +18,8 @@ export interface EngineOptions {
   hub: HubManifests | null;
   /** Closes a running app before it is replaced or removed. */
   appManager: AppManagerLink;
+  /** Downloads the packages of URL sources (task-context.ts PackageSource); without it they are refused. */
+  downloader?: Downloader;
   log(line: string): void;
 }
 
@@ -26,7 +29,7 @@ export class InstallEngine {
   /** Opens the engine's state (a crash's running operations read failed from here on) and its queue. */
   static async open(opts: EngineOptions): Promise<InstallEngine> {
     const operations = await TaskOperations.open(opts.layout, opts.config, opts.log);
-    const tasks = new TaskQueue({ root: opts.root, layout: opts.layout, config: opts.config, hub: opts.hub, appManager: opts.appManager, log: opts.log }, operations.hooks);
+    const tasks = new TaskQueue({ root: opts.root, layout: opts.layout, config: opts.config, hub: opts.hub, appManager: opts.appManager, downloader: opts.downloader, log: opts.log }, operations.hooks);
     return new InstallEngine(tasks, operations);
   }
 

@@ -90,7 +90,9 @@ export const INSTALL_STEPS: readonly Step<TaskContext>[] = [
       // the caller reaches and may read at that path itself (caller-access.ts); a path swapped after the request was
       // checked, or after this, changes nothing. The task's end closes it.
       const caller = ctx.req.caller;
-      const ipkPath = ctx.localIpk ?? String(ctx.req.ipkPath);
+      const source = ctx.req.source;
+      const ipkPath = ctx.localIpk ?? (source && 'path' in source ? source.path : undefined);
+      if (ipkPath === undefined) throw new Error('internal: an install without a package file');
       const ipk = await openIpk(ipkPath, {
         keepOpen: true,
         checkOpened: (st) => checkOpenedFor(ipkPath, st, caller ?? { uid: 0, gid: 0 }),

@@ -249,7 +249,8 @@ export class Operation {
    * part (the committed part stays), which the runner ends with cancelled() after beginning that part.
    */
   beginPart(start: number, share: number, last: boolean): Result<void> {
-    if (this.stateValue !== 'running') return this.illegal('next part');
+    // The first part may begin while the operation waits for a free slot (it reads queued until its first step runs).
+    if (this.stateValue !== 'running' && !(this.stateValue === 'queued' && this.part === undefined)) return this.illegal('next part');
     const s = Number.isFinite(start) ? Math.min(1, Math.max(0, start)) : 0;
     const w = Number.isFinite(share) ? Math.min(1 - s, Math.max(0, share)) : 0;
     this.part = { start: s, share: w, last };

@@ -3,6 +3,8 @@
 // turned into a TaskRequest by that front-end). Types and small lookups only.
 import type { Layout } from '../layout/paths';
 import type { EngineConfig } from './config';
+import type { DownloadRequest } from '../download/types';
+import type { Downloader } from '../download/downloader';
 import type { HubManifests } from './bus-file-sync';
 import type { BusTree } from './bus-files';
 import type { AppRootLayout, InstalledPackage } from './package-db';
@@ -30,11 +32,16 @@ export interface InstallEnv {
   config: EngineConfig;
   hub: HubManifests | null;
   appManager: AppManagerLink;
+  /** Downloads a URL source (shared with the download manager); without it a URL source is refused. */
+  downloader?: Downloader;
   locks: PackageLocks;
   log(line: string): void;
 }
 
 import type { Operation } from './operations';
+
+/** An install's package: a file the caller may read, or a URL (with its expected size and checksums) to download. */
+export type PackageSource = { path: string } | { download: DownloadRequest; note?: string };
 
 export interface TaskRequest {
   taskId: string;
@@ -43,8 +50,8 @@ export interface TaskRequest {
   id: string;
   /** /dev/* (developer root, -dev bus files, verified:false). */
   developer: boolean;
-  /** An install: the package file (a path; a download step sets TaskContext.localIpk instead). */
-  ipkPath?: string;
+  /** An install: where the package comes from (a file, or a URL downloaded first by download-steps.ts). */
+  source?: PackageSource;
   /** An install may replace a newer installed version. */
   allowDowngrade?: boolean;
   /** Who asked, in the front-end's words (an app id, a service name, a token's name). */
@@ -53,8 +60,6 @@ export interface TaskRequest {
   meta?: unknown;
   /** The requester's kernel identity (install): the ipk as opened must be readable by it. */
   caller?: Caller;
-  /** Steps run before the install table (download-steps.ts: the download of an http(s) URL). */
-  preSteps?: readonly Step<TaskContext>[];
   /**
    * A part of a larger engine operation (feed-methods.ts: one package of a catalog install's chain): the task runs as
    * that operation's current part instead of getting an operation of its own, and does not end it (the chain does).
@@ -85,7 +90,7 @@ export interface TaskContext {
   signal?: AbortSignal;
   /** A line for the task's operation log (task-operations.ts sets it; download-steps.ts logs URL, bytes, resumes, checksum). */
   opLog?: (line: string) => void;
-  /** The ipk on disk after a download step (download-steps.ts), read instead of req.ipkPath. */
+  /** The ipk on disk after a download step (download-steps.ts), read instead of a source path. */
   localIpk?: string;
 }
 

@@ -14,6 +14,7 @@ import type { Step } from './steps';
 import type { TaskContext, TaskRequest } from './task-context';
 import type { TaskHooks } from './task-queue';
 import type { TaskEnd, TaskFacts } from './task-events';
+import { DOWNLOAD_STEP_COUNT } from './download-steps';
 import { findPackage, listPackages, readPackage, type InstalledPackage } from './package-db';
 import { removeTreeDurable } from './durable-fs';
 
@@ -30,8 +31,9 @@ const INSTALL_PHASE: Record<string, Phase> = {
 };
 
 
-function isEngineCode(code: number): boolean {
-  return code <= -200 && code >= -299;
+/** The task downloads its package first (download-steps.ts: two steps before the install table). */
+function downloads(req: TaskRequest): boolean {
+  return req.source !== undefined && 'download' in req.source;
 }
 
 function cancelledError(op: 'install' | 'remove'): CodedError {
@@ -118,8 +120,11 @@ export class TaskOperations {
   readonly hooks: TaskHooks = {
     queued: (req) => {
       if (req.partOf) {
-        // A part of a chain: the chain's operation is the task's (no operation of its own in /operations/list).
-        this.ops.set(req.taskId, Promise.resolve(req.partOf.operation));
+        // A part of a chain: the chain's operation is the task's (no operation of its own in /operations/list). The
+        // first part waits with it: a cancel while it is queued ends that part at once, and so the chain.
+        const op = req.partOf.operation;
+        this.ops.set(req.taskId, Promise.resolve(op));
+        if (op.state === 'queued') this.waiting.set(op.handle, req);
         return;
       }
       const created = this.store.create({ kind: req.op, id: req.id, caller: req.client.slice(0, 256) }).then(
@@ -180,14 +185,14 @@ export class TaskOperations {
         const op = await this.opOf(req);
         if (op) {
           // An install that downloads first (URL or catalog install) weighs its download: download, verify, unpack, register.
-          if (op.state === 'queued' && req.preSteps?.length) op.reweigh(DEFAULT_WEIGHTS.install);
+          if (op.state === 'queued' && downloads(req)) op.reweigh(DEFAULT_WEIGHTS.install);
           if (op.state === 'queued') op.start();
           ctx.signal = op.signal;
           ctx.opLog = (line) => op.appendLog(line);
           // A chain's part that has passed its own commit point completes even when a cancel came after it (the chain stops after it).
           if (op.state === 'cancelled' || (op.signal.aborted && !op.committed)) throw cancelledError(req.op);
           const phase: Phase = req.op === 'install' ? INSTALL_PHASE[step.name] ?? 'register' : 'register';
-          op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? (index - (req.preSteps?.length ?? 0)) / 4 : 0);
+          op.enterPhase(phase, req.op === 'remove' ? index / count : phase === 'verify' ? (index - (downloads(req) ? DOWNLOAD_STEP_COUNT : 0)) / 4 : 0);
           op.appendLog(`=== step ${step.name}`);
           await this.store.flushLog(op.handle); // a crash inside the step keeps the log up to here
           if (step.name === COMMIT_STEP[req.op]) {

@@ -12,6 +12,7 @@ import { INSTALL_STEPS, REMOVE_STEPS } from './firmware-steps';
 import { isNoSpace } from './durable-fs';
 import { closeIpk } from '../ipk/ipk-reader';
 import { ensureSpaceReserve } from './space-reserve';
+import { downloadSteps } from './download-steps';
 
 /** The engine's own error codes (-2xx: locks, dependencies, operations) are kept as they are by taskEnd. */
 function isEngineCode(code: number): boolean {
@@ -176,6 +177,8 @@ export class TaskQueue {
    */
   submit(op: 'install' | 'remove', r: Omit<TaskRequest, 'taskId' | 'op'>, packageId?: string, accepted?: (info: TaskInfo) => void): Promise<TaskEnd> {
     const code = op === 'install' ? ErrorCode.INSTALL_FAILED : ErrorCode.REMOVE_FAILED;
+    if (op === 'install' && !r.source) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_PACKAGE_SOURCE);
+    if (r.source && 'download' in r.source && !this.env.downloader) throw new CodedError(ErrorCode.INVALID_PARAMETER, ErrorText.NO_DOWNLOADER);
     if (this.byId.has(r.id)) throw new CodedError(code, ErrorText.DUPLICATE_COMMAND);
     if (r.caller) this.checkCallerQuota(op, r.caller);
     const taskId = `${Date.now().toString(36)}-${process.pid}-${++taskCounter}`;
@@ -210,10 +213,17 @@ export class TaskQueue {
     return { ...(ctx.packageId ? { packageId: ctx.packageId } : {}), ...(ctx.signature ? { signature: ctx.signature } : {}) };
   }
 
+  /** The download steps of an install from a URL (none for a file). */
+  private downloadStepsOf(req: TaskRequest): Step<TaskContext>[] {
+    const source = req.source;
+    if (!source || !('download' in source)) return [];
+    return downloadSteps(this.env.downloader!, source.download, undefined, source.note);
+  }
+
   /** One task from start to end. The package lock, the ipk handle and the id are given back only once the task's
    *  steps (and undos) are over and its end is durable; listeners hear the end right after, in the same turn. */
   private run(t: QueuedTask) {
-    const table: readonly Step<TaskContext>[] = [...(t.req.preSteps ?? []), ...(t.req.op === 'install' ? INSTALL_STEPS : REMOVE_STEPS)];
+    const table: readonly Step<TaskContext>[] = t.req.op === 'install' ? [...this.downloadStepsOf(t.req), ...INSTALL_STEPS] : REMOVE_STEPS;
     const steps = this.hooks ? this.hooks.steps(t.req, t.ctx, table) : table;
     return defer(async () => {
       t.started = true;

@@ -57,15 +57,15 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
   await ensureSpaceReserve(layout.installerState); // room for a remove on a full disk (space-reserve.ts)
   const appManager = new AppManagerService(amClient, layout, log);
   const devmode = new DevModeService(devClient, layout.devmodeFlag, log);
-  // After recovery: a crashed operation reads failed. The hub and the application manager are reached over the bus.
-  const engine = await InstallEngine.open({ root: opts.root, layout, config, hub: hubManifestsOverBus(installClient), appManager: appManagerOverBus(installClient, log), log });
   // One downloader for URL installs, catalog installs and com.webos.service.downloadmanager (one queue, one cache).
   const downloader = new Downloader({ root: opts.root, concurrency: config.downloadConcurrency, attempts: config.downloadAttempts, progressIntervalMs: config.downloadProgressIntervalMs });
   downloader.setMaxListeners(0); // one progress listener per running URL or catalog install, bounded by the task queue
+  // After recovery: a crashed operation reads failed. The hub and the application manager are reached over the bus.
+  const engine = await InstallEngine.open({ root: opts.root, layout, config, hub: hubManifestsOverBus(installClient), appManager: appManagerOverBus(installClient, log), downloader, log });
   // After a URL install the cache cleaner runs (feeds is made just below; the hook runs only once a task has ended).
   const install = new AppInstallService(installClient, engine, {
     layout, log, engineMethods: (c) => engineMethods(engine.operations, c),
-    downloader, afterUrlInstall: () => void feeds.cleanDownloads(),
+    urlInstalls: true, afterUrlInstall: () => void feeds.cleanDownloads(),
   });
   const downloadManager = new DownloadManagerService(dlClient, downloader, log);
   const feeds = new FeedMethods(installClient, install, new FeedStore({ root: opts.root, timeoutMs: config.feedRefreshTimeoutMs, maxDownloadBytes: config.feedMaxDownloadBytes }), downloader, {

@@ -116,6 +116,10 @@ export const ErrorText = {
   FIRMWARE_NAME_TAKEN: 'an app package and a firmware package cannot have the same name',
   /** The firmware was installed (it stays), but the configured firmwareHandoff command failed or timed out. */
   FIRMWARE_HANDOFF_FAILED: 'firmware installed, but its hand-off command failed',
+  /** An install submitted to the engine (engine/task-queue.ts) without a package file or URL. */
+  NO_PACKAGE_SOURCE: 'an install needs a package: a file path or a URL',
+  /** An install from a URL submitted to an engine that has no downloader. */
+  NO_DOWNLOADER: 'this engine cannot download packages; give a file path',
   /** /lock, /metadata/*, /storage/* of an id that no installed package has. */
   NOT_INSTALLED: 'app is not installed',
 } as const;

@@ -273,3 +273,28 @@ test('/operations/cancel of a running /feeds/refresh: it stops fetching, every f
   expect(big.packages.map((p: Json) => p.name)).toEqual(['com.test.big']);
   indexMode = 'serve';
 }, 60000);
+
+test('a catalog install waiting for a free task slot reads queued, and a cancel ends it at once: 22 on the bus, nothing changed', async () => {
+  const appsBefore = await appIds();
+  // Every task slot (maxConcurrentTasks, 4 by default) held by a URL install whose download stalls or waits for the one download slot.
+  const holders = [1, 2, 3, 4].map((i) => lunaSend(daemon.root, ['-i', `${AIS}/install`, JSON.stringify({ id: `com.test.hold${i}`, ipkUrl: `${bad.url}/x/hold${i}.ipk`, subscribe: true })], { until: (l) => l.returnValue === false || [22, 23, 24, 30].includes(l.statusValue), limitMs: 60000 }));
+  const holding = await waitFor('four installs holding the task slots', async () => {
+    const ops = ((await call(daemon.root, `${AIS}/operations/list`, { state: 'running' })).operations as Json[]).filter((o) => String(o.id).startsWith('com.test.hold'));
+    return ops.length === 4 ? ops : undefined;
+  });
+  const r = lunaSend(daemon.root, ['-i', `${AIS}/catalog/install`, '{"name":"com.test.liba","subscribe":true}'], { until: (l) => l.returnValue === false || (l.id === 'com.test.liba' && [22, 23, 24, 30].includes(l.statusValue)), limitMs: 60000 });
+  const queued = await waitFor('the catalog install\'s operation', async () => {
+    const ops = (await call(daemon.root, `${AIS}/operations/list`, {})).operations as Json[];
+    return ops.find((o) => o.kind === 'install' && o.id === 'com.test.liba' && o.state !== 'succeeded');
+  });
+  await new Promise((res) => setTimeout(res, 300));
+  expect((await operation(queued.handle)).operation).toEqual(expect.objectContaining({ state: 'queued', progress: 0 }));
+  expect(await call(daemon.root, `${AIS}/operations/cancel`, { handle: queued.handle })).toEqual({ returnValue: true, state: 'cancelled' });
+  const lines = (await r).lines; // ends while the four still hold their slots
+  expect(lines[lines.length - 1]).toEqual(expect.objectContaining({ id: 'com.test.liba', statusValue: 22, handle: queued.handle }));
+  expect(((await call(daemon.root, `${AIS}/operations/list`, { state: 'running' })).operations as Json[]).filter((o) => String(o.id).startsWith('com.test.hold'))).toHaveLength(4);
+  for (const o of holding) await call(daemon.root, `${AIS}/operations/cancel`, { handle: o.handle });
+  for (const h of holders) expect(stageSequence((await h).lines).pop()).toBe(22);
+  expect((await operation(queued.handle)).operation.state).toBe('cancelled');
+  expect(await appIds()).toEqual(appsBefore);
+}, 90000);

@@ -17,12 +17,10 @@ import { findPackage } from '../../engine/package-db';
 import { readFirmware } from '../../engine/firmware-db';
 import type { InstallEngine } from '../../engine/install-engine';
 import type { TaskEvent, TaskInfo, TaskNews } from '../../engine/task-events';
-import { downloadSteps } from '../../engine/download-steps';
 import type { StageName } from '../../status-codes';
 import { foldEvent, initialEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { endUpdate, stepUpdates } from './stage-map';
 import { APPMANAGER_SERVICE } from '../appmanager/appmanager-service';
-import type { Downloader } from '../../download/downloader';
 import { checkUrlCaller, isHttpUrl, urlDownloadName } from './url-install';
 
 export const APPINSTALL_SERVICE = 'com.webos.appInstallService';
@@ -64,8 +62,8 @@ export interface AppInstallOptions {
   log(line: string): void;
   /** The engine's own methods (engine-methods.ts), declared with the five. */
   engineMethods?(client: LunaClient): Record<string, Record<string, MethodSpec>>;
-  /** The daemon's downloader (shared with com.webos.service.downloadmanager): /install of an http(s) ipkUrl uses it. */
-  downloader?: Downloader;
+  /** /install takes an http(s) ipkUrl (the engine downloads it with the daemon's downloader). */
+  urlInstalls?: boolean;
   /** Runs after each URL install ends (daemon.ts: the download cache cleaner). */
   afterUrlInstall?(): void;
 }
@@ -230,14 +228,14 @@ export class AppInstallService {
         checkId(id);
         const caller = callerFromPeer(msg.peer);
         // An http(s) ipkUrl on /install is downloaded first (engine/download-steps.ts); /dev/install refuses it as before.
-        const url = !developer && this.opts.downloader !== undefined && isHttpUrl(String(msg.payload.ipkUrl));
+        const url = !developer && this.opts.urlInstalls === true && isHttpUrl(String(msg.payload.ipkUrl));
         if (url) checkUrlCaller(caller);
         else checkIpkUrl(String(msg.payload.ipkUrl), caller);
         if (this.queue.has(id)) throw new CodedError(ErrorCode.INSTALL_FAILED, ErrorText.DUPLICATE_COMMAND);
-        const preSteps = url ? downloadSteps(this.opts.downloader!, { url: String(msg.payload.ipkUrl), filename: urlDownloadName() }) : undefined;
-        const source = url ? {} : { ipkPath: String(msg.payload.ipkUrl) };
+        const ipkUrl = String(msg.payload.ipkUrl);
+        const source = url ? { download: { url: ipkUrl, filename: urlDownloadName() } } : { path: ipkUrl };
         const allowDowngrade = msg.payload.allowDowngrade === true;
-        void this.submit('install', { id, developer, ...source, allowDowngrade, client: clientOf(msg), caller, ...(preSteps ? { preSteps } : {}) }, msg.payload, undefined, this.follow(msg)).then(() => url && this.opts.afterUrlInstall?.()).catch(() => undefined);
+        void this.submit('install', { id, developer, source, allowDowngrade, client: clientOf(msg), caller }, msg.payload, undefined, this.follow(msg)).then(() => url && this.opts.afterUrlInstall?.()).catch(() => undefined);
         return { returnValue: true, subscribed: msg.isSubscription };
       },
     };

@@ -16,7 +16,7 @@ import { alternativeMet, formatClause, parseDepends, type DependAlternative } fr
 import { relationHolds, compareParsed, type DebianVersion } from '../../engine/dpkg-version';
 import { listPackages } from '../../engine/package-db';
 import { callerFromPeer } from '../../engine/caller-access';
-import { downloadLogger, downloadSteps } from '../../engine/download-steps';
+import { downloadLogger } from '../../engine/download-steps';
 import type { OperationStore } from '../../engine/operation-store';
 import { DEFAULT_WEIGHTS, type Operation } from '../../engine/operations';
 import type { RefreshOutcome } from '../../feeds/feed-store';
@@ -349,13 +349,13 @@ export class FeedMethods {
     };
   }
 
-  /** The one install operation of a catalog install (its target's name and version), weighed as an install that downloads, started. */
+  /** The one install operation of a catalog install (its target's name and version), weighed as an install that
+   *  downloads; queued until its first package's first step runs (engine/task-operations.ts starts it). */
   private async chainOperation(target: Candidate, msg: Message): Promise<Operation> {
     const caller = `${msg.appId ?? msg.sender ?? msg.senderId ?? 'unknown'} (uid ${callerFromPeer(msg.peer).uid})`;
     const r = await this.opts.operations.create({ kind: 'install', id: target.pkg.name, version: target.pkg.version, caller: caller.slice(0, 256) });
     if (!r.ok) throw new CodedError(r.error.code, r.error.text);
     r.value.reweigh(DEFAULT_WEIGHTS.install);
-    r.value.start();
     return r.value;
   }
 
@@ -385,11 +385,11 @@ export class FeedMethods {
       }
       op.appendLog(CatalogText.chainPart(c.pkg.name, i + 1, plan.length, target));
       const file = catalogFileName(c);
-      const preSteps = downloadSteps(this.downloader, { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 });
+      const source = { download: { url: c.pkg.url, filename: file, size: c.pkg.size, sha256: c.pkg.sha256, md5: c.pkg.sha256 ? undefined : c.pkg.md5 } };
       const payload: Payload = { id: c.pkg.name, ipkUrl: c.pkg.url, name: c.pkg.name, version: c.pkg.version };
       let ev: StatusEvent;
       try {
-        ev = await this.service.submit('install', { id: c.pkg.name, developer: false, client, caller, preSteps, partOf: { operation: op, last: isLast } }, payload, undefined, (taskId) => {
+        ev = await this.service.submit('install', { id: c.pkg.name, developer: false, client, caller, source, partOf: { operation: op, last: isLast } }, payload, undefined, (taskId) => {
           this.service.watchTask(taskId, (e, final) => {
             this.setActivity(c.pkg.name, this.activityOf(e, final));
             if (msg.isSubscription && !(final && isLast)) msg.respond(e as unknown as Payload);
