@@ -118,6 +118,8 @@ export const ErrorText = {
   FIRMWARE_HANDOFF_FAILED: 'firmware installed, but its hand-off command failed',
   /** /lock, /metadata/*, /storage/* of an id that no installed package has. */
   NOT_INSTALLED: 'app is not installed',
+  /** /storage/reset of a firmware package's id: firmware has no persistent data directory (nothing is changed). */
+  FIRMWARE_NO_DATA: 'a firmware package has no persistent data to reset',
 } as const;
 
 /** Bus-level errors (docs/bus.md, docs/acg.md): texts are luna-service2's, built by these functions only. */
