@@ -17,6 +17,7 @@ import type { TaskEnd, TaskFacts } from './task-events';
 import { DOWNLOAD_STEP_COUNT } from './download-steps';
 import { findPackage, listPackages, readPackage, type InstalledPackage } from './package-db';
 import { removeTreeDurable } from './durable-fs';
+import { listFirmware } from './firmware-db';
 
 /** A local install has no download: its progress is weighted over verify, unpack and register only. */
 const LOCAL_WEIGHTS = { install: { verify: 10, unpack: 80, register: 10 }, remove: { register: 100 } };
@@ -100,8 +101,11 @@ export class TaskOperations {
       if (ev.type === 'ended' && ev.operation.state === 'cancelled') tracker.endWaiting(ev.operation.handle);
       if (ev.type === 'changed' || ev.type === 'ended') tracker.waiting.delete(ev.operation.handle);
     });
-    // A remove that crashed past its commit point leaves the app gone: its aux metadata goes too.
-    const installed = new Set((await installedPackages(layout)).flatMap((p) => [p.packageId, ...p.apps.map((x) => x.id)]));
+    // A remove that crashed past its commit point leaves the app (or firmware) gone: its aux metadata goes too.
+    const installed = new Set([
+      ...(await installedPackages(layout)).flatMap((p) => [p.packageId, ...p.apps.map((x) => x.id)]),
+      ...(await listFirmware(layout, { damaged: true })).map((f) => f.name),
+    ]);
     for (const id of a.aux.ids()) {
       if (!installed.has(id)) {
         await a.aux.removeApp(id);
@@ -253,11 +257,11 @@ export class TaskOperations {
     if (!r.ok) throw new CodedError(r.error.code, r.error.text);
   }
 
-  /** After the update check of an install: an upgrade of a locked app is refused; Depends must be met. */
+  /** After the update check of an install: an upgrade of a locked app or firmware is refused; Depends must be met. */
   private async checkInstall(ctx: TaskContext): Promise<void> {
     const id = ctx.packageId;
     if (!id || !ctx.ipk) return;
-    if (ctx.before) {
+    if (ctx.before || ctx.firmwareBefore) {
       const l = this.locks.checkNotLocked(id);
       if (!l.ok) throw new CodedError(l.error.code, l.error.text);
     }
@@ -280,9 +284,13 @@ export class TaskOperations {
     if (op && pkg && (!ctx.req.partOf || ctx.req.partOf.last)) op.describe(pkg.version, String(pkg.apps[0]?.appInfo.type ?? ''));
   }
 
-  /** The app's aux metadata and persistent data go with it. */
+  /** The app's aux metadata and persistent data go with it; a firmware package's aux metadata (it has no data). */
   private async afterRemove(ctx: TaskContext): Promise<void> {
-    if (!ctx.packageId || ctx.req.firmware) return;
+    if (!ctx.packageId) return;
+    if (ctx.req.firmware) {
+      await this.aux.removeApp(ctx.packageId);
+      return;
+    }
     for (const id of new Set([ctx.packageId, ...(ctx.before?.apps.map((a) => a.id) ?? [])])) {
       await this.aux.removeApp(id);
       await removeTreeDurable(this.dataDir(id)).catch((e: unknown) => this.log(`remove ${id}: app data left: ${(e as Error).message}`));

@@ -122,6 +122,8 @@ export const ErrorText = {
   NO_DOWNLOADER: 'this engine cannot download packages; give a file path',
   /** /lock, /metadata/*, /storage/* of an id that no installed package has. */
   NOT_INSTALLED: 'app is not installed',
+  /** /storage/reset of a firmware package's id: firmware has no persistent data directory (nothing is changed). */
+  FIRMWARE_NO_DATA: 'a firmware package has no persistent data to reset',
 } as const;
 
 /** Bus-level errors (docs/bus.md, docs/acg.md): texts are luna-service2's, built by these functions only. */

@@ -1,7 +1,8 @@
 // Firmware packages (control Section: firmware; docs/appinstall.md "Firmware packages") through the real daemon and
 // luna-send: install at <root>/lib/firmware/<name>/, upgrade, listed apart from apps, remove; the hand-off command;
 // hostile firmware packages refused with stage 24 and nothing left; /dev/install and uid 65534 refused; a crash at each
-// step boundary of a fresh install, an upgrade and a remove leaves the old or the new firmware whole after restart.
+// step boundary of a fresh install, an upgrade and a remove leaves the old or the new firmware whole after restart; the
+// engine methods (/lock, /metadata/*, /storage/*) on a firmware id.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -194,6 +195,78 @@ describe('a firmware package end to end (one daemon, hand-off configured)', () =
       await c.close();
     }
   });
+});
+
+test('the engine methods take a firmware id: a lock refuses remove and upgrade across a restart until unlocked; metadata, aux, storage; reset refused; unknown ids refused', async () => {
+  const root = makeRoot();
+  roots.push(root);
+  const config = { storageQuotas: { apps: 10240, persistent: 2048 } };
+  let d = await startDaemon({ root, config });
+  try {
+    const notInstalled = (id: string) => ({ returnValue: false, errorCode: ErrorCode.INVALID_PARAMETER, errorText: `${ErrorText.NOT_INSTALLED}: ${id}` });
+    // not installed yet: refused as any unknown id
+    expect(await call(root, `${AS}/lock`, { id: FW, reason: 'flashing', owner: 'fw-updater' })).toEqual(notInstalled(FW));
+    expect(last((await install(root, FW, v1)).lines).statusValue).toBe(Stage.INSTALLED.statusValue);
+
+    const locked = await call(root, `${AS}/lock`, { id: FW, reason: 'radio calibration running', owner: 'com.example.fwtool' });
+    expect(locked).toEqual({ returnValue: true, handle: expect.stringMatching(/^[1-9][0-9]*$/) });
+    expect(await call(root, `${AS}/getLockInfo`, { id: FW })).toEqual({ returnValue: true, reason: 'radio calibration running', owner: 'com.example.fwtool' });
+    expect((await call(root, `${AS}/installed`, { section: 'firmware' })).packages).toEqual([expect.objectContaining({ id: FW, locked: true })]);
+    const lockedText = `app ${FW} is locked by com.example.fwtool: radio calibration running`;
+    const refusedWhileLocked = async () => {
+      expect(last((await remove(root, FW)).lines)).toMatchObject({ statusValue: Stage.REMOVE_FAILED.statusValue, details: { errorCode: -207, reason: lockedText } });
+      expect(last((await install(root, FW, v2)).lines)).toMatchObject({ statusValue: Stage.INSTALL_FAILED.statusValue, details: { errorCode: -207, reason: lockedText } });
+      expect(last((await install(root, FW, v1)).lines)).toMatchObject({ statusValue: Stage.INSTALL_FAILED.statusValue, details: { errorCode: -207, reason: lockedText } });
+      expect(fs.readFileSync(path.join(fwDir(root), 'blob.bin'), 'utf8')).toBe('firmware one\n');
+      expect(fwLeftovers(root)).toEqual([]);
+    };
+    await refusedWhileLocked();
+
+    // metadata: the control fields (no appinfo or packageinfo), and aux
+    expect(await call(root, `${AS}/metadata/setAux`, { id: FW, key: 'region', value: 'eu' })).toEqual({ returnValue: true });
+    expect(await call(root, `${AS}/metadata/setAux`, { id: FW, key: 'board', value: 'rev-b' })).toEqual({ returnValue: true });
+    expect(await call(root, `${AS}/metadata/clearAux`, { id: FW, key: 'board' })).toEqual({ returnValue: true, cleared: true });
+    const md = await call(root, `${AS}/metadata/get`, { id: FW });
+    expect(md).toEqual({ returnValue: true, metadata: { appinfo: {}, packageinfo: {}, control: expect.objectContaining({ Package: FW, Version: '1.0.0', Section: 'firmware' }) }, aux: { region: 'eu' } });
+
+    // storage: the firmware folder is its `apps` usage (no per-app quota); it has no persistent data
+    const det = await call(root, `${AS}/storage/details`, { id: FW });
+    const du = Number(execFileSync('du', ['-sk', fwDir(root)], { encoding: 'utf8' }).split('\t')[0]);
+    expect(det).toEqual({ returnValue: true, apps: { path: fwDir(root), quotaKB: null, usedKB: du }, persistent: { path: null, quotaKB: null, usedKB: 0 } });
+    expect(du).toBeGreaterThan(0);
+    // reset is refused and changes nothing
+    const before = fwSnapshot(root);
+    expect(await call(root, `${AS}/storage/reset`, { id: FW })).toEqual({ returnValue: false, errorCode: ErrorCode.INVALID_PARAMETER, errorText: `${ErrorText.FIRMWARE_NO_DATA}: ${FW}` });
+    expect(fwSnapshot(root)).toEqual(before);
+    expect(fs.existsSync(path.join(root, 'media/internal/appdata', FW))).toBe(false);
+    expect((await call(root, `${AS}/metadata/get`, { id: FW })).aux).toEqual({ region: 'eu' });
+
+    // unknown ids are refused as before, by every method that takes an id
+    for (const [m, p] of [['lock', { reason: 'r', owner: 'o' }], ['metadata/get', {}], ['metadata/setAux', { key: 'k', value: 'v' }], ['storage/details', {}], ['storage/reset', {}]] as Array<[string, Json]>) {
+      expect([m, await call(root, `${AS}/${m}`, { id: 'no-such-fw', ...p })]).toEqual([m, notInstalled('no-such-fw')]);
+    }
+
+    // after a restart: still locked (remove and upgrade refused), the aux kept
+    await d.stop();
+    d = await startDaemon({ root, config });
+    expect(await call(root, `${AS}/getLockInfo`, { id: FW })).toEqual({ returnValue: true, reason: 'radio calibration running', owner: 'com.example.fwtool' });
+    expect((await call(root, `${AS}/metadata/get`, { id: FW })).aux).toEqual({ region: 'eu' });
+    await refusedWhileLocked();
+
+    expect(await call(root, `${AS}/unlock`, { handle: locked.handle })).toEqual({ returnValue: true });
+    expect((await call(root, `${AS}/getLockInfo`, { id: FW })).errorCode).toBe(-208);
+    expect(last((await install(root, FW, v2)).lines).statusValue).toBe(Stage.INSTALLED.statusValue);
+    expect(fs.readFileSync(path.join(fwDir(root), 'blob.bin'), 'utf8')).toBe('firmware two\n');
+    expect((await call(root, `${AS}/metadata/get`, { id: FW })).metadata.control).toMatchObject({ Version: '2.0.0' });
+    // the aux goes with the firmware: gone once it is removed, absent when it comes back
+    expect(last((await remove(root, FW)).lines).statusValue).toBe(Stage.REMOVED.statusValue);
+    expect(await call(root, `${AS}/metadata/get`, { id: FW })).toEqual(notInstalled(FW));
+    expect(fs.readFileSync(path.join(root, 'var/lib/appinstalld/engine/aux-metadata.json'), 'utf8')).not.toContain(FW);
+    expect(last((await install(root, FW, v1)).lines).statusValue).toBe(Stage.INSTALLED.statusValue);
+    expect((await call(root, `${AS}/metadata/get`, { id: FW })).aux).toEqual({});
+  } finally {
+    await d.stop();
+  }
 });
 
 test('a failing hand-off command fails the operation with its reason, but the firmware stays installed', async () => {

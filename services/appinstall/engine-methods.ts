@@ -1,12 +1,15 @@
 // The engine's methods on com.webos.appInstallService (/operations/*, /lock, /unlock, /getLockInfo, /metadata/*,
-// /storage/*, /installed): declared once with schema and ACG group; the work is engine/'s (task-operations.ts, locks.ts, aux-metadata.ts, storage.ts).
+// /storage/*, /installed): declared once with schema and ACG group; the work is engine/'s (task-operations.ts, locks.ts,
+// aux-metadata.ts, storage.ts). The methods that take an id take an installed app (package id or app id) or an installed
+// firmware package (engine/firmware-db.ts).
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
 import type { Payload } from '../../ipc/protocol';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
 import type { Result } from '../../engine/result';
-import { resetDir, storageDetails } from '../../engine/storage';
+import { resetDir, storageDetails, usageKB } from '../../engine/storage';
 import { TaskOperations, findInstalled, installedPackages } from '../../engine/task-operations';
-import { listFirmware } from '../../engine/firmware-db';
+import { listFirmware, readFirmware, type InstalledFirmware } from '../../engine/firmware-db';
+import type { InstalledPackage } from '../../engine/package-db';
 
 /** ACG group of every engine method (acg/default-policy: trust oem, root only). */
 export const OPERATIONS_GROUP = 'applicationinstall.operations';
@@ -23,11 +26,20 @@ function value<T>(r: Result<T>): T {
   return r.value;
 }
 
-async function installedOrThrow(bridge: TaskOperations, appId: string) {
+/** What an id names: an installed app package, or an installed firmware package (the two never share a name). */
+type Installed = { kind: 'app'; pkg: InstalledPackage } | { kind: 'firmware'; fw: InstalledFirmware };
+
+async function installedOrThrow(bridge: TaskOperations, appId: string): Promise<Installed> {
   const pkg = await findInstalled(bridge.layout, appId);
-  if (!pkg) throw new CodedError(ErrorCode.INVALID_PARAMETER, `${ErrorText.NOT_INSTALLED}: ${appId}`);
-  return pkg;
+  if (pkg) return { kind: 'app', pkg };
+  // A firmware package as /remove finds it (appinstall-service.ts): any record of that name, a damaged one too.
+  const fw = await readFirmware(bridge.layout, appId);
+  if (fw) return { kind: 'firmware', fw };
+  throw new CodedError(ErrorCode.INVALID_PARAMETER, `${ErrorText.NOT_INSTALLED}: ${appId}`);
 }
+
+/** A firmware package's persistent area in /storage/details: it has none (no directory, no quota, nothing used). */
+const NO_PERSISTENT = { path: null, quotaKB: null, usedKB: 0 } as const;
 
 export function engineMethods(bridge: TaskOperations, client: LunaClient): Record<string, Record<string, MethodSpec>> {
   const groups = [OPERATIONS_GROUP];
@@ -92,9 +104,14 @@ export function engineMethods(bridge: TaskOperations, client: LunaClient): Recor
     '/metadata': {
       get: method(obj(['id'], { id }), async (msg) => {
         const appId = String(msg.payload.id);
-        const pkg = await installedOrThrow(bridge, appId);
-        const app = pkg.apps.find((a) => a.id === appId) ?? pkg.apps[0];
-        const metadata = { appinfo: app?.appInfo ?? {}, packageinfo: pkg.packageInfo, control: pkg.control };
+        const found = await installedOrThrow(bridge, appId);
+        let metadata;
+        if (found.kind === 'firmware') metadata = { appinfo: {}, packageinfo: {}, control: found.fw.control }; // no appinfo.json or packageinfo.json
+        else {
+          const { pkg } = found;
+          const app = pkg.apps.find((a) => a.id === appId) ?? pkg.apps[0];
+          metadata = { appinfo: app?.appInfo ?? {}, packageinfo: pkg.packageInfo, control: pkg.control };
+        }
         return { returnValue: true, metadata, aux: aux.get(appId) } as unknown as Payload;
       }),
       setAux: method(obj(['id', 'key', 'value'], { id, key: { type: 'string', minLength: 1, maxLength: 128 }, value: { type: 'string', maxLength: 1024 } }), async (msg) => {
@@ -115,7 +132,13 @@ export function engineMethods(bridge: TaskOperations, client: LunaClient): Recor
         const appId = msg.payload.id === undefined ? undefined : String(msg.payload.id);
         let appsPath = layout.verifiedApps.base;
         if (appId !== undefined) {
-          const pkg = await installedOrThrow(bridge, appId);
+          const found = await installedOrThrow(bridge, appId);
+          if (found.kind === 'firmware') {
+            // The firmware folder is its `apps` usage; the per-app quotas (storageQuotas) are an app's, not firmware's.
+            const usedKB = value(await usageKB(found.fw.dir));
+            return { returnValue: true, apps: { path: found.fw.dir, quotaKB: null, usedKB }, persistent: NO_PERSISTENT } as unknown as Payload;
+          }
+          const { pkg } = found;
           appsPath = (pkg.apps.find((a) => a.id === appId) ?? pkg.apps[0])?.dir ?? pkg.base;
         }
         const d = value(await storageDetails({
@@ -128,7 +151,7 @@ export function engineMethods(bridge: TaskOperations, client: LunaClient): Recor
       }),
       reset: method(obj(['id'], { id }), async (msg) => {
         const appId = String(msg.payload.id);
-        await installedOrThrow(bridge, appId);
+        if ((await installedOrThrow(bridge, appId)).kind === 'firmware') throw new CodedError(ErrorCode.INVALID_PARAMETER, `${ErrorText.FIRMWARE_NO_DATA}: ${appId}`);
         const r = value(await resetDir(bridge.dataDir(appId), layout.appData));
         return { returnValue: true, removed: r.removed };
       }),
