@@ -14,6 +14,7 @@ export const DownloadManagerText = {
   badTarget: 'target must be an http:// or https:// URL',
   tooManyDownloads: (limit: number) => `too many downloads of this caller are pending (limit ${limit})`,
   noSuchTicket: (ticket: unknown) => `no download with ticket ${String(ticket).slice(0, 40)}`,
+  stateNotSaved: (why: string) => `could not record the download on disk: ${why.slice(0, 300)}`,
 } as const;
 
 /** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, SPEC §5). */
