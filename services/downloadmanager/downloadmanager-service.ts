@@ -123,14 +123,18 @@ export class DownloadManagerService {
     return this.downloader.options.dir;
   }
 
-  /** File names of the manager's finished downloads still listed in its history (the cache cleaner keeps them). */
+  /**
+   * File names the cache cleaner keeps: the manager's completed downloads still listed in its history (and not
+   * deleted), and those a daemon stop interrupted, whose partial files a later download of the same URL resumes
+   * (the cleaner still drops a partial file once it is stale).
+   */
   keptFiles(): string[] {
     const out: string[] = [];
     for (const h of this.book.history) {
       try {
         const r = JSON.parse(h.recordString) as { completed?: boolean; destFile?: string; errorCode?: number };
-        // An interrupted download's partial file stays for a resume (the cleaner still drops it once stale).
-        if ((r.completed && !h.fileDeleted) || r.errorCode === DownloadErrorCode.INTERRUPTED) if (r.destFile) out.push(r.destFile);
+        const keep = (r.completed && !h.fileDeleted) || r.errorCode === DownloadErrorCode.INTERRUPTED;
+        if (keep && r.destFile) out.push(r.destFile);
       } catch {
         // a record of ours is always JSON
       }
