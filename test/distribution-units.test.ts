@@ -45,7 +45,12 @@ function problems(service: string, decl: Record<string, Record<string, { groups?
 test('the shipped policy: download.management/download.operation and applicationinstall.operations, oem (root) only', async () => {
   const downloader = { on: () => undefined, options: { dir: '/nonexistent' } } as any;
   const dm = declarations((c) => new DownloadManagerService(c, downloader, () => undefined).open());
-  expect(Object.keys(dm['/']).sort()).toEqual(['cancelDownload', 'clearHistory', 'download', 'downloadStatusQuery', 'getAllHistory', 'listPending', 'pauseDownload', 'resumeDownload']);
+  expect(Object.keys(dm['/']).sort()).toEqual([
+    'cancelAllDownloads', 'cancelDownload', 'clearHistory', 'deleteDownloadedFile', 'download', 'downloadStatusQuery', 'getAllHistory', 'listPending', 'pauseDownload', 'resumeDownload',
+  ]);
+  // As luna-downloadmgr ships them: deleteDownloadedFile with the per-download methods, cancelAllDownloads with the history.
+  expect(dm['/'].deleteDownloadedFile.groups).toEqual(['download.management']);
+  expect(dm['/'].cancelAllDownloads.groups).toEqual(['download.operation']);
   expect(problems('com.webos.service.downloadmanager', dm)).toEqual([]);
   let feeds: Record<string, Record<string, { groups?: string[] }>> = {};
   const store = { load: async () => undefined, list: () => [] } as any;

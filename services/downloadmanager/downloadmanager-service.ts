@@ -10,9 +10,10 @@ import type { Payload } from '../../ipc/protocol';
 import type { Downloader } from '../../download/downloader';
 import type { DownloadResult, DownloadState } from '../../download/types';
 import {
-  addToHistory, clearHistory, downloadReply, finalRecord, historyReplyItem, issueTicket, newTicketBook, parseTicket, pendingTickets,
-  progressDue, progressRecord, statusItem, type TicketBook, type TicketInfo,
+  addToHistory, clearHistory, downloadReply, finalRecord, historyReplyItem, issueTicket, markFileDeleted, newTicketBook, parseTicket, pendingTickets,
+  progressDue, progressRecord, statusItem, type HistoryItem, type TicketBook, type TicketInfo,
 } from '../../download/tickets';
+import { checkFilename, targetPaths } from '../../download/names';
 import { DownloadErrorCode, DownloadErrorText } from '../../status-codes';
 import { DownloadManagerErrorCode, DownloadManagerText } from '../../status-codes/distribution';
 import { callerFromPeer } from '../appinstall/caller-access';
@@ -282,6 +283,74 @@ export class DownloadManagerService {
     };
   }
 
+  /**
+   * deleteDownloadedFile: removes the file a completed download of the caller's (any, for root) placed, and nothing
+   * else: the path is rebuilt from the record's plain file name inside the download directory and must be the
+   * record's target, must still be a regular file of the size downloaded, and must not have been taken over by a
+   * later download of the same name. Reply `{"returnValue":true,"ticket":N}`.
+   */
+  private deleteDownloadedFile(): MethodSpec {
+    return {
+      schema: ticketSchema,
+      groups: [...DOWNLOAD_GROUPS.management],
+      handler: async (msg) => {
+        const n = parseTicket(msg.payload.ticket);
+        if (n === null) return fail(DownloadManagerErrorCode.INVALID_PARAMETER, DownloadManagerText.badTicket(msg.payload.ticket));
+        const uid = callerFromPeer(msg.peer).uid;
+        const noSuch = () => ({ ...fail(DownloadManagerErrorCode.NO_SUCH_TICKET, DownloadManagerText.noSuchTicket(n)), ticket: n });
+        const pending = this.book.tickets.get(n);
+        if (pending) {
+          return this.reaches(uid, pending.owner) ? { ...fail(DownloadManagerErrorCode.STILL_DOWNLOADING, DownloadManagerText.stillDownloading(n)), ticket: n } : noSuch();
+        }
+        const h = this.book.history.find((x) => x.ticket === n);
+        if (!h || !this.reaches(uid, h.owner)) return noSuch();
+        const refused = (code: number, text: string) => ({ ...fail(code, text), ticket: n });
+        if (h.state !== 'completed') return refused(DownloadManagerErrorCode.NOT_COMPLETED, DownloadManagerText.notCompleted(n, h.state));
+        if (h.fileDeleted) return refused(DownloadManagerErrorCode.FILE_GONE, DownloadManagerText.alreadyDeleted(n));
+        const file = this.fileOf(h);
+        if (typeof file !== 'string') return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, file.why));
+        const later = this.book.history.find((x) => x.ticket > n && x.state === 'completed' && !x.fileDeleted && this.fileOf(x) === file);
+        if (later || this.downloader.busyFilenames().includes(path.basename(file))) {
+          return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, `${file} now belongs to ${later ? `download ${later.ticket}` : 'a download in progress'}`));
+        }
+        let st: fs.Stats;
+        try {
+          st = await fs.promises.lstat(file);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refused(DownloadManagerErrorCode.FILE_GONE, DownloadManagerText.fileGone(n, file));
+          return refused(DownloadErrorCode.FILESYSTEM, DownloadErrorText.filesystem((e as Error).message));
+        }
+        const size = Number((JSON.parse(h.recordString) as { e_amountReceived?: unknown }).e_amountReceived);
+        if (!st.isFile()) return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, `${file} is not a regular file`));
+        if (st.size !== size) return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, `${file} is ${st.size} bytes, the download was ${size}`));
+        try {
+          await fs.promises.unlink(file);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refused(DownloadManagerErrorCode.FILE_GONE, DownloadManagerText.fileGone(n, file));
+          return refused(DownloadErrorCode.FILESYSTEM, DownloadErrorText.filesystem((e as Error).message));
+        }
+        this.book = markFileDeleted(this.book, n);
+        await this.persist().catch(() => undefined);
+        this.log(`download ticket ${n}: file ${file} deleted`);
+        return { returnValue: true, ticket: n };
+      },
+    };
+  }
+
+  /** The path of a history record's file, rebuilt inside the download directory from its plain file name; or why not. */
+  private fileOf(h: HistoryItem): string | { why: string } {
+    let r: { destFile?: unknown; target?: unknown };
+    try {
+      r = JSON.parse(h.recordString) as typeof r;
+    } catch {
+      return { why: 'its record is not JSON' };
+    }
+    if (typeof r.destFile !== 'string' || checkFilename(r.destFile)) return { why: 'its record has no plain file name' };
+    const final = targetPaths(this.dir, r.destFile).final;
+    if (r.target !== final) return { why: `its record's target is not ${final} in the download directory` };
+    return final;
+  }
+
   open(): void {
     const management = [...DOWNLOAD_GROUPS.management];
     const operation = [...DOWNLOAD_GROUPS.operation];
@@ -303,6 +372,7 @@ export class DownloadManagerService {
       pauseDownload: this.control('pause'),
       resumeDownload: this.control('resume'),
       cancelDownload: this.control('cancel'),
+      deleteDownloadedFile: this.deleteDownloadedFile(),
       listPending: {
         schema: { type: 'object' },
         groups: management,
@@ -316,6 +386,18 @@ export class DownloadManagerService {
         schema: { type: 'object' },
         groups: operation,
         handler: () => ({ returnValue: true, items: this.book.history.map(historyReplyItem) }) as Payload,
+      },
+      cancelAllDownloads: {
+        schema: { type: 'object' },
+        groups: operation,
+        // Every download of this service, whoever asked for it (the group is the system's); the URL and catalog
+        // installs' downloads are not its own and go on. Each ends cancelled (partial file removed, final record sent).
+        handler: async () => {
+          const ids = [...this.book.tickets.values()].map((t) => t.downloadId);
+          await Promise.all(ids.map((id) => this.downloader.cancel(id)));
+          await this.persist().catch(() => undefined);
+          return { returnValue: true };
+        },
       },
       clearHistory: {
         schema: { type: 'object' },
