@@ -17,6 +17,8 @@ export interface TicketInfo {
   interface?: string;
   canHandlePause?: boolean;
   autoResume?: boolean;
+  /** uid of the caller who asked (pause, resume, cancel and deleteDownloadedFile are its own, or root's). */
+  owner?: number;
 }
 
 /** luna-downloadmgr's `state` strings of a query or history item. */
@@ -28,6 +30,13 @@ export interface HistoryItem {
   interface: string;
   /** The final record as a JSON string, as luna-downloadmgr stores it. */
   recordString: string;
+  /** When the download was asked for and when it ended (ISO 8601). */
+  startTime?: string;
+  endTime?: string;
+  /** uid of the caller who asked (not in replies). */
+  owner?: number;
+  /** deleteDownloadedFile removed its file (not in replies). */
+  fileDeleted?: boolean;
 }
 
 export interface TicketBook {
@@ -67,6 +76,16 @@ export function issueTicket(book: TicketBook, info: Omit<TicketInfo, 'ticket'>):
   return { book: { ...book, nextTicket: book.nextTicket + 1, tickets }, ticket };
 }
 
+/** A ticket from a payload: a positive whole number, or its decimal digits as a string; anything else is none. */
+export function parseTicket(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v > 0 ? v : null;
+  if (typeof v === 'string' && /^[1-9][0-9]{0,15}$/.test(v)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : null;
+  }
+  return null;
+}
+
 export function ticketStateName(s: DownloadState): TicketStateName {
   return s.phase === 'failed' ? 'interrupted' : s.phase;
 }
@@ -78,6 +97,7 @@ export function completionStatusCode(s: DownloadState): number {
   switch (s.error?.code) {
     case DownloadErrorCode.NETWORK:
     case DownloadErrorCode.STALLED:
+    case DownloadErrorCode.INTERRUPTED:
       return DownloadCompletionStatus.INTERRUPTED;
     case DownloadErrorCode.HTTP_ERROR:
     case DownloadErrorCode.TOO_MANY_REDIRECTS:
@@ -165,11 +185,26 @@ export function statusItem(t: TicketInfo, s: DownloadState, onDisk: { exists: bo
 
 /** Record an ended download in the bounded history (the oldest items drop out) and forget its ticket. */
 export function addToHistory(book: TicketBook, t: TicketInfo, s: DownloadState): TicketBook {
-  const item: HistoryItem = { ticket: t.ticket, state: ticketStateName(s), interface: t.interface ?? 'ANY', recordString: JSON.stringify(finalRecord(t, s)) };
+  const item: HistoryItem = {
+    ticket: t.ticket, state: ticketStateName(s), interface: t.interface ?? 'ANY', recordString: JSON.stringify(finalRecord(t, s)),
+    startTime: new Date(s.startedAt).toISOString(), endTime: new Date(s.endedAt ?? Date.now()).toISOString(),
+    ...(t.owner !== undefined ? { owner: t.owner } : {}),
+  };
   const history = [...book.history.filter((h) => h.ticket !== t.ticket), item].slice(-book.historyLimit);
   const tickets = new Map(book.tickets);
   tickets.delete(t.ticket);
   return { ...book, history, tickets };
+}
+
+/** A history item as getAllHistory sends it (what only the service needs stays out). */
+export function historyReplyItem(h: HistoryItem): Record<string, unknown> {
+  const { owner: _owner, fileDeleted: _deleted, ...shown } = h;
+  return shown;
+}
+
+/** The history with one ticket's file marked deleted (deleteDownloadedFile). */
+export function markFileDeleted(book: TicketBook, ticket: number): TicketBook {
+  return { ...book, history: book.history.map((h) => (h.ticket === ticket ? { ...h, fileDeleted: true } : h)) };
 }
 
 export function clearHistory(book: TicketBook): TicketBook {

@@ -93,6 +93,8 @@ export function layout(root: string) {
     installerState: at('var/lib/appinstalld'),
     /** Engine state (engine/task-operations.ts): operations and their logs, locks, aux metadata. */
     engineState: at('var/lib/appinstalld/engine'),
+    /** com.webos.service.downloadmanager's state (services/downloadmanager/ticket-store.ts): next ticket, history, downloads not ended. */
+    downloadManagerState: at('var/lib/appinstalld/downloadmanager/state.json'),
     /** Firmware packages (engine/firmware-db.ts): `<base>/<name>/`, their records in `info`, staging in base. */
     firmware: { base: at('lib/firmware'), info: at('lib/firmware/.appinstalld/info') },
     /** Apps' persistent data: `<appData>/<id>/`, made at install, emptied by /storage/reset, deleted with the app. */

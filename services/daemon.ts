@@ -67,7 +67,8 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     layout, log, engineMethods: (c) => engineMethods(engine.operations, c),
     urlInstalls: true, afterUrlInstall: () => void feeds.cleanDownloads(),
   });
-  const downloadManager = new DownloadManagerService(dlClient, downloader, log);
+  const downloadManager = new DownloadManagerService(dlClient, downloader, log, layout.downloadManagerState);
+  await downloadManager.load(); // before any download starts: its tickets continue from the last run's
   const feeds = new FeedMethods(installClient, install, new FeedStore({ root: opts.root, timeoutMs: config.feedRefreshTimeoutMs, maxDownloadBytes: config.feedMaxDownloadBytes }), downloader, {
     layout, log, operations: engine.operations.store, keptByOthers: () => downloadManager.keptFiles(),
   });
@@ -95,9 +96,12 @@ export async function startServices(opts: ServicesOptions): Promise<RunningServi
     appManager,
     async stop() {
       appManager.stop();
-      // Downloads would keep tasks waiting: cancel what is pending (a URL install then ends in 23).
-      await Promise.all(downloader.list().filter((s) => ['queued', 'running', 'paused'].includes(s.phase)).map((s) => downloader.cancel(s.id)));
+      // The download manager's downloads stop where they are, to read interrupted after the restart (their partial
+      // files kept for a resume). Other downloads would keep tasks waiting: cancel them (a URL install then ends in 23).
+      const suspended = downloadManager.suspendForStop();
+      await Promise.all(downloader.list().filter((s) => ['queued', 'running', 'paused'].includes(s.phase) && !suspended.includes(s.id)).map((s) => downloader.cancel(s.id)));
       await install.stop();
+      await downloadManager.close(); // the cancelled downloads' history is on disk before the exit
       await engine.close();
       await Promise.all(clients.map((c) => c.close()));
     },

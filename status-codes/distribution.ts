@@ -7,6 +7,14 @@ export const DownloadManagerErrorCode = {
   TARGET_OUTSIDE: -2,
   TOO_MANY_DOWNLOADS: -3,
   NO_SUCH_TICKET: -4,
+  /** deleteDownloadedFile of a download that has not ended. */
+  STILL_DOWNLOADING: -5,
+  /** deleteDownloadedFile of a download that ended without a file (failed, cancelled, interrupted). */
+  NOT_COMPLETED: -6,
+  /** deleteDownloadedFile: the file is gone (deleted before, or by someone else). */
+  FILE_GONE: -7,
+  /** deleteDownloadedFile: what is at the path is not the file that download completed. */
+  NOT_THE_DOWNLOADED_FILE: -8,
 } as const;
 
 export const DownloadManagerText = {
@@ -14,6 +22,13 @@ export const DownloadManagerText = {
   badTarget: 'target must be an http:// or https:// URL',
   tooManyDownloads: (limit: number) => `too many downloads of this caller are pending (limit ${limit})`,
   noSuchTicket: (ticket: unknown) => `no download with ticket ${String(ticket).slice(0, 40)}`,
+  badTicket: (ticket: unknown) => `ticket must be a positive whole number (got ${JSON.stringify(ticket)?.slice(0, 40)})`,
+  stillDownloading: (ticket: number) => `download ${ticket} has not ended; its file cannot be deleted while it is downloading`,
+  notCompleted: (ticket: number, state: string) => `download ${ticket} ended ${state}, not completed: it has no downloaded file to delete`,
+  alreadyDeleted: (ticket: number) => `the file of download ${ticket} was already deleted`,
+  fileGone: (ticket: number, file: string) => `the file of download ${ticket} is no longer there: ${file}`,
+  notTheDownloadedFile: (ticket: number, why: string) => `not deleted: ${why}; it is not the file download ${ticket} completed`,
+  stateNotSaved: (why: string) => `could not record the download on disk: ${why.slice(0, 300)}`,
 } as const;
 
 /** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, SPEC §5). */

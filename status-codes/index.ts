@@ -258,6 +258,8 @@ export const DownloadErrorCode = {
   NOT_DOWNLOADING: -415,
   BUSY: -416,
   QUEUE_FULL: -417,
+  /** The daemon stopped (crash, kill, power cut) while the download was queued, running or paused. */
+  INTERRUPTED: -418,
 } as const;
 export type DownloadErrorCodeValue = (typeof DownloadErrorCode)[keyof typeof DownloadErrorCode];
 
@@ -288,6 +290,7 @@ export const DownloadErrorText = {
   busy: (filename: string) => `a download to ${filename} is already in progress`,
   /** pause/resume/cancel of an id the downloader does not hold in that state. */
   notDownloading: 'Ticket provided does not correspond to a downloading transfer',
+  interrupted: 'interrupted: the daemon stopped before the download ended',
 } as const;
 
 /** luna-downloadmgr's completionStatusCode values (DownloadManager.h), sent in a download's final event. */

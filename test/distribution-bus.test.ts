@@ -308,7 +308,7 @@ test('a uid 65534 caller (luna-send-pub) is denied every feed, catalog, URL-inst
   await denied(`${AIS}/catalog/install`, { name: 'com.test.app' });
   await denied(`${AIS}/catalog/download`, { name: 'com.test.app' });
   await denied(`${AIS}/install`, { id: 'com.test.x', ipkUrl: `${nginx.url}/big.ipk` });
-  for (const m of ['download', 'downloadStatusQuery', 'pauseDownload', 'resumeDownload', 'cancelDownload', 'listPending', 'getAllHistory', 'clearHistory']) {
+  for (const m of ['download', 'downloadStatusQuery', 'pauseDownload', 'resumeDownload', 'cancelDownload', 'deleteDownloadedFile', 'listPending', 'getAllHistory', 'cancelAllDownloads', 'clearHistory']) {
     await denied(`${DLM}/${m}`, { target: `${nginx.url}/big.ipk`, ticket: 1 });
   }
 }, 60000);

@@ -10,6 +10,8 @@ import { DownloadManagerService, fileNameOfUrl } from '../services/downloadmanag
 import { FeedMethods } from '../services/appinstall/feed-methods';
 import { parseVersion } from '../engine/dpkg-version';
 import { Stage } from '../status-codes';
+import { parseTicket } from '../download/tickets';
+import { checkState, loadBook, StateWriter, stateOf, ticketAfterDamage } from '../services/downloadmanager/ticket-store';
 
 const POLICY = path.join(__dirname, '../acg/default-policy');
 
@@ -43,7 +45,12 @@ function problems(service: string, decl: Record<string, Record<string, { groups?
 test('the shipped policy: download.management/download.operation and applicationinstall.operations, oem (root) only', async () => {
   const downloader = { on: () => undefined, options: { dir: '/nonexistent' } } as any;
   const dm = declarations((c) => new DownloadManagerService(c, downloader, () => undefined).open());
-  expect(Object.keys(dm['/']).sort()).toEqual(['cancelDownload', 'clearHistory', 'download', 'downloadStatusQuery', 'getAllHistory', 'listPending', 'pauseDownload', 'resumeDownload']);
+  expect(Object.keys(dm['/']).sort()).toEqual([
+    'cancelAllDownloads', 'cancelDownload', 'clearHistory', 'deleteDownloadedFile', 'download', 'downloadStatusQuery', 'getAllHistory', 'listPending', 'pauseDownload', 'resumeDownload',
+  ]);
+  // As luna-downloadmgr ships them: deleteDownloadedFile with the per-download methods, cancelAllDownloads with the history.
+  expect(dm['/'].deleteDownloadedFile.groups).toEqual(['download.management']);
+  expect(dm['/'].cancelAllDownloads.groups).toEqual(['download.operation']);
   expect(problems('com.webos.service.downloadmanager', dm)).toEqual([]);
   let feeds: Record<string, Record<string, { groups?: string[] }>> = {};
   const store = { load: async () => undefined, list: () => [] } as any;
@@ -100,6 +107,55 @@ test('download manager file names come from the URL and stay plain names', () =>
   expect(fileNameOfUrl('http://h/a/b/app_1.0.ipk?x=1')).toBe('app_1.0.ipk');
   expect(fileNameOfUrl('http://h/%2e%2e%2fetc%2fpasswd')).toBe('_etc_passwd');
   expect(fileNameOfUrl('http://h/')).toBe('download');
+});
+
+test('download manager tickets: only positive whole numbers or their digits', () => {
+  expect([7, '7', '123456789012'].map(parseTicket)).toEqual([7, 7, 123456789012]);
+  for (const bad of [0, -1, 1.5, '07', ' 7', '7 ', '1e3', '0x7', '../7', '', '12345678901234567', 2 ** 60, null, true, {}, [7]]) expect(parseTicket(bad)).toBeNull();
+});
+
+test("download manager state: an unfinished download is recovered as interrupted (partial kept) or completed (file in place); bad records named; secrets not written", async () => {
+  const dir = fs.mkdtempSync('/tmp/dlm-units-');
+  try {
+    const downloads = path.join(dir, 'downloads');
+    fs.mkdirSync(downloads);
+    fs.writeFileSync(path.join(downloads, 'half.bin.part'), Buffer.alloc(1000));
+    fs.writeFileSync(path.join(downloads, 'done.bin'), Buffer.alloc(300));
+    const at = '2026-01-02T03:04:05.000Z';
+    const entry = (ticket: number, filename: string) => ({ ticket, url: `http://h/${filename}`, filename, owner: 1000, startTime: at });
+    const file = path.join(dir, 'state.json');
+    fs.writeFileSync(file, JSON.stringify({
+      nextTicket: 10,
+      history: [{ ticket: 1, state: 'completed', interface: 'ANY', recordString: '{}' }, { ticket: 12, state: 'completed', interface: 'ANY', recordString: '{}' }],
+      active: [entry(5, 'half.bin'), entry(6, 'done.bin'), entry(7, 'queued.bin'), entry(8, '../escape'), entry(1, 'dup.bin')],
+    }));
+    const { book, problems } = await loadBook(file, downloads, Date.parse('2026-01-02T03:05:00.000Z'));
+    expect(problems).toEqual(['history record 12: bad ticket', 'active download 8: bad file name', 'ticket 1: listed twice']);
+    expect(book.nextTicket).toBe(10);
+    expect(book.tickets.size).toBe(0);
+    const rec = (t: number) => JSON.parse(book.history.find((h) => h.ticket === t)!.recordString);
+    expect(book.history.map((h) => [h.ticket, h.state, h.owner])).toEqual([[1, 'completed', undefined], [5, 'interrupted', 1000], [6, 'completed', 1000], [7, 'interrupted', 1000]]);
+    expect(rec(5)).toMatchObject({ completionStatusCode: 11, interrupted: true, completed: false, errorCode: -418, amountReceived: 1000, target: path.join(downloads, 'half.bin') });
+    expect(rec(6)).toMatchObject({ completionStatusCode: 0, completed: true, amountReceived: 300, e_amountReceived: '300', target: path.join(downloads, 'done.bin') });
+    expect(rec(7)).toMatchObject({ completionStatusCode: 11, amountReceived: 0 });
+    expect(book.history.find((h) => h.ticket === 5)).toMatchObject({ startTime: at, endTime: '2026-01-02T03:05:00.000Z' });
+    expect(fs.statSync(path.join(downloads, 'half.bin.part')).size).toBe(1000); // kept for a resume
+
+    // Written back without the request's secrets; a save asked while one waits joins it.
+    const secret = { ...book, history: [{ ticket: 2, state: 'completed' as const, interface: 'ANY', recordString: JSON.stringify({ authToken: 'tok', cookieHeader: 'c=1', url: 'u' }) }] };
+    let reads = 0;
+    const w = new StateWriter(file, () => (reads++, stateOf(secret, [])));
+    await Promise.all([w.save(), w.save(), w.save()]);
+    expect(reads).toBeLessThanOrEqual(2);
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(JSON.parse(saved.history[0].recordString)).toEqual({ authToken: '', cookieHeader: '', url: 'u' });
+    expect('value' in checkState(saved)).toBe(true);
+    // Not a state at all: a damaged file (set aside by the reader); tickets after it stay 32-bit.
+    expect(checkState({ nextTicket: 0, history: [], active: [] })).toEqual({ problem: 'nextTicket is not a positive integer' });
+    expect(ticketAfterDamage(Date.parse('2030-01-01T00:00:00Z'))).toBe(1893456000);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('/catalog/list of a 20,000-package catalog: pages within the bus frame limit, total given', async () => {

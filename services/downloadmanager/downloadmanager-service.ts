@@ -1,5 +1,7 @@
 // com.webos.service.downloadmanager on the bus: luna-downloadmgr's methods and payloads (SPEC §8) over the daemon's one
 // Downloader (download/downloader.ts), with its tickets, progress/final records and history from download/tickets.ts.
+// Given a state file (layout.downloadManagerState), the next ticket, the history and the downloads not ended are kept
+// there across restarts (ticket-store.ts); a download's ticket is on disk before it is replied.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LunaClient, MethodSpec, Message } from '../../ipc/client';
@@ -8,12 +10,14 @@ import type { Payload } from '../../ipc/protocol';
 import type { Downloader } from '../../download/downloader';
 import type { DownloadResult, DownloadState } from '../../download/types';
 import {
-  addToHistory, clearHistory, downloadReply, finalRecord, issueTicket, newTicketBook, pendingTickets, progressDue, progressRecord, statusItem,
-  type TicketBook, type TicketInfo,
+  addToHistory, clearHistory, downloadReply, finalRecord, historyReplyItem, issueTicket, markFileDeleted, newTicketBook, parseTicket, pendingTickets,
+  progressDue, progressRecord, statusItem, type HistoryItem, type TicketBook, type TicketInfo,
 } from '../../download/tickets';
-import { DownloadErrorText } from '../../status-codes';
+import { checkFilename, targetPaths } from '../../download/names';
+import { DownloadErrorCode, DownloadErrorText } from '../../status-codes';
 import { DownloadManagerErrorCode, DownloadManagerText } from '../../status-codes/distribution';
 import { callerFromPeer } from '../../engine/caller-access';
+import { type ActiveEntry, HISTORY_LIMIT, loadBook, StateWriter, stateOf, ticketAfterDamage } from './ticket-store';
 
 export const DOWNLOADMANAGER_SERVICE = 'com.webos.service.downloadmanager';
 
@@ -45,15 +49,74 @@ export function fileNameOfUrl(url: string): string {
 }
 
 export class DownloadManagerService {
-  private book: TicketBook = newTicketBook(100);
+  private book: TicketBook = newTicketBook(HISTORY_LIMIT);
   private readonly byDownload = new Map<number, TicketInfo>();
-  private readonly owners = new Map<number, number>(); // ticket → caller uid
   private readonly lastSent = new Map<number, number>();
   private readonly subscribers = new Map<number, Message>();
+  /** The request of each download not ended, as written to the state file (ticket → entry). */
+  private readonly active = new Map<number, ActiveEntry>();
+  private readonly writer: StateWriter | null;
+  private stopping = false;
 
-  constructor(private readonly client: LunaClient, private readonly downloader: Downloader, private readonly log: (l: string) => void) {
+  /** Without `stateFile` the tickets and history live in memory only (unit tests). */
+  constructor(private readonly client: LunaClient, private readonly downloader: Downloader, private readonly log: (l: string) => void, private readonly stateFile?: string) {
     downloader.on('progress', (s: DownloadState) => this.onProgress(s));
     downloader.on('end', (r: DownloadResult) => this.onEnd(r.state));
+    this.writer = stateFile ? new StateWriter(stateFile, () => stateOf(this.book, [...this.active.values()])) : null;
+  }
+
+  /**
+   * Reads the state file (before open): the history and the next ticket come back; a download that had not ended
+   * when the daemon stopped is recorded as interrupted (or completed, if its file was already in place), and the
+   * result is written back so a second restart does not record it again. A damaged file or record is logged, never fatal.
+   */
+  async load(): Promise<void> {
+    if (!this.stateFile) return;
+    let loaded: Awaited<ReturnType<typeof loadBook>>;
+    try {
+      loaded = await loadBook(this.stateFile, this.dir);
+    } catch (e) {
+      // Unreadable (EACCES, EIO): start empty, with tickets above any handed out before.
+      this.log(`downloadmanager: cannot read ${this.stateFile}: ${(e as Error).message}; starting with an empty history`);
+      this.book = newTicketBook(HISTORY_LIMIT, ticketAfterDamage());
+      return;
+    }
+    const { book, problems, recovered } = loaded;
+    this.book = book;
+    for (const p of problems) this.log(`downloadmanager: ${p}`);
+    for (const r of recovered) {
+      const kept = r.state.phase === 'failed' && r.state.received > 0 ? `; its partial file (${r.state.received} bytes) is kept: downloading the same URL again resumes it` : '';
+      this.log(`download ticket ${r.ticket}: ${r.state.phase === 'completed' ? 'completed (found in place after a restart)' : DownloadErrorText.interrupted}${kept}`);
+    }
+    if (recovered.length || problems.length) await this.persist().catch(() => undefined);
+  }
+
+  /** Writes the state; a failed write is logged (and thrown to a caller that waits for it). */
+  private async persist(): Promise<void> {
+    if (!this.writer) return;
+    try {
+      await this.writer.save();
+    } catch (e) {
+      this.log(`downloadmanager: ${DownloadManagerText.stateNotSaved((e as Error).message)}`);
+      throw e;
+    }
+  }
+
+  /**
+   * The daemon stops: this service's downloads are paused (their partial files and sidecars stay) and their ends no
+   * longer recorded, so the state file still lists them as not ended and the next start records them interrupted, as
+   * after a crash. Returns their downloader ids (the daemon cancels the other pending downloads).
+   */
+  suspendForStop(): number[] {
+    this.stopping = true;
+    const ids = [...this.book.tickets.values()].map((t) => t.downloadId);
+    for (const id of ids) this.downloader.pause(id);
+    return ids;
+  }
+
+  /** Waits for the state writes asked so far (the daemon's stop). */
+  async close(): Promise<void> {
+    await this.writer?.flush();
   }
 
   /** The one directory downloads go to (targetDir must name it). */
@@ -61,13 +124,18 @@ export class DownloadManagerService {
     return this.downloader.options.dir;
   }
 
-  /** File names of the manager's finished downloads still listed in its history (the cache cleaner keeps them). */
+  /**
+   * File names the cache cleaner keeps: the manager's completed downloads still listed in its history (and not
+   * deleted), and those a daemon stop interrupted, whose partial files a later download of the same URL resumes
+   * (the cleaner still drops a partial file once it is stale).
+   */
   keptFiles(): string[] {
     const out: string[] = [];
     for (const h of this.book.history) {
       try {
-        const r = JSON.parse(h.recordString) as { completed?: boolean; destFile?: string };
-        if (r.completed && r.destFile) out.push(r.destFile);
+        const r = JSON.parse(h.recordString) as { completed?: boolean; destFile?: string; errorCode?: number };
+        const keep = (r.completed && !h.fileDeleted) || r.errorCode === DownloadErrorCode.INTERRUPTED;
+        if (keep && r.destFile) out.push(r.destFile);
       } catch {
         // a record of ours is always JSON
       }
@@ -90,11 +158,12 @@ export class DownloadManagerService {
 
   private onEnd(s: DownloadState): void {
     const t = this.byDownload.get(s.id);
-    if (!t) return;
+    if (!t || this.stopping) return;
     this.byDownload.delete(s.id);
     this.lastSent.delete(t.ticket);
-    this.owners.delete(t.ticket);
+    this.active.delete(t.ticket);
     this.book = addToHistory(this.book, t, s);
+    this.persist().catch(() => undefined);
     const msg = this.subscribers.get(t.ticket);
     this.subscribers.delete(t.ticket);
     if (msg) this.endWith(this.key(t.ticket), msg, finalRecord(t, s) as Payload);
@@ -108,8 +177,13 @@ export class DownloadManagerService {
   }
 
   private ticketOf(payload: Payload): TicketInfo | undefined {
-    const n = Number(payload.ticket);
-    return Number.isSafeInteger(n) ? this.book.tickets.get(n) : undefined;
+    const n = parseTicket(payload.ticket);
+    return n === null ? undefined : this.book.tickets.get(n);
+  }
+
+  /** Whether a caller may act on a download: its own, or any for root. */
+  private reaches(uid: number, owner: number | undefined): boolean {
+    return uid === 0 || owner === uid;
   }
 
   private onDisk(s: DownloadState): { exists: boolean; size: number } {
@@ -133,7 +207,7 @@ export class DownloadManagerService {
       },
       groups: [...DOWNLOAD_GROUPS.management],
       errorExtra: { subscribed: false },
-      handler: (msg) => {
+      handler: async (msg) => {
         const p = msg.payload;
         const url = String(p.target);
         if (!/^https?:\/\//i.test(url)) return fail(DownloadManagerErrorCode.INVALID_PARAMETER, DownloadManagerText.badTarget);
@@ -141,7 +215,7 @@ export class DownloadManagerService {
           return fail(DownloadManagerErrorCode.TARGET_OUTSIDE, DownloadManagerText.targetOutside(String(p.targetDir), this.dir));
         }
         const uid = callerFromPeer(msg.peer).uid;
-        const mine = [...this.owners.values()].filter((u) => u === uid).length;
+        const mine = [...this.book.tickets.values()].filter((t) => t.owner === uid).length;
         if (mine >= MAX_PENDING_PER_CALLER) return fail(DownloadManagerErrorCode.TOO_MANY_DOWNLOADS, DownloadManagerText.tooManyDownloads(MAX_PENDING_PER_CALLER));
         let filename = p.targetFilename !== undefined ? String(p.targetFilename) : fileNameOfUrl(url);
         // luna-downloadmgr never overwrites: a name in use gets the ticket number added.
@@ -160,15 +234,33 @@ export class DownloadManagerService {
         const issued = issueTicket(this.book, {
           downloadId: h.id, url, mimetype: p.mime as string | undefined, authToken: p.authToken as string | undefined, deviceId: p.deviceId as string | undefined,
           cookieHeader: p.cookieHeader as string | undefined, interface: p.interface as string | undefined, canHandlePause: p.canHandlePause as boolean | undefined,
-          autoResume: p.autoResume as boolean | undefined,
+          autoResume: p.autoResume as boolean | undefined, owner: uid,
         });
         this.book = issued.book;
         const t = issued.ticket;
         this.byDownload.set(h.id, t);
-        this.owners.set(t.ticket, uid);
+        this.active.set(t.ticket, {
+          ticket: t.ticket, url, filename: s.filename, owner: uid, startTime: new Date(s.startedAt).toISOString(),
+          ...Object.fromEntries((['interface', 'mimetype', 'deviceId', 'canHandlePause', 'autoResume'] as const).filter((k) => t[k] !== undefined).map((k) => [k, t[k]])),
+        });
         if (msg.isSubscription) {
           this.subscribers.set(t.ticket, msg);
           this.client.subscriptions.add(this.key(t.ticket), msg);
+        }
+        // The ticket goes out only once it is on disk (a restart never hands it out again, and a crash finds this
+        // download). If it cannot be written the download is called off, as if it had never been asked for.
+        try {
+          await this.persist();
+        } catch (e) {
+          this.byDownload.delete(h.id);
+          this.active.delete(t.ticket);
+          const tickets = new Map(this.book.tickets);
+          tickets.delete(t.ticket);
+          this.book = { ...this.book, tickets };
+          this.subscribers.delete(t.ticket);
+          this.client.subscriptions.remove(this.key(t.ticket), msg);
+          await this.downloader.cancel(h.id);
+          return fail(DownloadErrorCode.FILESYSTEM, DownloadManagerText.stateNotSaved((e as Error).message));
         }
         return downloadReply(t, s, msg.isSubscription) as Payload;
       },
@@ -183,12 +275,80 @@ export class DownloadManagerService {
       handler: async (msg) => {
         const t = this.ticketOf(msg.payload);
         const uid = callerFromPeer(msg.peer).uid;
-        if (!t || (uid !== 0 && this.owners.get(t.ticket) !== uid)) return fail(DownloadManagerErrorCode.NO_SUCH_TICKET, DownloadErrorText.notDownloading);
+        if (!t || !this.reaches(uid, t.owner)) return fail(DownloadManagerErrorCode.NO_SUCH_TICKET, DownloadErrorText.notDownloading);
         const err = kind === 'pause' ? this.downloader.pause(t.downloadId) : kind === 'resume' ? this.downloader.resume(t.downloadId) : await this.downloader.cancel(t.downloadId);
         if (err) return fail(err.code, err.text);
         return { returnValue: true, ticket: t.ticket };
       },
     };
+  }
+
+  /**
+   * deleteDownloadedFile: removes the file a completed download of the caller's (any, for root) placed, and nothing
+   * else: the path is rebuilt from the record's plain file name inside the download directory and must be the
+   * record's target, must still be a regular file of the size downloaded, and must not have been taken over by a
+   * later download of the same name. Reply `{"returnValue":true,"ticket":N}`.
+   */
+  private deleteDownloadedFile(): MethodSpec {
+    return {
+      schema: ticketSchema,
+      groups: [...DOWNLOAD_GROUPS.management],
+      handler: async (msg) => {
+        const n = parseTicket(msg.payload.ticket);
+        if (n === null) return fail(DownloadManagerErrorCode.INVALID_PARAMETER, DownloadManagerText.badTicket(msg.payload.ticket));
+        const uid = callerFromPeer(msg.peer).uid;
+        const noSuch = () => ({ ...fail(DownloadManagerErrorCode.NO_SUCH_TICKET, DownloadManagerText.noSuchTicket(n)), ticket: n });
+        const pending = this.book.tickets.get(n);
+        if (pending) {
+          return this.reaches(uid, pending.owner) ? { ...fail(DownloadManagerErrorCode.STILL_DOWNLOADING, DownloadManagerText.stillDownloading(n)), ticket: n } : noSuch();
+        }
+        const h = this.book.history.find((x) => x.ticket === n);
+        if (!h || !this.reaches(uid, h.owner)) return noSuch();
+        const refused = (code: number, text: string) => ({ ...fail(code, text), ticket: n });
+        if (h.state !== 'completed') return refused(DownloadManagerErrorCode.NOT_COMPLETED, DownloadManagerText.notCompleted(n, h.state));
+        if (h.fileDeleted) return refused(DownloadManagerErrorCode.FILE_GONE, DownloadManagerText.alreadyDeleted(n));
+        const file = this.fileOf(h);
+        if (typeof file !== 'string') return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, file.why));
+        const later = this.book.history.find((x) => x.ticket > n && x.state === 'completed' && !x.fileDeleted && this.fileOf(x) === file);
+        if (later || this.downloader.busyFilenames().includes(path.basename(file))) {
+          return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, `${file} now belongs to ${later ? `download ${later.ticket}` : 'a download in progress'}`));
+        }
+        let st: fs.Stats;
+        try {
+          st = await fs.promises.lstat(file);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refused(DownloadManagerErrorCode.FILE_GONE, DownloadManagerText.fileGone(n, file));
+          return refused(DownloadErrorCode.FILESYSTEM, DownloadErrorText.filesystem((e as Error).message));
+        }
+        const size = Number((JSON.parse(h.recordString) as { e_amountReceived?: unknown }).e_amountReceived);
+        if (!st.isFile()) return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, `${file} is not a regular file`));
+        if (st.size !== size) return refused(DownloadManagerErrorCode.NOT_THE_DOWNLOADED_FILE, DownloadManagerText.notTheDownloadedFile(n, `${file} is ${st.size} bytes, the download was ${size}`));
+        try {
+          await fs.promises.unlink(file);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return refused(DownloadManagerErrorCode.FILE_GONE, DownloadManagerText.fileGone(n, file));
+          return refused(DownloadErrorCode.FILESYSTEM, DownloadErrorText.filesystem((e as Error).message));
+        }
+        this.book = markFileDeleted(this.book, n);
+        await this.persist().catch(() => undefined);
+        this.log(`download ticket ${n}: file ${file} deleted`);
+        return { returnValue: true, ticket: n };
+      },
+    };
+  }
+
+  /** The path of a history record's file, rebuilt inside the download directory from its plain file name; or why not. */
+  private fileOf(h: HistoryItem): string | { why: string } {
+    let r: { destFile?: unknown; target?: unknown };
+    try {
+      r = JSON.parse(h.recordString) as typeof r;
+    } catch {
+      return { why: 'its record is not JSON' };
+    }
+    if (typeof r.destFile !== 'string' || checkFilename(r.destFile)) return { why: 'its record has no plain file name' };
+    const final = targetPaths(this.dir, r.destFile).final;
+    if (r.target !== final) return { why: `its record's target is not ${final} in the download directory` };
+    return final;
   }
 
   open(): void {
@@ -200,7 +360,7 @@ export class DownloadManagerService {
         schema: ticketSchema,
         groups: management,
         handler: (msg) => {
-          const n = Number(msg.payload.ticket);
+          const n = parseTicket(msg.payload.ticket);
           const t = this.ticketOf(msg.payload);
           const s = t && this.downloader.get(t.downloadId);
           if (t && s) return { returnValue: true, ...statusItem(t, s, this.onDisk(s)) };
@@ -212,6 +372,7 @@ export class DownloadManagerService {
       pauseDownload: this.control('pause'),
       resumeDownload: this.control('resume'),
       cancelDownload: this.control('cancel'),
+      deleteDownloadedFile: this.deleteDownloadedFile(),
       listPending: {
         schema: { type: 'object' },
         groups: management,
@@ -224,13 +385,26 @@ export class DownloadManagerService {
       getAllHistory: {
         schema: { type: 'object' },
         groups: operation,
-        handler: () => ({ returnValue: true, items: this.book.history.map((h) => ({ ...h })) }) as Payload,
+        handler: () => ({ returnValue: true, items: this.book.history.map(historyReplyItem) }) as Payload,
+      },
+      cancelAllDownloads: {
+        schema: { type: 'object' },
+        groups: operation,
+        // Every download of this service, whoever asked for it (the group is the system's); the URL and catalog
+        // installs' downloads are not its own and go on. Each ends cancelled (partial file removed, final record sent).
+        handler: async () => {
+          const ids = [...this.book.tickets.values()].map((t) => t.downloadId);
+          await Promise.all(ids.map((id) => this.downloader.cancel(id)));
+          await this.persist().catch(() => undefined);
+          return { returnValue: true };
+        },
       },
       clearHistory: {
         schema: { type: 'object' },
         groups: operation,
-        handler: () => {
+        handler: async () => {
           this.book = clearHistory(this.book);
+          await this.persist().catch(() => undefined);
           return { returnValue: true };
         },
       },
