@@ -3,7 +3,7 @@
 // from the installed package itself.
 import path from 'node:path';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
-import { Checked, readJsonState, removeStaleTemps, SerialQueue, writeFileAtomic } from './durable-file';
+import { Checked, readJsonState, removeStaleTemps, SerialQueue, writeStateFile } from './state-file';
 import { checkAppId } from './locks';
 import { checkText, fail, ok, Result } from './result';
 
@@ -125,7 +125,7 @@ export class AuxMetadata {
       const r = f(this.state);
       if (!r.ok) return r;
       if (r.value !== this.state) {
-        await writeFileAtomic(this.file, JSON.stringify(r.value));
+        await writeStateFile(this.file, JSON.stringify(r.value));
         this.state = r.value;
       }
       return ok(undefined);

@@ -16,6 +16,11 @@ export const UNSAFE_NO_SYNC_ENV = 'APPINSTALLD_UNSAFE_NO_SYNC';
 /** Read once at load: set to "1" the daemon skips every fsync below (renames and journal order are kept). */
 export const UNSAFE_NO_SYNC = process.env[UNSAFE_NO_SYNC_ENV] === '1';
 
+/** The name writeFileDurable's temp files start with, beside `file` (state-file.ts sweeps those a crash left). */
+export function tempPrefix(file: string): string {
+  return `.${path.basename(file)}.tmp-`;
+}
+
 /** How many files are fsynced at once by syncTree: the file system commits concurrent fsyncs together. */
 const SYNC_PARALLEL = 64;
 
@@ -40,21 +45,27 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** mkdir -p, then fsync each directory created and its parent, so the new entries are durable. */
-export async function mkdirDurable(dir: string): Promise<void> {
+/** mkdir -p (new directories get `mode`, less the umask), then fsync each directory created and its parent, so the
+ *  new entries are durable. */
+export async function mkdirDurable(dir: string, mode = 0o777): Promise<void> {
   const missing: string[] = [];
   for (let d = path.resolve(dir); !(await exists(d)); d = path.dirname(d)) missing.unshift(d);
   if (missing.length === 0) return;
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode });
   for (const d of missing) await fsyncPath(path.dirname(d));
   await fsyncPath(missing[missing.length - 1]);
 }
 
-/** Writes a new file beside `file`, fsyncs it, renames it over `file` and fsyncs the directory: never rewritten in place. */
-export async function writeFileDurable(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  await mkdirDurable(path.dirname(file));
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${++tmpCounter}`);
-  const fh = await fs.open(tmp, 'w', mode);
+/**
+ * The one durable writer: writes a new file beside `file` (created, never opened if something stands there), fsyncs
+ * it, renames it over `file` and fsyncs the directory. Never rewritten in place: a reader, or a crash, sees the old
+ * content or the new whole. A missing directory is made with `dirMode`. The engine's state files go through
+ * state-file.ts (root-only modes); package trees, feeds' caches and journals call it directly.
+ */
+export async function writeFileDurable(file: string, data: string | Buffer, mode = 0o644, dirMode = 0o777): Promise<void> {
+  await mkdirDurable(path.dirname(file), dirMode);
+  const tmp = path.join(path.dirname(file), `${tempPrefix(file)}${process.pid}-${++tmpCounter}`);
+  const fh = await fs.open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
     if (!UNSAFE_NO_SYNC) await fh.sync();

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
 import { PACKAGE_ID_RE } from '../ipk/control';
-import { Checked, counterAfterDamage, readJsonState, removeStaleTemps, SerialQueue, writeFileAtomic } from './durable-file';
+import { Checked, counterAfterDamage, readJsonState, removeStaleTemps, SerialQueue, writeStateFile } from './state-file';
 import { checkText, fail, ok, Result } from './result';
 
 export const MAX_LOCKS = 1024;
@@ -106,7 +106,7 @@ export class Locks {
     if (read.kind === 'ok') return { locks: new Locks(file, read.value) };
     if (read.kind === 'absent') return { locks: new Locks(file, EMPTY_LOCKS) };
     const locks = new Locks(file, { nextHandle: counterAfterDamage(), locks: [] });
-    await locks.queue.run(() => writeFileAtomic(file, JSON.stringify(locks.state)));
+    await locks.queue.run(() => writeStateFile(file, JSON.stringify(locks.state)));
     return { locks, problem: read.problem };
   }
 
@@ -115,7 +115,7 @@ export class Locks {
     return this.queue.run(async () => {
       const r = addLock(this.state, id, reason, owner, new Date());
       if (!r.ok) return r;
-      await writeFileAtomic(this.file, JSON.stringify(r.value.state));
+      await writeStateFile(this.file, JSON.stringify(r.value.state));
       this.state = r.value.state;
       return ok({ handle: r.value.handle });
     });
@@ -126,7 +126,7 @@ export class Locks {
     return this.queue.run(async () => {
       const r = removeLock(this.state, handle);
       if (!r.ok) return r;
-      await writeFileAtomic(this.file, JSON.stringify(r.value));
+      await writeStateFile(this.file, JSON.stringify(r.value));
       this.state = r.value;
       return ok(undefined);
     });

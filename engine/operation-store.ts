@@ -12,7 +12,8 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { Observable, Subject } from 'rxjs';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
-import { Checked, counterAfterDamage, ensureDir, readJsonState, removeFileDurable, removeStaleTemps, SerialQueue, writeFileAtomic } from './durable-file';
+import { Checked, counterAfterDamage, ensureStateDir, readJsonState, removeStaleTemps, SerialQueue, writeStateFile } from './state-file';
+import { unlinkDurable } from './durable-fs';
 import { checkAppId } from './locks';
 import { DEFAULT_LOG_CAP, LOG_RESERVE, LogRange, OperationLog, rangeProblem, sliceRange } from './operation-log';
 import {
@@ -186,7 +187,7 @@ export class OperationStore {
     }
     problems.push(...index.problems);
     const store = new OperationStore({ stateDir: options.stateDir, historySize, logCap, logFlushMs, clock }, weights.value, index.nextHandle);
-    await ensureDir(store.logDir);
+    await ensureStateDir(store.logDir);
     const now = clock().toISOString();
     const sorted = [...index.records].sort((a, b) => Number(a.handle) - Number(b.handle));
     for (const rec of sorted) {
@@ -196,7 +197,7 @@ export class OperationStore {
         r = { ...r, state: 'failed', endTime: now, errorCode: EngineErrorCode.INTERRUPTED, errorText: text };
         // Its log holds what was flushed while it ran (up to logFlushMs before the end); the reason goes last.
         const partial = await store.readLogFile(r.handle);
-        await writeFileAtomic(store.logFile(r.handle), `${partial}${partial === '' || partial.endsWith('\n') ? '' : '\n'}${text}\n`);
+        await writeStateFile(store.logFile(r.handle), `${partial}${partial === '' || partial.endsWith('\n') ? '' : '\n'}${text}\n`);
       }
       store.ops.set(r.handle, store.makeOperation(r));
     }
@@ -261,7 +262,7 @@ export class OperationStore {
       this.flushTimers.delete(op.handle);
       const text = op.log.all();
       const w = this.logQueue(op.handle)
-        .run(() => writeFileAtomic(this.logFile(op.handle), text))
+        .run(() => writeStateFile(this.logFile(op.handle), text))
         .then(() => op.log.release())
         .then(() => this.persist())
         .then(() => this.trimHistory())
@@ -290,7 +291,7 @@ export class OperationStore {
       if (op.ended || this.closed) return;
       const text = op.log.all();
       this.logQueue(op.handle)
-        .run(() => writeFileAtomic(this.logFile(op.handle), text))
+        .run(() => writeStateFile(this.logFile(op.handle), text))
         .catch((e: unknown) => this.problem(e));
     }, this.opts.logFlushMs);
     timer.unref();
@@ -307,7 +308,7 @@ export class OperationStore {
     const p = this.writing.catch(() => undefined).then(() => {
       this.queuedWrite = null;
       const body = JSON.stringify({ nextHandle: this.nextHandle, operations: [...this.ops.values()].map((o) => o.toRecord()) });
-      return writeFileAtomic(path.join(this.dir, 'index.json'), body);
+      return writeStateFile(path.join(this.dir, 'index.json'), body);
     });
     this.queuedWrite = p;
     this.writing = p;
@@ -321,7 +322,7 @@ export class OperationStore {
     if (drop.length === 0) return;
     for (const o of drop) this.ops.delete(o.handle);
     await this.persist();
-    for (const o of drop) await removeFileDurable(this.logFile(o.handle));
+    for (const o of drop) await unlinkDurable(this.logFile(o.handle));
   }
 
   private find(handle: unknown): Result<Operation> {
@@ -399,7 +400,7 @@ export class OperationStore {
     if (!op || op.ended || this.closed) return;
     const text = op.log.all();
     await this.logQueue(handle)
-      .run(() => writeFileAtomic(this.logFile(handle), text))
+      .run(() => writeStateFile(this.logFile(handle), text))
       .catch((e: unknown) => this.problem(e));
   }
 

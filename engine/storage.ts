@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { EngineErrorCode, EngineErrorText } from '../status-codes/engine';
-import { fsyncPath } from './durable-file';
+import { fsyncPath } from './durable-fs';
 import { fail, ok, Result } from './result';
 
 /** Most entries a usage walk visits before it gives up (so a hostile tree cannot keep the daemon busy). */

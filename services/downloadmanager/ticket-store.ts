@@ -1,5 +1,5 @@
 // com.webos.service.downloadmanager's state on disk (layout.downloadManagerState): the next ticket, the bounded
-// history and the downloads not yet ended, as one JSON file rewritten whole, crash-safely (engine/durable-file.ts),
+// history and the downloads not yet ended, as one JSON file rewritten whole, crash-safely (engine/state-file.ts),
 // on every change. Read at start: a damaged file is set aside and reported, a bad record is skipped and reported,
 // and a download that had not ended when the daemon died becomes a history record (interrupted, or completed when
 // its file was already in place). Not the bus methods (downloadmanager-service.ts) nor the record shapes (download/tickets.ts).
@@ -7,7 +7,7 @@
 // On disk: {"nextTicket":N, "history":[HistoryItem…], "active":[ActiveEntry…]}. The secrets of a request (authToken,
 // cookieHeader) are never written: they are blanked in the history's records and absent from the active entries.
 import { promises as fs } from 'node:fs';
-import { type Checked, counterAfterDamage, readJsonState, removeStaleTemps, SerialQueue, writeFileAtomic } from '../../engine/durable-file';
+import { type Checked, counterAfterDamage, readJsonState, removeStaleTemps, SerialQueue, writeStateFile } from '../../engine/state-file';
 import { checkFilename, targetPaths } from '../../download/names';
 import { addToHistory, type HistoryItem, type TicketBook, type TicketInfo, type TicketStateName } from '../../download/tickets';
 import type { DownloadState } from '../../download/types';
@@ -215,7 +215,7 @@ export class StateWriter {
     if (this.waiting) return this.waiting;
     const p = this.queue.run(async () => {
       this.waiting = null;
-      await writeFileAtomic(this.file, JSON.stringify(this.current()));
+      await writeStateFile(this.file, JSON.stringify(this.current()));
     });
     this.waiting = p;
     return p;

@@ -1,9 +1,10 @@
-// engine/durable-file.ts: atomic replacement leaves no temp files and the old content on failure, ordered state
+// engine/state-file.ts: atomic replacement leaves no temp files and the old content on failure, ordered state
 // changes, and bounded reads of state files that set a damaged one aside instead of throwing.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic, readJsonState, SerialQueue, removeFileDurable, ensureDir, counterAfterDamage } from '../engine/durable-file';
+import { writeStateFile, readJsonState, SerialQueue, ensureStateDir, counterAfterDamage } from '../engine/state-file';
+import { unlinkDurable } from '../engine/durable-fs';
 
 let dir: string;
 beforeEach(() => {
@@ -13,23 +14,31 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const anyObject = (j: unknown) => (j && typeof j === 'object' && !Array.isArray(j) ? { value: j as Record<string, unknown> } : { problem: 'not an object' });
 
-test('writeFileAtomic replaces whole, creates parents, leaves no temp file, also when the write fails', async () => {
+test('writeStateFile replaces whole, creates parents, leaves no temp file, also when the write fails', async () => {
   const f = path.join(dir, 'a', 'b', 'state.json');
-  await writeFileAtomic(f, '{"v":1}');
-  await writeFileAtomic(f, '{"v":2}');
+  await writeStateFile(f, '{"v":1}');
+  await writeStateFile(f, '{"v":2}');
   expect(fs.readFileSync(f, 'utf8')).toBe('{"v":2}');
   expect(fs.readdirSync(path.dirname(f))).toEqual(['state.json']);
   expect(fs.statSync(f).mode & 0o777).toBe(0o600);
   // the target is a directory: the rename fails, the temp file is cleaned up
   fs.mkdirSync(path.join(dir, 'isdir'));
   fs.writeFileSync(path.join(dir, 'isdir', 'x'), '');
-  await expect(writeFileAtomic(path.join(dir, 'isdir'), 'data')).rejects.toThrow();
+  await expect(writeStateFile(path.join(dir, 'isdir'), 'data')).rejects.toThrow();
   expect(fs.readdirSync(dir).sort()).toEqual(['a', 'isdir']);
-  await removeFileDurable(f);
-  await removeFileDurable(f);
+  await unlinkDurable(f);
+  await unlinkDurable(f);
   expect(fs.existsSync(f)).toBe(false);
-  await ensureDir(path.join(dir, 'x', 'y'));
+  await ensureStateDir(path.join(dir, 'x', 'y'));
   expect(fs.statSync(path.join(dir, 'x', 'y')).isDirectory()).toBe(true);
+  expect(fs.statSync(path.join(dir, 'x', 'y')).mode & 0o777).toBe(0o700);
+  expect(fs.statSync(path.join(dir, 'a')).mode & 0o777).toBe(0o700); // made by the write, root-only too
+  // something planted at a temp name is never opened through: the writer creates its temp file or fails
+  const planted = path.join(dir, 'planted-target');
+  fs.writeFileSync(planted, 'keep');
+  for (let i = 0; i < 50; i++) fs.symlinkSync(planted, path.join(dir, 'a', 'b', `.state.json.tmp-${process.pid}-${i}`));
+  await writeStateFile(f, '{"v":3}').catch(() => undefined);
+  expect(fs.readFileSync(planted, 'utf8')).toBe('keep');
 });
 
 test('SerialQueue runs changes one at a time in call order, a failure not stopping the next', async () => {

@@ -1,60 +1,24 @@
-// The engine's one way to keep small state files across crashes: write a temp file beside, fsync, rename over, fsync
-// the directory; writes to one file strictly in order; bounded reads that set a damaged file aside instead of crashing.
-// Not for package trees (engine/durable-fs.ts does those) and not a database: whole-file rewrites only.
+// Small state files kept across crashes (operations, locks, aux metadata, the download manager's tickets): written whole
+// by durable-fs.ts's one durable writer with root-only modes, changes to one file strictly in order, bounded reads that
+// set a damaged file aside instead of crashing. Not a database: whole-file rewrites only.
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { EngineErrorText } from '../status-codes/engine';
+import { fsyncPath, mkdirDurable, tempPrefix, writeFileDurable } from './durable-fs';
 
-let tmpCounter = 0;
-
-/** fsync one file or directory. */
-export async function fsyncPath(p: string): Promise<void> {
-  const fh = await fs.open(p, fsc.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+/** Replaces a state file whole and durably (durable-fs.ts writeFileDurable): root-only, in a root-only directory. */
+export function writeStateFile(file: string, data: string | Buffer): Promise<void> {
+  return writeFileDurable(file, data, 0o600, 0o700);
 }
 
-/** Creates `dir` (and parents) if missing and makes the new entries durable. */
-export async function ensureDir(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    try {
-      await fs.lstat(d);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || d === path.dirname(d)) throw e;
-      missing.unshift(d);
-    }
-  }
-  if (missing.length === 0) return;
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  for (const d of missing) await fsyncPath(path.dirname(d));
+/** Makes a state directory (and parents) durably, root-only. */
+export function ensureStateDir(dir: string): Promise<void> {
+  return mkdirDurable(dir, 0o700);
 }
 
-/** Replaces `file` with `data` atomically and durably: readers see the old or the new content whole, never a mix. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  await ensureDir(path.dirname(file));
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${++tmpCounter}`);
-  const fh = await fs.open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-  await fsyncPath(path.dirname(file));
-}
-
-/** Removes the temp files writeFileAtomic left beside `file` when a process died mid-write (call before first use). */
+/** Removes the temp files writeStateFile left beside `file` when a process died mid-write (call before first use). */
 export async function removeStaleTemps(file: string): Promise<number> {
-  const prefix = `.${path.basename(file)}.tmp-`;
+  const prefix = tempPrefix(file);
   let names: string[];
   try {
     names = await fs.readdir(path.dirname(file));
@@ -65,17 +29,6 @@ export async function removeStaleTemps(file: string): Promise<number> {
   const stale = names.filter((n) => n.startsWith(prefix));
   for (const n of stale) await fs.rm(path.join(path.dirname(file), n), { force: true });
   return stale.length;
-}
-
-/** Removes `file` if present and makes that durable. */
-export async function removeFileDurable(file: string): Promise<void> {
-  try {
-    await fs.unlink(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
-  await fsyncPath(path.dirname(file));
 }
 
 /** What a bounded read of a state file found. */
