@@ -1,6 +1,7 @@
 // createPolicy: the Policy the hub asks (acg/policy.ts), built from the security files under a root. Installs the
-// shipped default policy where absent, then answers from PolicyStore's data with decision.ts. Not the decisions.
+// shipped default policy (absent files, and files still at an earlier shipped version), then answers from PolicyStore's data with decision.ts. Not the decisions.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BUS_SUBDIRS, type Layout } from '../layout/paths';
@@ -16,31 +17,63 @@ export type { Policy, Denial, CallerContext, CallTarget } from './policy';
 export const DEFAULT_POLICY_DIR = path.join(__dirname, 'default-policy');
 
 
+/** sha256 of every earlier shipped version of each default policy file, by path under the policy directory
+ *  (acg/shipped-policy-history.json, written by scripts/policy-history.mjs from git). */
+export type PolicyHistory = Readonly<Record<string, readonly string[]>>;
+
+function shippedHistory(): PolicyHistory {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'shipped-policy-history.json'), 'utf8')) as PolicyHistory;
+  } catch {
+    return {};
+  }
+}
+
+const sha256 = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
+
 /**
- * Copy the default policy into <root>/usr/share/luna-service2/ file by file, never overwriting a file that exists
- * (a user's edit stays). Returns the files it wrote.
+ * Installs the default policy into <root>/usr/share/luna-service2/ file by file, as dpkg treats conffiles: a file that
+ * is absent is written; one that is byte for byte an earlier shipped version (`history`) was never edited on this
+ * device and is replaced by the shipped one (a new method's group reaches devices made before it); any other content
+ * is the device owner's edit and stays, said once in the log. Replacements are atomic (a temp file renamed over).
+ * Returns the files it wrote.
  */
-export function installDefaultPolicy(l: Layout, log: (line: string) => void = () => {}, from = DEFAULT_POLICY_DIR): string[] {
+export function installDefaultPolicy(l: Layout, log: (line: string) => void = () => {}, from = DEFAULT_POLICY_DIR, history: PolicyHistory = shippedHistory()): string[] {
   const written: string[] = [];
-  const copy = (src: string, dest: string) => {
+  let updated = 0;
+  const install = (src: string, dest: string, rel: string) => {
     fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const shipped = fs.readFileSync(src);
+    let current: Buffer;
     try {
-      fs.copyFileSync(src, dest, fs.constants.COPYFILE_EXCL);
+      const st = fs.lstatSync(dest);
+      if (!st.isFile()) return log(`acg: kept ${dest}: not a regular file (the shipped ${rel} is not used)`);
+      current = fs.readFileSync(dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fs.writeFileSync(dest, shipped, { flag: 'wx', mode: 0o644 });
       fs.chmodSync(dest, 0o644);
       written.push(dest);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      return;
     }
+    if (current.equals(shipped)) return;
+    if (!(history[rel] ?? []).includes(sha256(current))) return log(`acg: kept ${dest}: edited on this device (delete it to get the shipped version)`);
+    const tmp = `${dest}.appinstalld-new`;
+    fs.writeFileSync(tmp, shipped, { mode: 0o644 });
+    fs.chmodSync(tmp, 0o644);
+    fs.renameSync(tmp, dest);
+    written.push(dest);
+    updated++;
   };
   for (const sub of BUS_SUBDIRS) {
     const dir = path.join(from, sub);
     let names: string[] = [];
     try { names = fs.readdirSync(dir); } catch { /* none shipped */ }
     fs.mkdirSync(path.join(l.staticBus.base, sub), { recursive: true });
-    for (const n of names.sort()) copy(path.join(dir, n), path.join(l.staticBus.base, sub, n));
+    for (const n of names.sort()) install(path.join(dir, n), path.join(l.staticBus.base, sub, n), `${sub}/${n}`);
   }
-  if (fs.existsSync(path.join(from, DEVMODE_CERTIFICATE))) copy(path.join(from, DEVMODE_CERTIFICATE), path.join(l.staticBus.base, DEVMODE_CERTIFICATE));
-  if (written.length) log(`acg: installed ${written.length} default policy file(s) into ${l.staticBus.base}`);
+  if (fs.existsSync(path.join(from, DEVMODE_CERTIFICATE))) install(path.join(from, DEVMODE_CERTIFICATE), path.join(l.staticBus.base, DEVMODE_CERTIFICATE), DEVMODE_CERTIFICATE);
+  if (written.length) log(`acg: installed ${written.length - updated} and updated ${updated} default policy file(s) in ${l.staticBus.base}`);
   return written;
 }
 

@@ -30,7 +30,9 @@ export interface InstallEnv {
   root: string;
   layout: Layout;
   config: EngineConfig;
+  /** The hub's manifest reloads (null: none, the hub rescans at its start). */
   hub: HubManifests | null;
+  /** Closes a running app before it is replaced or removed. */
   appManager: AppManagerLink;
   /** Downloads a URL source (shared with the download manager); without it a URL source is refused. */
   downloader?: Downloader;

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call, daemonsForThisFile, lunaSend, type Daemon, type Json } from './helpers/appinstall-daemon';
+import { call, daemonsForThisFile, lunaSend, makeRoot, type Daemon, type Json } from './helpers/appinstall-daemon';
 import { startBadServer, type Behaviour, type BadServer } from './helpers/bad-http-server';
 
 const DLM = 'luna://com.webos.service.downloadmanager';
@@ -243,3 +243,29 @@ test('deleteDownloadedFile: only the file a completed download of that ticket pl
   expect(fs.readFileSync(canary, 'utf8')).toBe('keep me');
   await d2.stop();
 }, 180000);
+
+test('a device made before cancelAllDownloads and deleteDownloadedFile gets them: its untouched policy file is updated at start, an edited one is kept', async () => {
+  const root = makeRoot();
+  const api = path.join(root, 'usr/share/luna-service2/api-permissions.d/com.webos.service.downloadmanager.api.json');
+  fs.mkdirSync(path.dirname(api), { recursive: true });
+  // The file as an earlier version of this product shipped it (acg/shipped-policy-history.json has its sha256).
+  const earlier = {
+    'download.management': ['download', 'downloadStatusQuery', 'pauseDownload', 'resumeDownload', 'cancelDownload', 'listPending'].map((m) => `com.webos.service.downloadmanager/${m}`),
+    'download.operation': ['getAllHistory', 'clearHistory'].map((m) => `com.webos.service.downloadmanager/${m}`),
+  };
+  fs.writeFileSync(api, JSON.stringify(earlier, null, 4) + '\n');
+  const d = await started({ root });
+  expect(fs.readFileSync(api, 'utf8')).toContain('com.webos.service.downloadmanager/deleteDownloadedFile');
+  expect(d.stderr()).toMatch(/acg: installed \d+ and updated 1 default policy file/);
+  expect(await call(root, `${DLM}/cancelAllDownloads`, {})).toEqual({ returnValue: true });
+  expect(await call(root, `${DLM}/deleteDownloadedFile`, { ticket: 424242 })).toEqual(expect.objectContaining({ returnValue: false, errorCode: '-4' }));
+  await d.stop();
+  // The device owner's own edit (a method taken out of every group) stays, and the log says why.
+  const mine = JSON.parse(fs.readFileSync(api, 'utf8'));
+  mine['download.operation'] = mine['download.operation'].filter((m: string) => !m.endsWith('/cancelAllDownloads'));
+  fs.writeFileSync(api, JSON.stringify(mine));
+  const again = await started({ root });
+  expect(JSON.parse(fs.readFileSync(api, 'utf8'))).toEqual(mine);
+  expect(again.stderr()).toContain(`acg: kept ${api}: edited on this device`);
+  await again.stop();
+}, 60000);
