@@ -71,6 +71,15 @@ test('default files are installed only where absent: a user edit survives and wi
   expect(installDefaultPolicy(l)).toEqual([]); // second start writes nothing
 });
 
+// Without the git history (a tarball checkout) there is nothing to compare with.
+const repo = path.join(__dirname, '..');
+const inGit = require('node:child_process').spawnSync('git', ['-C', repo, 'rev-parse', '--git-dir']).status === 0;
+(inGit ? test : test.skip)('acg/shipped-policy-history.json lists every earlier shipped version of the policy (so devices made with it are updated)', () => {
+  const r = require('node:child_process').spawnSync(process.execPath, [path.join(repo, 'scripts/policy-history.mjs'), '--check'], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+});
+
 test('reload after editing a file takes effect', () => {
   const p = createPolicy(layout(root));
   const status = t('com.webos.appInstallService', '/', 'status');
