@@ -392,10 +392,13 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   unlock: {
-    args: 'HANDLE', min: 1, max: 1, summary: 'release a lock by its handle',
-    async run(ctx, _v, [handle]) {
-      const reply = await (await ctx.bus()).call(`${APPINSTALL}/unlock`, { handle });
-      if (ctx.json) printJson(reply); else out(`lock ${handle} released`);
+    args: 'HANDLE|ID', min: 1, max: 1, summary: 'release a lock by its handle, or the lock of a package by its id',
+    async run(ctx, _v, [arg]) {
+      const bus = await ctx.bus();
+      // A lock handle is a number; anything else is a package id, whose lock's handle the daemon tells.
+      const handle = /^\d+$/.test(arg) ? arg : String((await bus.call(`${APPINSTALL}/getLockInfo`, { id: arg })).handle);
+      const reply = await bus.call(`${APPINSTALL}/unlock`, { handle });
+      if (ctx.json) printJson(reply); else out(`lock ${handle}${handle === arg ? '' : ` of ${arg}`} released`);
       return ExitCode.OK;
     },
   },

@@ -132,12 +132,12 @@ export class Locks {
     });
   }
 
-  /** The reason and owner of the lock of `id`; NOT_LOCKED when there is none. */
-  getLockInfo(id: unknown): Result<LockInfo> {
+  /** The lock of `id` (reason, owner, handle, time); NOT_LOCKED when there is none. */
+  getLockInfo(id: unknown): Result<LockRecord> {
     const i = checkAppId(id);
     if (!i.ok) return i;
     const l = this.state.locks.find((x) => x.id === i.value);
-    return l ? ok({ reason: l.reason, owner: l.owner }) : fail(EngineErrorCode.NOT_LOCKED, EngineErrorText.notLocked(i.value));
+    return l ? ok(l) : fail(EngineErrorCode.NOT_LOCKED, EngineErrorText.notLocked(i.value));
   }
 
   isLocked(id: string): boolean {

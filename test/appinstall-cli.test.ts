@@ -175,6 +175,13 @@ describe('engine subcommands', () => {
     expect(typeof handle).toBe('string');
     const u = await cli(d.root, ['unlock', handle]);
     expect(u.code).toBe(0);
+    // By the package's id, as a person would type it; an id with no lock says so.
+    const again = JSON.parse((await cli(d.root, ['lock', 'com.example.cli', '--reason', 'exam', '--owner', 'ops', '--json'])).stdout).handle;
+    const byId = await cli(d.root, ['unlock', 'com.example.cli']);
+    expect(byId).toMatchObject({ code: 0, stdout: `lock ${again} of com.example.cli released\n` });
+    const none = await cli(d.root, ['unlock', 'com.example.cli']);
+    expect(none.code).toBe(ExitCode.FAILURE);
+    expect(none.stderr).toMatch(/^appinstall: \/getLockInfo failed: .*com\.example\.cli/);
   });
 });
 

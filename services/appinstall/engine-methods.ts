@@ -82,7 +82,8 @@ export function engineMethods(bridge: TaskOperations, client: LunaClient): Recor
       }),
       getLockInfo: method(obj(['id'], { id }), (msg) => {
         const info = value(locks.getLockInfo(msg.payload.id));
-        return { returnValue: true, reason: info.reason, owner: info.owner };
+        // reason and owner as Thunder's getLockInfo; the handle too, so a caller that knows only the id can /unlock it.
+        return { returnValue: true, reason: info.reason, owner: info.owner, handle: info.handle };
       }),
       installed: method(obj([], { section: { type: 'string', minLength: 1, maxLength: 64 } }), async (msg) => {
         const section = msg.payload.section;
