@@ -466,6 +466,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!cmd) throw new UsageError(CliText.noCommand);
   if (positionals.length < cmd.min) throw new UsageError(CliText.missingArgument(cmd.args.split(' ')[positionals.length] ?? 'an argument'));
   if (positionals.length > cmd.max) throw new UsageError(CliText.unexpectedArgument(positionals[cmd.max]));
+  const empty = positionals.findIndex((p) => p.trim() === '');
+  if (empty >= 0) throw new UsageError(CliText.emptyArgument(cmd.args.split(' ')[empty] ?? 'an argument'));
   let bus: Promise<Bus> | undefined;
   const ctx: Ctx = {
     json: values.json === true,

@@ -24,6 +24,7 @@ export const CliText = {
   takesNoValue: (raw: string) => `option ${raw} takes no value`,
   unexpectedArgument: (arg: string) => `unexpected argument "${arg}"`,
   missingArgument: (what: string) => `missing ${what}`,
+  emptyArgument: (what: string) => `${what} is empty`,
   unknownCommand: (cmd: string) => `unknown command "${cmd}"`,
   noCommand: 'no command given',
   tryHelp: (prog: string) => `Try '${prog} --help' for more information.`,

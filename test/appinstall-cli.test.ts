@@ -401,6 +401,8 @@ describe('command line', () => {
       [[], 'no command given'],
       [['frob'], 'unknown command "frob"'],
       [['install'], 'missing FILE.ipk|URL|NAME'],
+      [['install', ''], 'FILE.ipk|URL|NAME is empty'],
+      [['log', ' '], 'HANDLE is empty'],
       [['remove', 'a', 'b'], 'unexpected argument "b"'],
       [['list', '--frob'], 'unknown option --frob'],
       [['lock', 'com.x'], 'missing --reason R and --owner O'],
