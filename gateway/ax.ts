@@ -1,6 +1,6 @@
-// The AX (Autoxing) App Store API (seed 000) at /app_store/...: package list with every status and optional field,
+// The AX (Autoxing) App Store API at /app_store/...: package list with every status and optional field,
 // refresh/download/install/uninstall, install from a local file, task lists and logs by character range
-// (X-MORE-DATA / X-TEXT-SIZE), firmware list/install/refresh; 201 on success, the seed's 400 bodies (peers.md §2).
+// (X-MORE-DATA / X-TEXT-SIZE), firmware list/install/refresh; 201 on success, the seed's 400 bodies (docs/gateway.md).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext, Peer } from './server';
 import type { CatalogEntry, EngineOperation, InstalledApp } from './backend';

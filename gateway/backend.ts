@@ -41,7 +41,7 @@ export interface Backend {
   refreshFeedsDone(as: string): Promise<void>;
   /** Install from a local .ipk path: the status stream (ends after the final event). */
   installFile(as: string, id: string, file: string, extra?: Payload): Observable<StatusEvent>;
-  /** Install from an http(s) URL: /install downloads it first through the download manager (SPEC §8). */
+  /** Install from an http(s) URL: /install downloads it first through the download manager (docs/appinstall.md). */
   installUrl(as: string, id: string, url: string): Observable<StatusEvent>;
   /** Install a catalog package by name (downloads it first). */
   installName(as: string, name: string, version?: string): Observable<StatusEvent>;

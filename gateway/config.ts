@@ -1,4 +1,4 @@
-// The "gateway" key of <root>/etc/palm/appinstalld.json: listen addresses and limits of the HTTP gateway (SPEC §9).
+// The "gateway" key of <root>/etc/palm/appinstalld.json: listen addresses and limits of the HTTP gateway (docs/gateway.md).
 // `false` turns the gateway off; absent = defaults (loopback 127.0.0.1:8090 only). Unknown keys are refused.
 import { GatewayText } from '../status-codes/peer-errors';
 

@@ -1,6 +1,6 @@
-// Domogik's REST /package (seed 004) over the engine and feeds: every route with its exact envelope ("status",
+// Domogik's REST /package over the engine and feeds: every route with its exact envelope ("status",
 // "code", "description":"None"), errors as HTTP 200 text/html code 999, booleans as "True"/"False", JSONP callback=,
-// and install_from_path by PUT upload of an .ipk (research: peers.md §3).
+// and install_from_path by PUT upload of an .ipk (docs/gateway.md).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
-// The Olares Market provider (seed 001) as system-server exposes it: InstallDevApp / UninstallDevApp with
-// X-Access-Token and X-Authorization required, and the double-wrapped replies (research: peers.md §4).
+// The Olares Market provider as system-server exposes it: InstallDevApp / UninstallDevApp with
+// X-Access-Token and X-Authorization required, and the double-wrapped replies (docs/gateway.md).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GatewayContext, Peer } from './server';
 import type { Op } from './operations';

@@ -52,7 +52,7 @@ function stageOf(progress: number): string {
   return progress >= 100 ? 'FINISHED' : progress >= 95 ? 'UPDATING_DATABASE' : progress >= 90 ? 'UNTARING' : 'DOWNLOADING';
 }
 
-/** Weighted progress of an install stream event (webOS statusValues, SPEC §5 and §8). */
+/** Weighted progress of an install stream event (webOS statusValues, docs/appinstall.md). */
 function installProgress(ev: StatusEvent, prev: number): number {
   const p = typeof ev.details.progress === 'number' ? Math.max(0, Math.min(100, ev.details.progress)) : 0;
   switch (ev.statusValue) {

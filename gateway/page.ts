@@ -1,4 +1,4 @@
-// The App Store page (SPEC §10): static files from gateway/page/ at `/` under a strict Content-Security-Policy, and
+// The App Store page (docs/gateway.md): static files from gateway/page/ at `/` under a strict Content-Security-Policy, and
 // its push channel GET /app_store/events (Secret header; one server-sent event per change of an operation).
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// The HTTP gateway (SPEC §9): one fastify app on every configured address, each peer API a plugin at its own paths
+// The HTTP gateway (docs/gateway.md): one fastify app on every configured address, each peer API a plugin at its own paths
 // (thunder.ts, olares.ts, domogik.ts, ax.ts) over one Backend; connection, body, timeout and WebSocket limits here.
 import http from 'node:http';
 import type net from 'node:net';

@@ -1,4 +1,4 @@
-// Thunder PackageManager (seed 002) as JSON-RPC 2.0 over HTTP POST /jsonrpc[/<callsign>] and WebSocket on the same
+// Thunder PackageManager as JSON-RPC 2.0 over HTTP POST /jsonrpc[/<callsign>] and WebSocket on the same
 // paths: designators, built-ins register/unregister/exists/versions, operationstatus events with LISA's strings and codes.
 import type http from 'node:http';
 import type net from 'node:net';
@@ -115,7 +115,7 @@ export function thunderPeer(): Peer {
         if (p.version && apps.some((a) => a.id === p.id && a.version === p.version)) throw new RpcFail(ThunderCode.ALREADY_INSTALLED, ThunderText.ALREADY_INSTALLED);
         const url = String(p.url);
         const local = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url.startsWith('/') ? url : null;
-        // A local path installs at once; an http(s) url is downloaded by /install first (SPEC §8); anything else is
+        // A local path installs at once; an http(s) url is downloaded by /install first (docs/appinstall.md); anything else is
         // taken as a feed and the package is installed by name from the catalog.
         const stream = local !== null ? ctx.backend.installFile(as, p.id, local)
           : /^https?:\/\//i.test(url) ? ctx.backend.installUrl(as, p.id, url)

@@ -30,7 +30,7 @@ if (require.main === module) {
       await hub.stop();
       throw e;
     }
-    // The HTTP gateway (gateway/, SPEC §9) is a bus client like any other; when it cannot start (port taken,
+    // The HTTP gateway (gateway/, docs/gateway.md) is a bus client like any other; when it cannot start (port taken,
     // unsafe tokens file) the bus services keep running and the reason is logged.
     let gateway: GatewayHandle | null = null;
     try {

@@ -31,7 +31,7 @@ export const DownloadManagerText = {
   stateNotSaved: (why: string) => `could not record the download on disk: ${why.slice(0, 300)}`,
 } as const;
 
-/** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, SPEC §5). */
+/** Install from an http(s) ipkUrl and install by name from the catalog (codes are the install service's, docs/appinstall.md). */
 /** Lines of a download in an operation log (engine/download-steps.ts downloadLogger): URL, resumes, progress, end. */
 export const DownloadLogText = {
   start: (url: string, file: string, total?: number) => `download ${url.slice(0, 512)} -> ${file}${total ? ` (${total} bytes)` : ''}`,
@@ -77,7 +77,7 @@ export const CatalogText = {
   badQuery: (why: string) => `bad query: ${why}`,
 } as const;
 
-/** Catalog-level package states besides the feed ones (SPEC §8): downloads and installs this daemon runs. */
+/** Catalog-level package states besides the feed ones (docs/appinstall.md): downloads and installs this daemon runs. */
 export const CatalogActivity = {
   DOWNLOAD_RUNNING: 'download running',
   DOWNLOAD_DONE: 'download done',

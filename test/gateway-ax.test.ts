@@ -1,4 +1,4 @@
-// AX App Store over the gateway (SPEC §9, seed 000): install_local_file, the package list moving to installing and
+// AX App Store over the gateway (docs/gateway.md): install_local_file, the package list moving to installing and
 // up_to_date with task ids and progress, task lists and logs read by character range with X-MORE-DATA/X-TEXT-SIZE,
 // uninstall, the seed's 400 bodies, refresh and firmware; the whole seed against an nginx feed is gateway-ax-feed.
 import crypto from 'node:crypto';

@@ -1,4 +1,4 @@
-// Domogik /package over the gateway (SPEC §9, seed 004): every route's envelope, JSONP, routing errors as HTTP 200
+// Domogik /package over the gateway (docs/gateway.md): every route's envelope, JSONP, routing errors as HTTP 200
 // code 999, install_from_path by PUT (now, over /install), installed/uninstall (now, over listApps and /remove);
 // list-repo, update-cache, available, dependency and install by name need the feeds branch (/feeds/list,
 // /feeds/refresh, /catalog/list, /catalog/install): until merged they are checked to give 999 "Not available : …".

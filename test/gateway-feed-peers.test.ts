@@ -1,4 +1,4 @@
-// Domogik (seed 004) and Olares (seed 001) over feeds served by a real nginx: Domogik's repositories are the feeds
+// Domogik and Olares over feeds served by a real nginx: Domogik's repositories are the feeds
 // with their priorities (numeric order, not Domogik's string order), available packages and dependency checks come
 // from the catalog (its Depends), install by name pulls the dependency first, errors are code 999; Olares'
 // InstallDevApp with repoUrl = a feed URL and appName = a package in it, UninstallDevApp, double-wrapped replies.

@@ -1,4 +1,4 @@
-// Olares Market provider over the gateway (SPEC §9, seed 001): InstallDevApp/UninstallDevApp with and without
+// Olares Market provider over the gateway (docs/gateway.md): InstallDevApp/UninstallDevApp with and without
 // headers, a bad source, the double-wrapped replies; a local .ipk as repoUrl; a feed URL that is no configured feed
 // (installs from a feed: gateway-feed-peers.test.ts).
 import fs from 'node:fs';

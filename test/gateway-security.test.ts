@@ -1,4 +1,4 @@
-// Gateway security and limits (SPEC §9): 1,000 malformed requests, oversized bodies and uploads, 200 idle
+// Gateway security and limits (docs/gateway.md): 1,000 malformed requests, oversized bodies and uploads, 200 idle
 // connections, slow clients, a WebSocket flood and oversized messages — the gateway and the bus keep serving others;
 // an unsafe tokens file keeps the gateway off (the bus still serves); "gateway": false turns it off.
 import fs from 'node:fs';

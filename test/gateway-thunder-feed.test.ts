@@ -1,4 +1,4 @@
-// Thunder PackageManager installs from http(s) URLs (SPEC §8's /install with stages 7/8/10/23): a package of a feed
+// Thunder PackageManager installs from http(s) URLs (/install with stages 7/8/10/23, docs/appinstall.md): a package of a feed
 // served by a real nginx, watched by a ThunderJS-like client as LISA's "DOWNLOADING nn %" then installing details
 // rising to Success; an install from a server that stalls mid-body, cancelled while downloading (Cancelled).
 import crypto from 'node:crypto';

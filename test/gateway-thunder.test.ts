@@ -1,4 +1,4 @@
-// Thunder PackageManager over the gateway (SPEC §9, seed 002): `npm start`'s process, a ThunderJS-like WebSocket
+// Thunder PackageManager over the gateway (docs/gateway.md): `npm start`'s process, a ThunderJS-like WebSocket
 // client and fetch over HTTP; installs of a local .ipk end to end; engine methods (lock, metadata, storage, cancel)
 // fully once the engine branch's bus methods exist, and mapped to ERROR_UNAVAILABLE (2) until then.
 import crypto from 'node:crypto';

@@ -1,4 +1,4 @@
-// The App Store page (SPEC §10, gateway/page/) in a real headless Chromium against `npm start`'s gateway: sign in with
+// The App Store page (docs/gateway.md, gateway/page/) in a real headless Chromium against `npm start`'s gateway: sign in with
 // the token, refresh, live progress pushed to a card until installed, a task's log followed while it runs, Retry after
 // a failure served on purpose, Uninstall; screenshots go to test/artifacts/ (printed). Install by name from an
 // nginx-served feed runs when the catalog is on the bus (/catalog/list); until then the same flow goes through the

@@ -103,7 +103,7 @@ export class FeedMethods {
   /** Files /catalog/download fetched for a later install: kept by the cache cleaner until installed. */
   private readonly kept = new Set<string>();
   private readonly perCaller = new Map<number, number>();
-  /** What this daemon is doing or last failed to do with a catalog package (SPEC §8's download/install states). */
+  /** What this daemon is doing or last failed to do with a catalog package (docs/appinstall.md's download/install states). */
   private readonly activity = new Map<string, string>();
   /** The running refresh's operation: a second /feeds/refresh joins it (one refresh at a time, FeedStore.refresh). */
   private refreshRun: { op: Operation; subscribers: Message[] } | null = null;

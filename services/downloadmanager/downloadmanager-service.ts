@@ -1,4 +1,4 @@
-// com.webos.service.downloadmanager on the bus: luna-downloadmgr's methods and payloads (SPEC §8) over the daemon's one
+// com.webos.service.downloadmanager on the bus: luna-downloadmgr's methods and payloads (docs/appinstall.md) over the daemon's one
 // Downloader (download/downloader.ts), with its tickets, progress/final records and history from download/tickets.ts.
 // Given a state file (layout.downloadManagerState), the next ticket, the history and the downloads not ended are kept
 // there across restarts (ticket-store.ts); a download's ticket is on disk before it is replied.
