@@ -45,7 +45,7 @@ test('a lock refuses remove, /dev/remove and upgrade naming reason and owner, al
     const locked = await call(d.root, `${S}/lock`, { id, reason: 'recording in progress', owner: 'com.example.pvr' });
     expect(locked).toMatchObject({ returnValue: true });
     expect(locked.handle).toMatch(/^[1-9][0-9]*$/);
-    expect(await call(d.root, `${S}/getLockInfo`, { id })).toEqual({ returnValue: true, reason: 'recording in progress', owner: 'com.example.pvr' });
+    expect(await call(d.root, `${S}/getLockInfo`, { id })).toEqual({ returnValue: true, reason: 'recording in progress', owner: 'com.example.pvr', handle: locked.handle });
     expect(await call(d.root, `${S}/lock`, { id, reason: 'again', owner: 'x' })).toMatchObject({ returnValue: false, errorCode: -207 });
     expect((await installedIds(d.root)).find((p) => p.id === id)).toMatchObject({ locked: true });
 
@@ -64,7 +64,7 @@ test('a lock refuses remove, /dev/remove and upgrade naming reason and owner, al
 
     await d.stop();
     d = await started({ root: d.root });
-    expect(await call(d.root, `${S}/getLockInfo`, { id })).toEqual({ returnValue: true, reason: 'recording in progress', owner: 'com.example.pvr' });
+    expect(await call(d.root, `${S}/getLockInfo`, { id })).toEqual({ returnValue: true, reason: 'recording in progress', owner: 'com.example.pvr', handle: locked.handle });
     await checkRefused();
 
     // developer installs are locked alike

@@ -210,7 +210,7 @@ test('the engine methods take a firmware id: a lock refuses remove and upgrade a
 
     const locked = await call(root, `${AS}/lock`, { id: FW, reason: 'radio calibration running', owner: 'com.example.fwtool' });
     expect(locked).toEqual({ returnValue: true, handle: expect.stringMatching(/^[1-9][0-9]*$/) });
-    expect(await call(root, `${AS}/getLockInfo`, { id: FW })).toEqual({ returnValue: true, reason: 'radio calibration running', owner: 'com.example.fwtool' });
+    expect(await call(root, `${AS}/getLockInfo`, { id: FW })).toEqual({ returnValue: true, reason: 'radio calibration running', owner: 'com.example.fwtool', handle: locked.handle });
     expect((await call(root, `${AS}/installed`, { section: 'firmware' })).packages).toEqual([expect.objectContaining({ id: FW, locked: true })]);
     const lockedText = `app ${FW} is locked by com.example.fwtool: radio calibration running`;
     const refusedWhileLocked = async () => {
@@ -249,7 +249,7 @@ test('the engine methods take a firmware id: a lock refuses remove and upgrade a
     // after a restart: still locked (remove and upgrade refused), the aux kept
     await d.stop();
     d = await startDaemon({ root, config });
-    expect(await call(root, `${AS}/getLockInfo`, { id: FW })).toEqual({ returnValue: true, reason: 'radio calibration running', owner: 'com.example.fwtool' });
+    expect(await call(root, `${AS}/getLockInfo`, { id: FW })).toEqual({ returnValue: true, reason: 'radio calibration running', owner: 'com.example.fwtool', handle: locked.handle });
     expect((await call(root, `${AS}/metadata/get`, { id: FW })).aux).toEqual({ region: 'eu' });
     await refusedWhileLocked();
 

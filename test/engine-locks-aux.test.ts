@@ -26,13 +26,13 @@ test('lock, second lock refused naming reason and owner, getLockInfo, unlock; al
   });
   expect(locks.checkNotLocked('com.example.app')).toMatchObject({ ok: false, error: { code: EngineErrorCode.APP_LOCKED } });
   expect(locks.checkNotLocked('other.app')).toEqual({ ok: true, value: undefined });
-  expect(locks.getLockInfo('com.example.app')).toEqual({ ok: true, value: { reason: 'recording in progress', owner: 'com.example.dvr' } });
+  expect(locks.getLockInfo('com.example.app')).toEqual({ ok: true, value: { reason: 'recording in progress', owner: 'com.example.dvr', id: 'com.example.app', handle: expect.any(String), time: expect.any(String) } });
   expect(locks.getLockInfo('other.app')).toEqual({ ok: false, error: { code: EngineErrorCode.NOT_LOCKED, text: 'app other.app is not locked' } });
   const b = await locks.lock('second.app', 'r', 'o');
 
   const again = (await Locks.open(dir)).locks;
   expect(again.isLocked('com.example.app')).toBe(true);
-  expect(again.getLockInfo('second.app')).toEqual({ ok: true, value: { reason: 'r', owner: 'o' } });
+  expect(again.getLockInfo('second.app')).toMatchObject({ ok: true, value: { reason: 'r', owner: 'o' } });
   expect(await again.unlock('1')).toEqual({ ok: true, value: undefined });
   expect(await again.unlock('1')).toEqual({ ok: false, error: { code: EngineErrorCode.WRONG_HANDLE, text: 'no lock with handle 1' } });
   expect(again.isLocked('com.example.app')).toBe(false);
