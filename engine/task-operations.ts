@@ -31,7 +31,6 @@ const INSTALL_PHASE: Record<string, Phase> = {
   prepare: 'unpack', unpack: 'unpack', switch: 'register', 'bus-files': 'register', finish: 'register',
 };
 
-
 /** The task downloads its package first (download-steps.ts: two steps before the install table). */
 function downloads(req: TaskRequest): boolean {
   return req.source !== undefined && 'download' in req.source;
@@ -41,10 +40,10 @@ function cancelledError(op: 'install' | 'remove'): CodedError {
   return new CodedError(ErrorCode.CANCELLED, op === 'install' ? ErrorText.INSTALL_CANCELLED : ErrorText.REMOVE_CANCELLED);
 }
 
-/** What one step did, for the operation log: its details patch in words ("packageId=x update=false"), or "done". */
-function describePatch(patch: TaskFacts | void): string {
-  if (!patch) return 'done';
-  const parts = Object.entries(patch).filter(([k]) => k !== 'progress').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+/** What one step did, for the operation log: its facts in words ("packageId=x update=false"), or "done". */
+function describeFacts(facts: TaskFacts | void): string {
+  if (!facts) return 'done';
+  const parts = Object.entries(facts).filter(([k]) => k !== 'progress').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   return parts.length ? parts.join(' ') : 'done';
 }
 
@@ -227,7 +226,7 @@ export class TaskOperations {
         if (req.op === 'install' && step.name === 'check-update') await this.checkInstall(ctx);
         if (req.op === 'install' && step.name === 'finish') await this.afterInstall(ctx, op);
         if (req.op === 'remove' && step.name === 'remove-data') await this.afterRemove(ctx);
-        if (op) op.appendLog(`${step.name}: ${describePatch(patch)}`);
+        if (op) op.appendLog(`${step.name}: ${describeFacts(patch)}`);
         return patch;
       },
     };
