@@ -6,6 +6,7 @@ import { DownloadErrorCode, DownloadErrorText } from '../status-codes';
 import { checkUrl } from './names';
 import type { Hasher } from './hasher';
 import { writeMeta, type PartMeta } from './part-file';
+import { get, readBody, type Reply } from './request';
 import type { DownloadFailure } from './types';
 
 /** The partial file as the downloader holds it between attempts; an attempt updates it in place. */
@@ -48,7 +49,7 @@ export type AttemptOutcome =
 
 const STALL = Symbol('stall');
 
-const httpFailure = (res: Response): DownloadFailure => ({
+const httpFailure = (res: Reply): DownloadFailure => ({
   code: DownloadErrorCode.HTTP_ERROR,
   text: DownloadErrorText.httpStatus(res.status, res.statusText),
   httpStatus: res.status,
@@ -118,6 +119,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   let ioError: unknown = null;
   let ioFailure: DownloadFailure | null = null;
   const startHave = part.have;
+  let current: Reply | undefined;
   try {
     // The request: resume only with a validator (If-Range) or an expected checksum to catch a changed file.
     if (part.have > 0 && !ifRangeValue(part.meta) && !s.hasChecksum) await restartFromZero(part);
@@ -145,12 +147,12 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       if (v) headers['if-range'] = v;
     }
     let url = new URL(s.url);
-    let res: Response;
+    let res: Reply;
     for (let redirects = 0; ; redirects++) {
-      res = await fetch(url, { headers, redirect: 'manual', signal: ctl.signal });
+      res = current = await get(url, headers, ctl.signal);
       if (![301, 302, 303, 307, 308].includes(res.status)) break;
-      await res.body?.cancel().catch(() => undefined);
-      const loc = res.headers.get('location');
+      res.drop();
+      const loc = res.header('location');
       if (!loc) return { kind: 'fatal', failure: httpFailure(res) };
       if (redirects >= s.maxRedirects) return { kind: 'fatal', failure: { code: DownloadErrorCode.TOO_MANY_REDIRECTS, text: DownloadErrorText.tooManyRedirects(s.maxRedirects) } };
       let next: URL;
@@ -167,11 +169,11 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     }
     stall.refresh();
     part.httpStatus = res.status;
-    const length = parseLength(res.headers.get('content-length'));
-    const drop = async () => void (await res.body?.cancel().catch(() => undefined));
+    const length = parseLength(res.header('content-length'));
+    const drop = async () => res.drop();
 
     if (res.status === 416 && ranged) {
-      const cr = parseContentRange(res.headers.get('content-range'));
+      const cr = parseContentRange(res.header('content-range'));
       await drop();
       if (cr?.total === part.have && (s.expectedSize === undefined || s.expectedSize === part.have)) {
         part.total = part.have;
@@ -181,9 +183,9 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       return { kind: 'again', why: DownloadErrorText.rangeNotSatisfiable };
     }
     if (res.status === 206) {
-      const cr = parseContentRange(res.headers.get('content-range'));
+      const cr = parseContentRange(res.header('content-range'));
       let why: string | null = null;
-      if (!cr || cr.start === undefined) why = `Content-Range "${(res.headers.get('content-range') ?? '').slice(0, 100)}"`;
+      if (!cr || cr.start === undefined) why = `Content-Range "${(res.header('content-range') ?? '').slice(0, 100)}"`;
       else if (cr.start !== part.have) why = `starts at ${cr.start}, asked for ${part.have}`;
       else if (cr.total !== undefined && s.expectedSize !== undefined && cr.total !== s.expectedSize) why = `total ${cr.total}, expected ${s.expectedSize}`;
       else if (cr.total !== undefined && part.total !== undefined && cr.total !== part.total) why = `total ${cr.total}, earlier ${part.total}`;
@@ -207,15 +209,15 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
         return { kind: 'fatal', failure: { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.contentLengthMismatch(s.expectedSize, length) } };
       }
       part.total = s.expectedSize ?? length;
-      const etag = res.headers.get('etag') ?? undefined;
-      const lastModified = res.headers.get('last-modified') ?? undefined;
+      const etag = res.header('etag') ?? undefined;
+      const lastModified = res.header('last-modified') ?? undefined;
       part.meta = { ...part.meta, etag: etag?.slice(0, 512), lastModified: lastModified?.slice(0, 128) };
       const meta = part.meta;
       queue(() => writeMeta(part.metaPath, meta));
     } else {
       await drop();
       const failure = httpFailure(res);
-      return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) } : { kind: 'fatal', failure };
+      return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false, retryAfterMs: retryAfterMs(res.header('retry-after')) } : { kind: 'fatal', failure };
     }
     if (part.total !== undefined && part.total > s.maxBytesWithoutSize && s.expectedSize === undefined) {
       await drop();
@@ -249,31 +251,29 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       });
     };
     try {
-      if (res.body) {
-        for await (const raw of res.body as unknown as AsyncIterable<Uint8Array>) {
-          stall.refresh();
-          part.fetched += raw.byteLength;
-          let chunk = raw;
-          const room = limit - part.have - accepted;
-          if (chunk.byteLength > room) {
-            chunk = chunk.subarray(0, Math.max(0, room));
-            tooMuch = true;
-          }
-          if (chunk.byteLength) {
-            part.hash.update(chunk);
-            batch.push(chunk);
-            batchBytes += chunk.byteLength;
-            accepted += chunk.byteLength;
-          }
-          s.onData(part.have + accepted, raw.byteLength);
-          if (tooMuch || ioError || ioFailure) break; // leaving the loop cancels the body
-          if (batchBytes >= s.writeBatchBytes || batch.length >= 512) {
-            flush();
-            if (inflight > maxInflight) await io;
-          }
-          if (part.hash.backlogged()) await part.hash.drain();
+      await readBody(res.body, (raw) => {
+        stall.refresh();
+        part.fetched += raw.byteLength;
+        let chunk: Uint8Array = raw;
+        const room = limit - part.have - accepted;
+        if (chunk.byteLength > room) {
+          chunk = chunk.subarray(0, Math.max(0, room));
+          tooMuch = true;
         }
-      }
+        if (chunk.byteLength) {
+          part.hash.update(chunk);
+          batch.push(chunk);
+          batchBytes += chunk.byteLength;
+          accepted += chunk.byteLength;
+        }
+        s.onData(part.have + accepted, raw.byteLength);
+        if (tooMuch || ioError || ioFailure) return true; // stops reading and drops the body
+        if (batchBytes >= s.writeBatchBytes || batch.length >= 512) {
+          flush();
+          if (inflight > maxInflight) return io;
+        }
+        return part.hash.backlogged() ? part.hash.drain() : false;
+      });
     } finally {
       flush();
       await io;
@@ -302,6 +302,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   } finally {
     clearTimeout(stall);
     outer.removeEventListener('abort', onOuter);
+    current?.drop(); // a body read to its end keeps its connection for the next request
     await fh?.close().catch(() => undefined);
   }
 }
