@@ -64,14 +64,15 @@ class InlineHasher implements Hasher {
 }
 
 // The worker's whole program (plain JS, so it runs the same from dist/ and under the test runner): messages are
-// handled in order, so a digest covers every batch sent before it. Each batch is acknowledged for backpressure.
+// handled in order, so a digest covers every batch sent before it. Each batch is acknowledged for backpressure. A
+// reset starts a new hash and says whether MD5 is wanted: one worker serves one download after another.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 let sha, md5;
-const reset = () => { sha = crypto.createHash('sha256'); md5 = workerData.md5 ? crypto.createHash('md5') : null; };
-reset();
+const reset = (withMd5) => { sha = crypto.createHash('sha256'); md5 = withMd5 ? crypto.createHash('md5') : null; };
+reset(false);
 parentPort.on('message', (m) => {
   try {
     if (m.t === 'data') {
@@ -79,7 +80,7 @@ parentPort.on('message', (m) => {
       sha.update(view); if (md5) md5.update(view);
       parentPort.postMessage({ t: 'ack', n: m.n, buf: m.buf }, [m.buf.buffer]);
     }
-    else if (m.t === 'reset') reset();
+    else if (m.t === 'reset') reset(m.md5);
     else if (m.t === 'file') {
       const fd = fs.openSync(m.file, 'r');
       const buf = Buffer.allocUnsafe(${FILE_CHUNK});
@@ -100,40 +101,79 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** Hash workers kept from one download for the next: starting one costs about 20 ms of CPU (and its first page
+ * faults) beside the download it would serve. At most MAX_IDLE_WORKERS wait, each ended after IDLE_WORKER_MS unused. */
+const MAX_IDLE_WORKERS = 2;
+const IDLE_WORKER_MS = 30_000;
+const idleWorkers: { worker: Worker; timer?: NodeJS.Timeout }[] = [];
+
+function forgetIdle(worker: Worker): void {
+  const i = idleWorkers.findIndex((w) => w.worker === worker);
+  if (i >= 0) clearTimeout(idleWorkers.splice(i, 1)[0].timer);
+}
+
+function takeWorker(): Worker {
+  const idle = idleWorkers.pop();
+  if (idle) {
+    clearTimeout(idle.timer);
+    return idle.worker;
+  }
+  const worker = new Worker(WORKER_SOURCE, { eval: true });
+  worker.unref();
+  // Heard while no hasher holds the worker: a fault then only ends it (a hasher holding it hears it too).
+  worker.on('error', () => undefined);
+  worker.once('exit', () => forgetIdle(worker));
+  return worker;
+}
+
+function keepWorker(worker: Worker): void {
+  if (idleWorkers.length >= MAX_IDLE_WORKERS) return void worker.terminate();
+  const entry: (typeof idleWorkers)[number] = { worker };
+  entry.timer = setTimeout(() => {
+    forgetIdle(worker);
+    void worker.terminate();
+  }, IDLE_WORKER_MS);
+  entry.timer.unref();
+  idleWorkers.push(entry);
+}
+
 class WorkerHasher implements Hasher {
-  private readonly worker: Worker;
+  private readonly worker = takeWorker();
   bytes = 0;
   private unacked = 0;
   private nextId = 1;
   private readonly replies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private drained: (() => void)[] = [];
   private failed: Error | null = null;
+  private closed = false;
   private spare: Uint8Array[] = [];
 
-  constructor(withMd5: boolean, private readonly batchBytes: number, private readonly maxBacklog: number) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { md5: withMd5 } });
-    this.worker.unref();
-    this.worker.on('message', (m: { t: string; n?: number; buf?: Uint8Array; id?: number; value?: unknown; error?: string | null }) => {
-      if (m.t === 'ack') {
-        this.unacked -= m.n!;
-        // The buffer comes back for reuse: no fresh (zeroed, faulted-in) memory per batch.
-        if (m.buf && this.spare.length < 8) this.spare.push(m.buf);
-        if (this.unacked <= this.maxBacklog / 2) this.wake();
-        return;
-      }
-      const r = this.replies.get(m.id!);
-      this.replies.delete(m.id!);
-      if (m.error) r?.reject(new Error(m.error));
-      else r?.resolve(m.value);
-    });
-    const die = (e: Error) => {
-      this.failed = e;
-      for (const r of this.replies.values()) r.reject(e);
-      this.replies.clear();
-      this.wake();
-    };
-    this.worker.on('error', die);
-    this.worker.on('exit', () => die(new Error('hash worker exited')));
+  private readonly onMessage = (m: { t: string; n?: number; buf?: Uint8Array; id?: number; value?: unknown; error?: string | null }) => {
+    if (m.t === 'ack') {
+      this.unacked -= m.n!;
+      // The buffer comes back for reuse: no fresh (zeroed, faulted-in) memory per batch.
+      if (m.buf && this.spare.length < 8) this.spare.push(m.buf);
+      if (this.unacked <= this.maxBacklog / 2) this.wake();
+      return;
+    }
+    const r = this.replies.get(m.id!);
+    this.replies.delete(m.id!);
+    if (m.error) r?.reject(new Error(m.error));
+    else r?.resolve(m.value);
+  };
+  private readonly die = (e: Error) => {
+    this.failed = e;
+    for (const r of this.replies.values()) r.reject(e);
+    this.replies.clear();
+    this.wake();
+  };
+  private readonly onExit = () => this.die(new Error('hash worker exited'));
+
+  constructor(private readonly withMd5: boolean, private readonly batchBytes: number, private readonly maxBacklog: number) {
+    this.worker.on('message', this.onMessage);
+    this.worker.on('error', this.die);
+    this.worker.on('exit', this.onExit);
+    this.worker.postMessage({ t: 'reset', md5: withMd5 });
   }
 
   private wake(): void {
@@ -190,7 +230,7 @@ class WorkerHasher implements Hasher {
   reset(): void {
     this.used = 0;
     this.bytes = 0;
-    this.worker.postMessage({ t: 'reset' });
+    this.worker.postMessage({ t: 'reset', md5: this.withMd5 });
   }
   async hashFile(file: string, length: number): Promise<void> {
     this.send();
@@ -201,8 +241,15 @@ class WorkerHasher implements Hasher {
     this.send();
     return this.call<Digests>({ t: 'digest' });
   }
+  /** The worker waits for another download, unless something is still asked of it (then it is ended). */
   close(): void {
-    void this.worker.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    this.worker.off('message', this.onMessage);
+    this.worker.off('error', this.die);
+    this.worker.off('exit', this.onExit);
+    if (!this.failed && this.unacked === 0 && this.replies.size === 0) keepWorker(this.worker);
+    else void this.worker.terminate();
   }
 }
 
