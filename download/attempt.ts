@@ -7,6 +7,7 @@ import { checkUrl } from './names';
 import type { Hasher } from './hasher';
 import { writeMeta, type PartMeta } from './part-file';
 import { get, readBody, type Reply } from './request';
+import { Batches } from './batches';
 import type { DownloadFailure } from './types';
 
 /** The partial file as the downloader holds it between attempts; an attempt updates it in place. */
@@ -48,6 +49,8 @@ export type AttemptOutcome =
   | { kind: 'aborted'; reason: unknown };
 
 const STALL = Symbol('stall');
+/** Write buffers in flight at most (of writeBatchBytes each): the memory a download holds. */
+const MAX_BATCHES = 16;
 
 const httpFailure = (res: Reply): DownloadFailure => ({
   code: DownloadErrorCode.HTTP_ERROR,
@@ -128,7 +131,6 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     // File work after the headers (truncate, sidecar, space check, writes) is chained behind the reading instead.
     const file = (fh = await fs.promises.open(part.partPath, 'a'));
     let io: Promise<void> = Promise.resolve();
-    let inflight = 0;
     const queue = (op: () => Promise<unknown>) => {
       io = io.then(async () => {
         if (ioError || ioFailure) return;
@@ -229,27 +231,30 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       queue(async () => void (ioFailure = await s.checkSpace(remaining)));
     }
 
-    // The body: hash each chunk, gather chunks into batches written in order behind the reading; wait for the
-    // disk only when much is in flight. (Copying chunks into pooled write buffers instead, so they die young, cut
-    // GC time but measured no less CPU over all: not kept.)
+    // The body: chunks copied into a few reused buffers (batches.ts); each full one is hashed (in the worker, beside
+    // the reading) and then written, in order behind the reading. One copy of each byte (the hash worker needs one
+    // anyway), a received chunk is garbage at once, the buffers' pages are already mapped (page faults on fresh
+    // memory were the largest cost of the thread reading the socket, in a perf profile), and at most MAX_BATCHES
+    // buffers are in flight: the reading waits for the disk or the hash only then.
     const limit = part.total ?? s.maxBytesWithoutSize;
-    const maxInflight = 16 * s.writeBatchBytes;
-    let batch: Uint8Array[] = [];
-    let batchBytes = 0;
-    const flush = () => {
-      if (batchBytes === 0) return;
-      const b = batch;
-      const n = batchBytes;
-      batch = [];
-      batchBytes = 0;
-      inflight += n;
-      queue(async () => {
-        const { bytesWritten } = await file.writev(b);
-        // A regular file writes short only when the disk is full (or the file too large): not resumable here.
-        if (bytesWritten !== n) throw Object.assign(new Error(`short write (${bytesWritten} of ${n} bytes)`), { code: 'EIO', syscall: 'write' });
-        inflight -= n;
+    const batches: Batches = new Batches(s.writeBatchBytes, MAX_BATCHES, (buf, n) => {
+      const hashed = part.hash.hash(buf, n);
+      io = io.then(async () => {
+        const b = await hashed;
+        try {
+          if (ioError || ioFailure) return;
+          // A hash worker that died took the bytes with it; the hash is lost too (its digest fails).
+          if (!b) throw Object.assign(new Error('hash worker exited'), { code: 'EIO', syscall: 'hash' });
+          const { bytesWritten } = await file.write(b, 0, n);
+          // A regular file writes short only when the disk is full (or the file too large): not resumable here.
+          if (bytesWritten !== n) throw Object.assign(new Error(`short write (${bytesWritten} of ${n} bytes)`), { code: 'EIO', syscall: 'write' });
+        } catch (e) {
+          ioError = e;
+        } finally {
+          batches.release(b);
+        }
       });
-    };
+    });
     try {
       await readBody(res.body, (raw) => {
         stall.refresh();
@@ -261,22 +266,17 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
           tooMuch = true;
         }
         if (chunk.byteLength) {
-          part.hash.update(chunk);
-          batch.push(chunk);
-          batchBytes += chunk.byteLength;
+          batches.push(chunk);
           accepted += chunk.byteLength;
         }
         s.onData(part.have + accepted, raw.byteLength);
         if (tooMuch || ioError || ioFailure) return true; // stops reading and drops the body
-        if (batchBytes >= s.writeBatchBytes || batch.length >= 512) {
-          flush();
-          if (inflight > maxInflight) return io;
-        }
-        return part.hash.backlogged() ? part.hash.drain() : false;
+        return batches.busy() ? batches.room() : false;
       });
     } finally {
-      flush();
+      batches.flush();
       await io;
+      batches.close();
       part.have += accepted;
     }
     if (ioFailure) return { kind: 'fatal', failure: ioFailure };
