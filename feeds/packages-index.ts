@@ -209,12 +209,39 @@ export class PackagesParser {
   }
 
   private feed(text: string, final: boolean): void {
-    // join, not +: a flat string at once (a + makes a cons string, flattened at the first indexOf and looked through after).
-    const s = this.rest.length ? [this.rest, text].join('') : text;
+    if (this.rest.length === 0) return this.scanText(text, 0, 0, final);
+    // The stanza begun in the previous text is completed with the head of this one (to its first blank line) in a
+    // small string of its own; the rest of this text is read in place, not first copied into one with the previous.
+    // join, not +: a flat string at once (a + makes a cons string, flattened at the first indexOf and looked through).
+    const head = this.headEnd(text);
+    if (head < 0) return this.scanText([this.rest, text].join(''), 0, this.scan, final);
+    this.scanText([this.rest, text.slice(0, head)].join(''), 0, this.scan, false);
+    this.scanText(text, head, head, final);
+  }
+
+  /** The offset just past the first blank line of `text`, whose first line ends the partial last line of `rest`; -1 if none. */
+  private headEnd(text: string): number {
+    let blank = true;
+    for (let i = this.scan; blank && i < this.rest.length; i++) {
+      const c = this.rest.charCodeAt(i);
+      blank = c === 32 || c === 9 || c === 13;
+    }
+    for (let pos = 0; ; blank = true) {
+      const nl = text.indexOf('\n', pos);
+      if (nl < 0) return -1;
+      for (let i = pos; blank && i < nl; i++) {
+        const c = text.charCodeAt(i);
+        blank = c === 32 || c === 9 || c === 13;
+      }
+      if (blank) return nl + 1;
+      pos = nl + 1;
+    }
+  }
+
+  /** Read the lines of s from `pos` on; the stanza being read starts at `stanzaStart` (what is left of s becomes `rest`). */
+  private scanText(s: string, stanzaStart: number, pos: number, final: boolean): void {
     const max = this.limits.maxStanzaBytes;
-    let stanzaStart = 0;
     let stanzaLine = this.restLine;
-    let pos = this.scan;
     let line = this.scanLine;
     const n = s.length;
     while (pos < n) {
