@@ -6,6 +6,8 @@ import { DownloadErrorCode, DownloadErrorText } from '../status-codes';
 import { checkUrl } from './names';
 import type { Hasher } from './hasher';
 import { writeMeta, type PartMeta } from './part-file';
+import { get, readBody, type Reply } from './request';
+import { Batches } from './batches';
 import type { DownloadFailure } from './types';
 
 /** The partial file as the downloader holds it between attempts; an attempt updates it in place. */
@@ -47,8 +49,10 @@ export type AttemptOutcome =
   | { kind: 'aborted'; reason: unknown };
 
 const STALL = Symbol('stall');
+/** Write buffers in flight at most (of writeBatchBytes each): the memory a download holds. */
+const MAX_BATCHES = 16;
 
-const httpFailure = (res: Response): DownloadFailure => ({
+const httpFailure = (res: Reply): DownloadFailure => ({
   code: DownloadErrorCode.HTTP_ERROR,
   text: DownloadErrorText.httpStatus(res.status, res.statusText),
   httpStatus: res.status,
@@ -118,6 +122,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   let ioError: unknown = null;
   let ioFailure: DownloadFailure | null = null;
   const startHave = part.have;
+  let current: Reply | undefined;
   try {
     // The request: resume only with a validator (If-Range) or an expected checksum to catch a changed file.
     if (part.have > 0 && !ifRangeValue(part.meta) && !s.hasChecksum) await restartFromZero(part);
@@ -126,7 +131,6 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     // File work after the headers (truncate, sidecar, space check, writes) is chained behind the reading instead.
     const file = (fh = await fs.promises.open(part.partPath, 'a'));
     let io: Promise<void> = Promise.resolve();
-    let inflight = 0;
     const queue = (op: () => Promise<unknown>) => {
       io = io.then(async () => {
         if (ioError || ioFailure) return;
@@ -145,12 +149,12 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       if (v) headers['if-range'] = v;
     }
     let url = new URL(s.url);
-    let res: Response;
+    let res: Reply;
     for (let redirects = 0; ; redirects++) {
-      res = await fetch(url, { headers, redirect: 'manual', signal: ctl.signal });
+      res = current = await get(url, headers, ctl.signal);
       if (![301, 302, 303, 307, 308].includes(res.status)) break;
-      await res.body?.cancel().catch(() => undefined);
-      const loc = res.headers.get('location');
+      res.drop();
+      const loc = res.header('location');
       if (!loc) return { kind: 'fatal', failure: httpFailure(res) };
       if (redirects >= s.maxRedirects) return { kind: 'fatal', failure: { code: DownloadErrorCode.TOO_MANY_REDIRECTS, text: DownloadErrorText.tooManyRedirects(s.maxRedirects) } };
       let next: URL;
@@ -167,11 +171,11 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
     }
     stall.refresh();
     part.httpStatus = res.status;
-    const length = parseLength(res.headers.get('content-length'));
-    const drop = async () => void (await res.body?.cancel().catch(() => undefined));
+    const length = parseLength(res.header('content-length'));
+    const drop = async () => res.drop();
 
     if (res.status === 416 && ranged) {
-      const cr = parseContentRange(res.headers.get('content-range'));
+      const cr = parseContentRange(res.header('content-range'));
       await drop();
       if (cr?.total === part.have && (s.expectedSize === undefined || s.expectedSize === part.have)) {
         part.total = part.have;
@@ -181,9 +185,9 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       return { kind: 'again', why: DownloadErrorText.rangeNotSatisfiable };
     }
     if (res.status === 206) {
-      const cr = parseContentRange(res.headers.get('content-range'));
+      const cr = parseContentRange(res.header('content-range'));
       let why: string | null = null;
-      if (!cr || cr.start === undefined) why = `Content-Range "${(res.headers.get('content-range') ?? '').slice(0, 100)}"`;
+      if (!cr || cr.start === undefined) why = `Content-Range "${(res.header('content-range') ?? '').slice(0, 100)}"`;
       else if (cr.start !== part.have) why = `starts at ${cr.start}, asked for ${part.have}`;
       else if (cr.total !== undefined && s.expectedSize !== undefined && cr.total !== s.expectedSize) why = `total ${cr.total}, expected ${s.expectedSize}`;
       else if (cr.total !== undefined && part.total !== undefined && cr.total !== part.total) why = `total ${cr.total}, earlier ${part.total}`;
@@ -207,15 +211,15 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
         return { kind: 'fatal', failure: { code: DownloadErrorCode.SIZE_MISMATCH, text: DownloadErrorText.contentLengthMismatch(s.expectedSize, length) } };
       }
       part.total = s.expectedSize ?? length;
-      const etag = res.headers.get('etag') ?? undefined;
-      const lastModified = res.headers.get('last-modified') ?? undefined;
+      const etag = res.header('etag') ?? undefined;
+      const lastModified = res.header('last-modified') ?? undefined;
       part.meta = { ...part.meta, etag: etag?.slice(0, 512), lastModified: lastModified?.slice(0, 128) };
       const meta = part.meta;
       queue(() => writeMeta(part.metaPath, meta));
     } else {
       await drop();
       const failure = httpFailure(res);
-      return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) } : { kind: 'fatal', failure };
+      return retryableStatus(res.status) ? { kind: 'retry', failure, progressed: false, retryAfterMs: retryAfterMs(res.header('retry-after')) } : { kind: 'fatal', failure };
     }
     if (part.total !== undefined && part.total > s.maxBytesWithoutSize && s.expectedSize === undefined) {
       await drop();
@@ -227,56 +231,52 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
       queue(async () => void (ioFailure = await s.checkSpace(remaining)));
     }
 
-    // The body: hash each chunk, gather chunks into batches written in order behind the reading; wait for the
-    // disk only when much is in flight. (Copying chunks into pooled write buffers instead, so they die young, cut
-    // GC time but measured no less CPU over all: not kept.)
+    // The body: chunks copied into a few reused buffers (batches.ts); each full one is hashed (in the worker, beside
+    // the reading) and then written, in order behind the reading. One copy of each byte (the hash worker needs one
+    // anyway), a received chunk is garbage at once, the buffers' pages are already mapped (page faults on fresh
+    // memory were the largest cost of the thread reading the socket, in a perf profile), and at most MAX_BATCHES
+    // buffers are in flight: the reading waits for the disk or the hash only then.
     const limit = part.total ?? s.maxBytesWithoutSize;
-    const maxInflight = 16 * s.writeBatchBytes;
-    let batch: Uint8Array[] = [];
-    let batchBytes = 0;
-    const flush = () => {
-      if (batchBytes === 0) return;
-      const b = batch;
-      const n = batchBytes;
-      batch = [];
-      batchBytes = 0;
-      inflight += n;
-      queue(async () => {
-        const { bytesWritten } = await file.writev(b);
-        // A regular file writes short only when the disk is full (or the file too large): not resumable here.
-        if (bytesWritten !== n) throw Object.assign(new Error(`short write (${bytesWritten} of ${n} bytes)`), { code: 'EIO', syscall: 'write' });
-        inflight -= n;
-      });
-    };
-    try {
-      if (res.body) {
-        for await (const raw of res.body as unknown as AsyncIterable<Uint8Array>) {
-          stall.refresh();
-          part.fetched += raw.byteLength;
-          let chunk = raw;
-          const room = limit - part.have - accepted;
-          if (chunk.byteLength > room) {
-            chunk = chunk.subarray(0, Math.max(0, room));
-            tooMuch = true;
-          }
-          if (chunk.byteLength) {
-            part.hash.update(chunk);
-            batch.push(chunk);
-            batchBytes += chunk.byteLength;
-            accepted += chunk.byteLength;
-          }
-          s.onData(part.have + accepted, raw.byteLength);
-          if (tooMuch || ioError || ioFailure) break; // leaving the loop cancels the body
-          if (batchBytes >= s.writeBatchBytes || batch.length >= 512) {
-            flush();
-            if (inflight > maxInflight) await io;
-          }
-          if (part.hash.backlogged()) await part.hash.drain();
+    const batches: Batches = new Batches(s.writeBatchBytes, MAX_BATCHES, (buf, n) => {
+      const hashed = part.hash.hash(buf, n);
+      io = io.then(async () => {
+        const b = await hashed;
+        try {
+          if (ioError || ioFailure) return;
+          // A hash worker that died took the bytes with it; the hash is lost too (its digest fails).
+          if (!b) throw Object.assign(new Error('hash worker exited'), { code: 'EIO', syscall: 'hash' });
+          const { bytesWritten } = await file.write(b, 0, n);
+          // A regular file writes short only when the disk is full (or the file too large): not resumable here.
+          if (bytesWritten !== n) throw Object.assign(new Error(`short write (${bytesWritten} of ${n} bytes)`), { code: 'EIO', syscall: 'write' });
+        } catch (e) {
+          ioError = e;
+        } finally {
+          batches.release(b);
         }
-      }
+      });
+    });
+    try {
+      await readBody(res.body, (raw) => {
+        stall.refresh();
+        part.fetched += raw.byteLength;
+        let chunk: Uint8Array = raw;
+        const room = limit - part.have - accepted;
+        if (chunk.byteLength > room) {
+          chunk = chunk.subarray(0, Math.max(0, room));
+          tooMuch = true;
+        }
+        if (chunk.byteLength) {
+          batches.push(chunk);
+          accepted += chunk.byteLength;
+        }
+        s.onData(part.have + accepted, raw.byteLength);
+        if (tooMuch || ioError || ioFailure) return true; // stops reading and drops the body
+        return batches.busy() ? batches.room() : false;
+      });
     } finally {
-      flush();
+      batches.flush();
       await io;
+      batches.close();
       part.have += accepted;
     }
     if (ioFailure) return { kind: 'fatal', failure: ioFailure };
@@ -302,6 +302,7 @@ export async function attempt(part: PartState, s: AttemptSettings, outer: AbortS
   } finally {
     clearTimeout(stall);
     outer.removeEventListener('abort', onOuter);
+    current?.drop(); // a body read to its end keeps its connection for the next request
     await fh?.close().catch(() => undefined);
   }
 }

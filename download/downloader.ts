@@ -233,7 +233,7 @@ export class Downloader extends EventEmitter {
     j.part?.hash.close();
     const o = this.options;
     const inWorker = o.hashInWorker === 'always' || (o.hashInWorker === 'auto' && (req.size === undefined || req.size >= WORKER_HASH_MIN_BYTES));
-    const hash = createHasher(withMd5, { inWorker, batchBytes: o.writeBatchBytes });
+    const hash = createHasher(withMd5, { inWorker });
     const kept = { restarts: j.part?.restarts ?? 0, fetched: j.part?.fetched ?? 0 };
     const fresh: PartMeta = { url: req.url, size: req.size, sha256: req.sha256?.toLowerCase(), md5: req.md5?.toLowerCase() };
     const meta = size > 0 ? await readMeta(j.metaPath) : null;

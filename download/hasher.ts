@@ -11,12 +11,14 @@ export interface Digests {
 }
 
 export interface Hasher {
-  /** Bytes hashed (or queued to be) since the last reset. */
+  /** Bytes hashed (or handed over to be) since the last reset. */
   readonly bytes: number;
-  update(chunk: Uint8Array): void;
-  /** True when so much waits to be hashed that the caller should `await drain()` before reading more. */
-  backlogged(): boolean;
-  drain(): Promise<void>;
+  /**
+   * Hash buf[0, n) after everything handed over before. Resolves with the buffer once it is hashed (the worker hands
+   * it back), for the caller to write and reuse; null when the hash worker died holding it. Never rejects; the caller
+   * does not touch `buf` meanwhile.
+   */
+  hash(buf: Uint8Array, n: number): Promise<Uint8Array | null>;
   reset(): void;
   /** Hash the first `length` bytes of a file (a partial file left by an earlier run), after what is already hashed. */
   hashFile(file: string, length: number): Promise<void>;
@@ -39,15 +41,15 @@ class InlineHasher implements Hasher {
     this.md5 = this.withMd5 ? crypto.createHash('md5') : null;
     this.bytes = 0;
   }
-  update(chunk: Uint8Array): void {
+  private update(chunk: Uint8Array): void {
     this.sha256.update(chunk);
     this.md5?.update(chunk);
     this.bytes += chunk.byteLength;
   }
-  backlogged(): boolean {
-    return false;
+  hash(buf: Uint8Array, n: number): Promise<Uint8Array | null> {
+    this.update(buf.subarray(0, n));
+    return Promise.resolve(buf);
   }
-  async drain(): Promise<void> {}
   async hashFile(file: string, length: number): Promise<void> {
     if (length === 0) return;
     let got = 0;
@@ -64,14 +66,15 @@ class InlineHasher implements Hasher {
 }
 
 // The worker's whole program (plain JS, so it runs the same from dist/ and under the test runner): messages are
-// handled in order, so a digest covers every batch sent before it. Each batch is acknowledged for backpressure.
+// handled in order, so a digest covers every batch sent before it. Each batch's buffer is sent back once hashed. A
+// reset starts a new hash and says whether MD5 is wanted: one worker serves one download after another.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 let sha, md5;
-const reset = () => { sha = crypto.createHash('sha256'); md5 = workerData.md5 ? crypto.createHash('md5') : null; };
-reset();
+const reset = (withMd5) => { sha = crypto.createHash('sha256'); md5 = withMd5 ? crypto.createHash('md5') : null; };
+reset(false);
 parentPort.on('message', (m) => {
   try {
     if (m.t === 'data') {
@@ -79,7 +82,7 @@ parentPort.on('message', (m) => {
       sha.update(view); if (md5) md5.update(view);
       parentPort.postMessage({ t: 'ack', n: m.n, buf: m.buf }, [m.buf.buffer]);
     }
-    else if (m.t === 'reset') reset();
+    else if (m.t === 'reset') reset(m.md5);
     else if (m.t === 'file') {
       const fd = fs.openSync(m.file, 'r');
       const buf = Buffer.allocUnsafe(${FILE_CHUNK});
@@ -100,46 +103,75 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** Hash workers kept from one download for the next: starting one costs about 20 ms of CPU (and its first page
+ * faults) beside the download it would serve. At most MAX_IDLE_WORKERS wait, each ended after IDLE_WORKER_MS unused. */
+const MAX_IDLE_WORKERS = 2;
+const IDLE_WORKER_MS = 30_000;
+const idleWorkers: { worker: Worker; timer?: NodeJS.Timeout }[] = [];
+
+function forgetIdle(worker: Worker): void {
+  const i = idleWorkers.findIndex((w) => w.worker === worker);
+  if (i >= 0) clearTimeout(idleWorkers.splice(i, 1)[0].timer);
+}
+
+function takeWorker(): Worker {
+  const idle = idleWorkers.pop();
+  if (idle) {
+    clearTimeout(idle.timer);
+    return idle.worker;
+  }
+  const worker = new Worker(WORKER_SOURCE, { eval: true });
+  worker.unref();
+  // Heard while no hasher holds the worker: a fault then only ends it (a hasher holding it hears it too).
+  worker.on('error', () => undefined);
+  worker.once('exit', () => forgetIdle(worker));
+  return worker;
+}
+
+function keepWorker(worker: Worker): void {
+  if (idleWorkers.length >= MAX_IDLE_WORKERS) return void worker.terminate();
+  const entry: (typeof idleWorkers)[number] = { worker };
+  entry.timer = setTimeout(() => {
+    forgetIdle(worker);
+    void worker.terminate();
+  }, IDLE_WORKER_MS);
+  entry.timer.unref();
+  idleWorkers.push(entry);
+}
+
 class WorkerHasher implements Hasher {
-  private readonly worker: Worker;
+  private readonly worker = takeWorker();
   bytes = 0;
-  private unacked = 0;
   private nextId = 1;
   private readonly replies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private drained: (() => void)[] = [];
+  /** The batches sent and not yet back, in order (the worker answers in order). */
+  private readonly pending: ((buf: Uint8Array | null) => void)[] = [];
   private failed: Error | null = null;
-  private spare: Uint8Array[] = [];
+  private closed = false;
 
-  constructor(withMd5: boolean, private readonly batchBytes: number, private readonly maxBacklog: number) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { md5: withMd5 } });
-    this.worker.unref();
-    this.worker.on('message', (m: { t: string; n?: number; buf?: Uint8Array; id?: number; value?: unknown; error?: string | null }) => {
-      if (m.t === 'ack') {
-        this.unacked -= m.n!;
-        // The buffer comes back for reuse: no fresh (zeroed, faulted-in) memory per batch.
-        if (m.buf && this.spare.length < 8) this.spare.push(m.buf);
-        if (this.unacked <= this.maxBacklog / 2) this.wake();
-        return;
-      }
-      const r = this.replies.get(m.id!);
-      this.replies.delete(m.id!);
-      if (m.error) r?.reject(new Error(m.error));
-      else r?.resolve(m.value);
-    });
-    const die = (e: Error) => {
-      this.failed = e;
-      for (const r of this.replies.values()) r.reject(e);
-      this.replies.clear();
-      this.wake();
-    };
-    this.worker.on('error', die);
-    this.worker.on('exit', () => die(new Error('hash worker exited')));
-  }
+  private readonly onMessage = (m: { t: string; n?: number; buf?: Uint8Array; id?: number; value?: unknown; error?: string | null }) => {
+    if (m.t === 'ack') {
+      this.pending.shift()?.(m.buf ?? null);
+      return;
+    }
+    const r = this.replies.get(m.id!);
+    this.replies.delete(m.id!);
+    if (m.error) r?.reject(new Error(m.error));
+    else r?.resolve(m.value);
+  };
+  private readonly die = (e: Error) => {
+    this.failed = e;
+    for (const r of this.replies.values()) r.reject(e);
+    this.replies.clear();
+    for (const p of this.pending.splice(0)) p(null);
+  };
+  private readonly onExit = () => this.die(new Error('hash worker exited'));
 
-  private wake(): void {
-    const w = this.drained;
-    this.drained = [];
-    for (const f of w) f();
+  constructor(private readonly withMd5: boolean) {
+    this.worker.on('message', this.onMessage);
+    this.worker.on('error', this.die);
+    this.worker.on('exit', this.onExit);
+    this.worker.postMessage({ t: 'reset', md5: withMd5 });
   }
 
   private call<T>(msg: Record<string, unknown>): Promise<T> {
@@ -151,64 +183,41 @@ class WorkerHasher implements Hasher {
     });
   }
 
-  private cur: Uint8Array | null = null;
-  private used = 0;
-
-  /** Sends the current buffer: transferred (not copied again) to the worker, which sends it back for reuse. */
-  private send(): void {
-    if (!this.cur || this.used === 0 || this.failed) return;
-    const buf = this.cur;
-    const n = this.used;
-    this.cur = null;
-    this.used = 0;
-    this.unacked += n;
-    this.worker.postMessage({ t: 'data', buf, n }, [buf.buffer as ArrayBuffer]);
-  }
-
-  /** Copied at once into a batch buffer, so the caller's chunk is not held (it can die young). */
-  update(chunk: Uint8Array): void {
-    this.bytes += chunk.byteLength;
-    for (let off = 0; off < chunk.byteLength; ) {
-      if (!this.cur) {
-        this.cur = this.spare.pop() ?? new Uint8Array(this.batchBytes);
-        this.used = 0;
-      }
-      const n = Math.min(chunk.byteLength - off, this.cur.byteLength - this.used);
-      this.cur.set(off === 0 && n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), this.used);
-      this.used += n;
-      off += n;
-      if (this.used === this.cur.byteLength) this.send();
-    }
-  }
-  backlogged(): boolean {
-    return this.unacked > this.maxBacklog;
-  }
-  drain(): Promise<void> {
-    if (!this.backlogged() || this.failed) return Promise.resolve();
-    return new Promise((r) => this.drained.push(r));
+  /** The buffer is transferred (not copied) to the worker, which sends it back once hashed. */
+  hash(buf: Uint8Array, n: number): Promise<Uint8Array | null> {
+    this.bytes += n;
+    if (this.failed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.pending.push(resolve);
+      this.worker.postMessage({ t: 'data', buf, n }, [buf.buffer as ArrayBuffer]);
+    });
   }
   reset(): void {
-    this.used = 0;
     this.bytes = 0;
-    this.worker.postMessage({ t: 'reset' });
+    this.worker.postMessage({ t: 'reset', md5: this.withMd5 });
   }
   async hashFile(file: string, length: number): Promise<void> {
-    this.send();
     await this.call({ t: 'file', file, length });
     this.bytes += length;
   }
   async digest(): Promise<Digests> {
-    this.send();
     return this.call<Digests>({ t: 'digest' });
   }
+  /** The worker waits for another download, unless something is still asked of it (then it is ended). */
   close(): void {
-    void this.worker.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    this.worker.off('message', this.onMessage);
+    this.worker.off('error', this.die);
+    this.worker.off('exit', this.onExit);
+    if (!this.failed && this.pending.length === 0 && this.replies.size === 0) keepWorker(this.worker);
+    else void this.worker.terminate();
   }
 }
 
 /** Downloads this large or of unknown size hash in a worker thread; smaller ones on the main thread. */
 export const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
 
-export function createHasher(withMd5: boolean, opts: { inWorker: boolean; batchBytes?: number; maxBacklogBytes?: number }): Hasher {
-  return opts.inWorker ? new WorkerHasher(withMd5, opts.batchBytes ?? 1 << 20, opts.maxBacklogBytes ?? 32 << 20) : new InlineHasher(withMd5);
+export function createHasher(withMd5: boolean, opts: { inWorker: boolean }): Hasher {
+  return opts.inWorker ? new WorkerHasher(withMd5) : new InlineHasher(withMd5);
 }

@@ -3,9 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { Downloader } from '../download/downloader';
 import { retryAfterMs } from '../download/attempt';
 import { checkFilename, checkUrl } from '../download/names';
@@ -195,4 +197,28 @@ test('a refused connection is a network error retried a bounded number of times'
   await new Promise((r) => s.close(r));
   const r = await new Downloader({ dir, ...fast, attempts: 3 }).start({ url: `http://127.0.0.1:${port}/x`, filename: 'x' }).done;
   expect(!r.ok && r.error.text).toBe(`download failed after 3 attempts: network error: ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:${port})`);
+});
+
+test('a body sent with a Content-Encoding anyway (we ask for identity) is decoded; a cut mid-body is a network error, retried', async () => {
+  const gz = zlib.gzipSync(file);
+  const seen: (string | undefined)[] = [];
+  let n = 0;
+  const s = http.createServer((req, res) => {
+    seen.push(req.headers['accept-encoding']);
+    res.writeHead(200, { 'content-encoding': 'gzip' }); // chunked: a Content-Length would count the encoded bytes
+    // The first reply is cut half way: the retry gets it whole.
+    if (n++ === 0) res.write(gz.subarray(0, gz.length >> 1), () => res.socket?.destroy());
+    else res.end(gz);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (s.address() as net.AddressInfo).port;
+    const r = await new Downloader({ dir, ...fast }).start({ url: `http://127.0.0.1:${port}/z`, filename: 'z.ipk', size: SIZE, sha256 }).done;
+    expect(r.ok ? 'ok' : r.error.text).toBe('ok');
+    expect(r.state.attempts).toBe(2);
+    expect(fs.readFileSync(path.join(dir, 'z.ipk')).equals(file)).toBe(true);
+    expect(seen).toEqual(['identity', 'identity']);
+  } finally {
+    await new Promise((r) => s.close(r));
+  }
 });

@@ -134,3 +134,18 @@ test('a 416 for a partial file longer than the server\'s file: the part is dropp
   expect(r.state.restarts).toBe(1);
   expect(fs.readFileSync(path.join(dir, 'e.ipk')).equals(file)).toBe(true);
 });
+
+test('one hash worker serves download after download (kept between them): SHA-256, MD5 only, then wrong bytes, each hashed afresh', async () => {
+  const md5 = crypto.createHash('md5').update(file).digest('hex');
+  const wrong = Buffer.from(file);
+  wrong[SIZE >> 1] ^= 1;
+  server = await startBadServer(file, (n, req) => (req.url === '/wrong' ? { body: wrong } : {}));
+  const d = new Downloader({ dir, ...fast, hashInWorker: 'always', concurrency: 1 });
+  const a = await d.start({ url: `${server.url}/a`, filename: 'a.ipk', size: SIZE, sha256 }).done;
+  const b = await d.start({ url: `${server.url}/b`, filename: 'b.ipk', size: SIZE, md5 }).done;
+  const c = await d.start({ url: `${server.url}/wrong`, filename: 'c.ipk', size: SIZE, sha256 }).done;
+  const e = await d.start({ url: `${server.url}/e`, filename: 'e.ipk', size: SIZE, sha256 }).done;
+  expect([a.ok, b.ok, c.ok, e.ok]).toEqual([true, true, false, true]);
+  expect(!c.ok && c.error.text).toBe(`checksum mismatch: expected sha256 ${sha256}, got ${crypto.createHash('sha256').update(wrong).digest('hex')}`);
+  expect(fs.readdirSync(dir).sort()).toEqual(['a.ipk', 'b.ipk', 'e.ipk']);
+});

@@ -99,6 +99,28 @@ test('any chunking gives the same result (split inside lines and multi-byte char
   expect(whole.packages[7].description).toMatch(/^Paquet é ü 日本/);
 });
 
+test('any chunking keeps folded fields, CRLF lines, tabs and upper-case digests as one push does', () => {
+  const md5 = 'D41D8CD98F00B204E9800998ECF8427E';
+  const text = Buffer.from(
+    [
+      `Package: a\r\nVersion: 1\r\nFilename: a.ipk\r\nMD5Sum: ${md5}\r\nSize:\t12 \r\nDescription: one\r\n two\r\n .\r\n\tthree`,
+      `Package: b\nVersion: 2\nFilename: ./p/b.ipk\nDepends: x (>= 1),\n  y\nInstalledSize: 7\nSHA256sum: ${'AB'.repeat(32)}\nDescription:\n only continued`,
+      'Package: c\nVersion: 3\nFilename: c.ipk\nSize: 1x\nSection:\nDescription:',
+    ].join('\n\n') + '\n',
+  );
+  const whole = parsePackages(text, FEED);
+  expect(whole.packages).toEqual([
+    { name: 'a', version: '1', filename: 'a.ipk', url: `${FEED}/a.ipk`, md5: md5.toLowerCase(), size: 12, description: 'one\ntwo\n.\nthree' },
+    { name: 'b', version: '2', filename: './p/b.ipk', url: `${FEED}/p/b.ipk`, depends: 'x (>= 1), y', installedSize: 7, sha256: 'ab'.repeat(32), description: '\nonly continued' },
+  ]);
+  expect(whole.rejections).toEqual(['Packages stanza at line 21 refused: bad Size "1x"']);
+  for (const step of [1, 2, 5, 64]) {
+    const p = new PackagesParser(FEED);
+    for (let i = 0; i < text.length; i += step) p.push(text.subarray(i, i + step));
+    expect(p.end()).toEqual(whole);
+  }
+});
+
 test('stanzas with bad or missing values are refused alone and counted, with their line', () => {
   const bad = [
     'Package: ok\nVersion: 1\nFilename: ok.ipk',
@@ -153,6 +175,9 @@ test('structural faults and limits refuse the whole index with the line', () => 
   expect(err(`Package: a\nDescription: ${'x'.repeat(400)}\n`)).toBe('Packages line 1: stanza larger than the 300-byte limit');
   expect(err(`Package: a\nDescription: ${'x'.repeat(400)}`)).toBe('Packages line 1: stanza larger than the 300-byte limit');
   expect(err('A: 1\nB: 2\nC: 3\nD: 4\nE: 5\nF: 6\n')).toBe('Packages line 1: stanza has more than 5 fields');
+  // A stanza both faulty and over the limit says the limit; the first fault of a stanza is the one said.
+  expect(err(`Package: a\nnot a field\nDescription: ${'x'.repeat(400)}\n`)).toBe('Packages line 1: stanza larger than the 300-byte limit');
+  expect(err('Package: a\nnot a field\n continued\nalso not\n')).toBe('Packages line 2: neither "Field: value" nor a continuation line');
   expect(err('Package: a\nVersion: 1\nFilename: a.ipk\n\n'.repeat(4))).toBe('Packages: more than 3 packages');
   expect(err('#'.repeat(10_001))).toBe('Packages: larger than the 10000-byte limit');
 });
