@@ -137,6 +137,36 @@ test('a download running when the daemon is killed (-9) reads interrupted after 
   await d3.stop();
 }, 120000);
 
+test('resumeDownload of a ticket a crash interrupted goes on under the same ticket from its partial file; other ended tickets are refused', async () => {
+  const d1 = await started();
+  const url = `${server.url}/slow-resume.bin`;
+  const sub = lunaSend(d1.root, ['-i', `${DLM}/download`, JSON.stringify({ target: url, subscribe: true })], { until: ended, limitMs: 60000 });
+  const item = await until('download running', () => pendingOf(d1, url));
+  const part = path.join(dirOf(d1), 'slow-resume.bin.part');
+  await until('1 MiB on disk', () => (fs.existsSync(part) && fs.statSync(part).size >= 1024 * 1024 ? true : undefined));
+  d1.proc.kill('SIGKILL');
+  await d1.exited;
+  await sub.catch(() => undefined);
+  const kept = fs.statSync(part).size;
+
+  const d2 = await started({ root: d1.root });
+  const notDownloading = expect.objectContaining({ returnValue: false, errorCode: '-4', errorText: 'Ticket provided does not correspond to a downloading transfer' });
+  expect(await call(d2.root, `${DLM}/resumeDownload`, { ticket: item.ticket + 500 })).toEqual(notDownloading);
+  expect(await call(d2.root, `${DLM}/resumeDownload`, { ticket: `${item.ticket}/../1` })).toEqual(notDownloading);
+  expect(await call(d2.root, `${DLM}/resumeDownload`, { ticket: item.ticket })).toEqual({ returnValue: true, ticket: item.ticket });
+  const done = await until('the resumed download completed', async () => {
+    const q = await call(d2.root, `${DLM}/downloadStatusQuery`, { ticket: item.ticket });
+    return q.state === 'completed' ? q : undefined;
+  }, 30000);
+  expect(record(done)).toEqual(expect.objectContaining({ ticket: item.ticket, url, completed: true, initialOffset: kept, target: path.join(dirOf(d1), 'slow-resume.bin') }));
+  expect(fs.readFileSync(path.join(dirOf(d1), 'slow-resume.bin')).equals(blob)).toBe(true);
+  expect(server.requests.filter((r) => r.url === '/slow-resume.bin').map((r) => r.range)).toEqual([undefined, `bytes=${kept}-`]);
+  expect((await history(d2)).filter((h) => h.ticket === item.ticket).map((h) => h.state)).toEqual(['completed']);
+  // A completed ticket is not resumed again.
+  expect(await call(d2.root, `${DLM}/resumeDownload`, { ticket: item.ticket })).toEqual(notDownloading);
+  await d2.stop();
+}, 120000);
+
 test('a clean stop (SIGTERM) leaves the running download interrupted with its partial file, as a crash does, not cancelled', async () => {
   const d1 = await started();
   const url = `${server.url}/slow-term.bin`;

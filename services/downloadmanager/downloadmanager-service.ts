@@ -275,12 +275,50 @@ export class DownloadManagerService {
       handler: async (msg) => {
         const t = this.ticketOf(msg.payload);
         const uid = callerFromPeer(msg.peer).uid;
+        if (!t && kind === 'resume') return this.resumeInterrupted(parseTicket(msg.payload.ticket), uid);
         if (!t || !this.reaches(uid, t.owner)) return fail(DownloadManagerErrorCode.NO_SUCH_TICKET, DownloadErrorText.notDownloading);
         const err = kind === 'pause' ? this.downloader.pause(t.downloadId) : kind === 'resume' ? this.downloader.resume(t.downloadId) : await this.downloader.cancel(t.downloadId);
         if (err) return fail(err.code, err.text);
         return { returnValue: true, ticket: t.ticket };
       },
     };
+  }
+
+  /**
+   * resumeDownload of a download a daemon stop or crash interrupted (as luna-downloadmgr resumes an interrupted
+   * ticket): the same ticket goes on from its kept partial file (a Range request from its last byte), with the URL and
+   * file name of its record. The request's secrets (authToken, cookieHeader) were never written to disk, so they are not
+   * sent again. Any other ended download is refused as not downloading.
+   */
+  private async resumeInterrupted(n: number | null, uid: number): Promise<Payload> {
+    const notDownloading = fail(DownloadManagerErrorCode.NO_SUCH_TICKET, DownloadErrorText.notDownloading);
+    const h = n === null ? undefined : this.book.history.find((x) => x.ticket === n);
+    if (n === null || !h || !this.reaches(uid, h.owner) || h.state !== 'interrupted') return notDownloading;
+    let r: { url?: unknown; destFile?: unknown; errorCode?: unknown; mimetype?: unknown; deviceId?: unknown };
+    try {
+      r = JSON.parse(h.recordString) as typeof r;
+    } catch {
+      return notDownloading;
+    }
+    if (r.errorCode !== DownloadErrorCode.INTERRUPTED || typeof r.url !== 'string' || !/^https?:\/\//i.test(r.url)) return notDownloading;
+    if (typeof r.destFile !== 'string' || checkFilename(r.destFile) || this.downloader.busyFilenames().includes(r.destFile)) return notDownloading;
+    const headers: Record<string, string> = typeof r.deviceId === 'string' && r.deviceId ? { 'Device-Id': r.deviceId } : {};
+    const started = this.downloader.start({ url: r.url, filename: r.destFile, headers });
+    const s = this.downloader.get(started.id)!;
+    if (s.phase === 'failed') return fail(s.error!.code, s.error!.text);
+    const t: TicketInfo = {
+      ticket: n, downloadId: started.id, url: r.url, interface: h.interface, owner: h.owner ?? uid,
+      ...(typeof r.mimetype === 'string' && r.mimetype ? { mimetype: r.mimetype } : {}),
+      ...(typeof r.deviceId === 'string' && r.deviceId ? { deviceId: r.deviceId } : {}),
+    };
+    const tickets = new Map(this.book.tickets);
+    tickets.set(n, t);
+    this.book = { ...this.book, tickets, history: this.book.history.filter((x) => x.ticket !== n) };
+    this.byDownload.set(started.id, t);
+    this.active.set(n, { ticket: n, url: r.url, filename: s.filename, owner: t.owner!, startTime: h.startTime ?? new Date(s.startedAt).toISOString(), interface: h.interface });
+    await this.persist().catch(() => undefined);
+    this.log(`download ticket ${n}: resumed after a restart, from its kept partial file`);
+    return { returnValue: true, ticket: n };
   }
 
   /**
