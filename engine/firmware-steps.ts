@@ -19,7 +19,7 @@ import { REMOVE_STEPS as APP_REMOVE_STEPS } from './remove-steps';
 import { classifyVersion } from './version-compare';
 import { exists, mkdirDurable, removeTreeDurable, renameDurable, syncTree, writeFileDurable } from './durable-fs';
 import { writeJournal, type JournalTarget } from './journal';
-import { commit, finish, moveAside, rollback, stagingRoot, switchIn } from './package-switch';
+import { commit, finish, moveAside, rollback, stagingRoot } from './package-switch';
 import { faultPoint } from './fault-points';
 import { firmwareDbFiles, firmwareTargets, readFirmware } from './firmware-db';
 import { findPackage } from './package-db';

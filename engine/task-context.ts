@@ -11,7 +11,6 @@ import type { AppRootLayout, InstalledPackage } from './package-db';
 import type { JournalRecord } from './journal';
 import type { IpkPackage } from '../ipk/ipk-reader';
 import type { Caller } from './caller-access';
-import type { Step } from './steps';
 
 /** The application manager as the installer needs it (a bus call in production). */
 export interface AppManagerLink {

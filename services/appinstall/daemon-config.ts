@@ -1,13 +1,13 @@
 // The daemon config file <root>/etc/palm/appinstalld.json (docs/layout.md): optional; a bad file is a clear start-up error.
-// Reading and checking only; the values are used by the install service and the task queue.
+// Reading and checking only; the values are used by the engine (engine/config.ts), the services and the gateway.
 import fs from 'node:fs';
 import { CodedError, ErrorCode, ErrorText } from '../../status-codes';
-import { DEFAULT_LIMITS, type ExtractLimits } from '../../ipk/entry-rules';
+import { DEFAULT_LIMITS } from '../../ipk/entry-rules';
 import { parseBoundedJson } from '../../ipk/json-bounds';
 import type { EngineConfig } from '../../engine/config';
+import { DEFAULT_GATEWAY, parseGatewayConfig, type GatewayConfig } from '../../gateway/config';
 
 const MAX_CONFIG_BYTES = 64 * 1024;
-import { DEFAULT_GATEWAY, parseGatewayConfig, type GatewayConfig } from '../../gateway/config';
 
 /** The daemon's settings: the engine's (engine/config.ts) and those of the services and the gateway. */
 export interface DaemonConfig extends EngineConfig {
