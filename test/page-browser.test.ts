@@ -19,6 +19,8 @@ import { firmwareIpk } from './helpers/firmware-ipk';
 declare const document: any;
 declare const sessionStorage: any;
 declare function getComputedStyle(e: unknown): any;
+declare const window: any;
+declare const MutationObserver: any;
 
 const ARTIFACTS = path.join(__dirname, 'artifacts');
 let g: GatewayDaemon;
@@ -117,6 +119,17 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
   fs.copyFileSync(good, target);
   const listCalls = () => requests.filter((u) => u.endsWith('/app_store/packages')).length;
   const before = listCalls();
+  // Every width the bar is drawn at, seen by the page itself (a poll from here can miss a fast install's steps while
+  // it takes a screenshot).
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    window.weatherWidths = seen;
+    const read = () => {
+      const w: string | undefined = document.querySelector('#apps .app[data-name="com.example.weather"] .progress > span')?.style.width;
+      if (w && !seen.includes(w)) seen.push(w);
+    };
+    new MutationObserver(read).observe(document.getElementById('apps'), { subtree: true, childList: true, attributes: true, attributeFilter: ['style'] });
+  });
   await card('com.example.weather').getByRole('button', { name: 'Retry com.example.weather' }).click();
   const widths = new Set<string>();
   let sawRunningLog = false;
@@ -145,6 +158,7 @@ test('sign in, refresh, GET-equivalent install with a pushed progress bar to Ins
   }
   expect({ status: await card('com.example.weather').getAttribute('data-status'), seen: statuses }).toMatchObject({ status: 'up_to_date' });
   expect(await card('com.example.weather').locator('[data-role=status]').textContent()).toBe('Installed');
+  for (const w of (await page.evaluate(() => window.weatherWidths)) as string[]) widths.add(w);
   expect(widths.size).toBeGreaterThanOrEqual(2); // the bar moved
   expect(sawRunningLog).toBe(true);
   // Progress came pushed: the list was not fetched once per progress step.
