@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { Layout } from '../layout/paths';
 import { parseControlText } from '../ipk/control';
 import { isSafeName } from './package-db';
-import { stagingRoot } from './package-switch';
 import type { JournalRecord } from './journal';
 
 export interface InstalledFirmware {
@@ -81,20 +80,11 @@ export async function listFirmware(layout: Layout, opts: { damaged?: boolean } =
   return out;
 }
 
-/** What is wrong with a firmware task's journal record (recovery.ts journalProblem), or null: it may act only in its
- *  own staging folder under the firmware root and on its package's firmware folder and record files. */
-export function firmwareJournalProblem(layout: Layout, rec: JournalRecord): string | null {
+/** What is wrong with a firmware task's journal record beyond where it acts (recovery.ts journalProblem checks that),
+ *  or null: its name is a plain firmware name and it is never a developer task. */
+export function firmwareJournalProblem(rec: JournalRecord): string | null {
   const r = rec as unknown as Record<string, unknown>;
   if (!isFirmwareName(r.packageId)) return `firmware name ${JSON.stringify(r.packageId)} is not a plain name`;
   if (r.developer !== false) return 'a firmware task is never a developer one';
-  const base = layout.firmware.base;
-  if (r.appRoot !== base) return `firmware root ${JSON.stringify(r.appRoot)} is not ${base}`;
-  const staging = path.join(stagingRoot(base), String(r.taskId));
-  if (r.staging !== staging) return `staging ${JSON.stringify(r.staging)} is not ${staging}`;
-  for (const t of rec.targets as unknown[]) {
-    const target = t as Record<string, unknown> | null;
-    if (!target || !isFirmwareTarget(r.packageId, target.rel)) return `target ${JSON.stringify(target?.rel ?? t)} is not a path firmware ${r.packageId} owns`;
-    if (typeof target.existedBefore !== 'boolean' || typeof target.inNew !== 'boolean') return `target ${target.rel} lacks existedBefore/inNew`;
-  }
   return null;
 }

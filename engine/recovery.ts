@@ -8,7 +8,7 @@ import { ErrorText } from '../status-codes';
 import { removeTreeDurable } from './durable-fs';
 import { isPackageTarget, isSafeName, listPackages } from './package-db';
 import { reconcileBusTree, type HubManifests } from './bus-file-sync';
-import { firmwareJournalProblem } from './firmware-db';
+import { firmwareJournalProblem, isFirmwareTarget } from './firmware-db';
 
 /** Returns one line per thing it did, for the log. */
 export async function recover(layout: Layout, hub: HubManifests | null): Promise<string[]> {
@@ -64,16 +64,26 @@ export function journalProblem(layout: Layout, rec: JournalRecord): string | nul
   if (typeof r.taskId !== 'string' || !isSafeName(r.taskId)) return `task id ${JSON.stringify(r.taskId)} is not a plain name`;
   if (r.op !== 'install' && r.op !== 'remove') return `op ${JSON.stringify(r.op)} is neither install nor remove`;
   if (!PHASES.includes(r.phase as string)) return `phase ${JSON.stringify(r.phase)} is unknown`;
-  if (r.firmware === true) return firmwareJournalProblem(layout, rec);
+  if (r.firmware === true) {
+    const why = firmwareJournalProblem(rec);
+    return why ?? placementProblem(rec, layout.firmware.base, (rel) => isFirmwareTarget(String(r.packageId), rel), `firmware ${r.packageId}`);
+  }
   if (typeof r.packageId !== 'string' || !isSafeName(r.packageId)) return `package id ${JSON.stringify(r.packageId)} is not a plain name`;
   if (typeof r.developer !== 'boolean') return '"developer" is not a boolean';
   const appRoot = r.developer ? layout.developerApps.base : layout.verifiedApps.base;
-  if (r.appRoot !== appRoot) return `app root ${JSON.stringify(r.appRoot)} is not ${appRoot}`;
-  const staging = path.join(stagingRoot(appRoot), r.taskId);
+  return placementProblem(rec, appRoot, (rel) => isPackageTarget(String(r.packageId), rel), `package ${r.packageId}`);
+}
+
+/** Where a record acts: its root must be `base`, its staging folder <base>/.appinstalld-staging/<task id>, and each
+ *  target a path `owns` accepts (of `owner`), with both of its flags. */
+function placementProblem(rec: JournalRecord, base: string, owns: (rel: unknown) => boolean, owner: string): string | null {
+  const r = rec as unknown as Record<string, unknown>;
+  if (r.appRoot !== base) return `root ${JSON.stringify(r.appRoot)} is not ${base}`;
+  const staging = path.join(stagingRoot(base), String(r.taskId));
   if (r.staging !== staging) return `staging ${JSON.stringify(r.staging)} is not ${staging}`;
   for (const t of rec.targets as unknown[]) {
     const target = t as Record<string, unknown> | null;
-    if (!target || !isPackageTarget(r.packageId, target.rel)) return `target ${JSON.stringify(target?.rel ?? t)} is not a path package ${r.packageId} owns`;
+    if (!target || !owns(target.rel)) return `target ${JSON.stringify(target?.rel ?? t)} is not a path ${owner} owns`;
     if (typeof target.existedBefore !== 'boolean' || typeof target.inNew !== 'boolean') return `target ${target.rel} lacks existedBefore/inNew`;
   }
   return null;

@@ -9,7 +9,7 @@ import { Stage, ErrorCode, ErrorText } from '../status-codes';
 import { LunaClient } from '../ipc/client';
 import { FAULT_POINTS } from '../engine/fault-points';
 import { startDaemon, killAllChildren, makeIpk, makeRoot, type Json } from './helpers/appinstall-daemon';
-import { hubAllows, leftovers, runningTasks, runTask, snapshot, waitForMethods, whichState, type Snapshot } from './helpers/crash-tree';
+import { hubAllows, leftovers, runningTasks, runTask, snapshot, taskFaultPoints, waitForMethods, whichState, withDaemonClient, type Snapshot } from './helpers/crash-tree';
 
 const ID = 'com.example.crash';
 const SVC = `${ID}.service`;
@@ -40,17 +40,6 @@ function copyRoot(from: string): string {
   return root;
 }
 
-async function withClient<T>(root: string, env: NodeJS.ProcessEnv, fn: (c: LunaClient, stderr: () => string) => Promise<T>): Promise<T> {
-  const d = await startDaemon({ root, env });
-  const c = await LunaClient.connect({ root });
-  try {
-    await waitForMethods(c);
-    return await fn(c, d.stderr);
-  } finally {
-    await c.close();
-    await d.stop();
-  }
-}
 
 const finalOf = (lines: Json[]) => lines[lines.length - 1];
 
@@ -64,13 +53,10 @@ beforeAll(async () => {
   ref.absent = snapshot(golden.empty);
   // Clean traced runs: the reference trees and the list of boundaries of each operation.
   const traced = async (op: Op, root: string) =>
-    withClient(root, { APPINSTALLD_FAULT_TRACE: '1' }, async (c, stderr) => {
+    withDaemonClient(root, { APPINSTALLD_FAULT_TRACE: '1' }, async (c, stderr) => {
       const lines = await OPS[op].run(c);
       expect(finalOf(lines).statusValue).toBe(op === 'remove' ? Stage.REMOVED.statusValue : Stage.INSTALLED.statusValue);
-      // boundaries of the task only (a copied root makes start-up recovery rewrite the service files, whose Exec line
-      // names the root: those passes come before "services open" and are counted, so the task's pass numbers stay right)
-      const taskPart = stderr().slice(stderr().indexOf('services open'));
-      trace[op] = [...taskPart.matchAll(/fault point (\S+)/g)].map((m) => m[1]);
+      trace[op] = taskFaultPoints(stderr());
     });
   golden.v1 = copyRoot(golden.empty);
   await traced('fresh', golden.v1);
@@ -129,7 +115,7 @@ async function crashCase(op: Op, fault: string): Promise<string[]> {
     const exit = await d.exited;
     if (exit.signal !== 'SIGKILL') throw new Error(`daemon did not die at ${fault}: ${JSON.stringify(exit)}\n${d.stderr()}`);
     const committed = trace[op].indexOf(fault) >= trace[op].indexOf(`${o.commit}:1`);
-    await withClient(root, {}, async (c2) => {
+    await withDaemonClient(root, {}, async (c2) => {
       const state = await checkAfterRestart(c2, root, [o.old, o.target]);
       expect([fault, state]).toEqual([fault, committed ? o.target : o.old]);
       // the next install of the same id works and leaves exactly the clean result
@@ -169,7 +155,7 @@ test("a crash during the recovery's own rollback is finished by the next start",
   expect((await d.exited).signal).toBe('SIGKILL');
   const again = await startDaemon({ root, env: { APPINSTALLD_FAULT: 'rollback.restored:1' } }).catch((e: Error) => e);
   expect(again).toBeInstanceOf(Error); // killed itself during recovery, before its methods opened
-  await withClient(root, {}, async (c2) => {
+  await withDaemonClient(root, {}, async (c2) => {
     expect(await checkAfterRestart(c2, root, ['v1'])).toBe('v1');
     const lines = await runTask(c2, 'install', { id: ID, ipkUrl: v2 });
     expect(finalOf(lines).statusValue).toBe(Stage.INSTALLED.statusValue);
@@ -182,7 +168,7 @@ async function enospcCase(op: Op, fault: string): Promise<string[]> {
   const o = OPS[op];
   const root = copyRoot(o.from());
   try {
-    await withClient(root, { APPINSTALLD_FAULT: `${fault}:enospc` }, async (c) => {
+    await withDaemonClient(root, { APPINSTALLD_FAULT: `${fault}:enospc` }, async (c) => {
       const final = finalOf(await o.run(c));
       if (op === 'remove') expect(final).toMatchObject({ statusValue: Stage.REMOVE_FAILED.statusValue, details: { errorCode: ErrorCode.REMOVE_FAILED } });
       else expect(final).toMatchObject({ statusValue: Stage.INSTALL_FAILED.statusValue, details: { errorCode: ErrorCode.NO_SPACE, reason: expect.stringMatching(new RegExp(`^${ErrorText.NO_SPACE}: .*ENOSPC`)) } });

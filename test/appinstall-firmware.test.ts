@@ -11,7 +11,7 @@ import { Stage, ErrorCode, ErrorText } from '../status-codes';
 import { LunaClient } from '../ipc/client';
 import { call, install, remove, startDaemon, killAllChildren, makeIpk, makeRoot, type Daemon, type Json } from './helpers/appinstall-daemon';
 import { buildTar, controlText, controlTgz, gz, ipkOf, type TarEntry } from './helpers/ipk-corpus';
-import { runningTasks, runTask, waitForMethods } from './helpers/crash-tree';
+import { runningTasks, runTask, taskFaultPoints, waitForMethods, withDaemonClient } from './helpers/crash-tree';
 import { parseDaemonConfig } from '../services/appinstall/daemon-config';
 
 const FW = 'wifi-fw';
@@ -353,28 +353,16 @@ describe('a crash at each step boundary leaves the old or the new firmware whole
     for (const [k, r] of Object.entries(ref)) if (JSON.stringify(snap) === JSON.stringify(r)) return k;
     return `neither: ${JSON.stringify(snap)}`;
   };
-  async function withClient<T>(root: string, env: NodeJS.ProcessEnv, fn: (c: LunaClient, stderr: () => string) => Promise<T>): Promise<T> {
-    const d = await startDaemon({ root, env });
-    const c = await LunaClient.connect({ root });
-    try {
-      await waitForMethods(c);
-      return await fn(c, d.stderr);
-    } finally {
-      await c.close();
-      await d.stop();
-    }
-  }
 
   beforeAll(async () => {
     golden.empty = makeRoot();
     roots.push(golden.empty);
     await (await startDaemon({ root: golden.empty })).stop();
     ref.absent = fwSnapshot(golden.empty);
-    const traced = (op: Op, root: string) => withClient(root, { APPINSTALLD_FAULT_TRACE: '1' }, async (c, stderr) => {
+    const traced = (op: Op, root: string) => withDaemonClient(root, { APPINSTALLD_FAULT_TRACE: '1' }, async (c, stderr) => {
       const lines = await OPS[op].run(c);
       expect(last(lines).statusValue).toBe(op === 'remove' ? Stage.REMOVED.statusValue : Stage.INSTALLED.statusValue);
-      const taskPart = stderr().slice(stderr().indexOf('services open'));
-      trace[op] = [...taskPart.matchAll(/fault point (\S+)/g)].map((m) => m[1]);
+      trace[op] = taskFaultPoints(stderr());
     });
     golden.v1 = copyRoot(golden.empty);
     await traced('fresh', golden.v1);
@@ -405,7 +393,7 @@ describe('a crash at each step boundary leaves the old or the new firmware whole
       const exit = await d.exited;
       if (exit.signal !== 'SIGKILL') return [`${op} ${fault}: daemon did not die: ${JSON.stringify(exit)}`];
       const committed = trace[op].indexOf(fault) >= trace[op].indexOf(`${o.commit}:1`);
-      return await withClient(root, {}, async (c2) => {
+      return await withDaemonClient(root, {}, async (c2) => {
         const problems: string[] = [];
         const state = stateOf(root);
         const want = committed ? o.target : o.old;

@@ -4,15 +4,18 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LunaClient } from '../../ipc/client';
-import { isFinal, type Json } from './appinstall-daemon';
+import { LunaClient } from '../../ipc/client';
+import { BUS_SUBDIRS, layout } from '../../layout/paths';
+import { journalDir as journalDirOf } from '../../engine/journal';
+import { stagingRoot } from '../../engine/package-switch';
+import { isFinal, startDaemon, type Json } from './appinstall-daemon';
 
 /** Directories that exist whatever is installed (created on first use, never removed): left out of snapshots. */
 const CONTAINERS = new Set(['usr/', 'usr/palm/', 'usr/palm/applications/', 'usr/palm/services/', 'usr/palm/packages/', 'var/', 'var/lib/', 'var/lib/opkg/', 'var/lib/opkg/info/', '.appinstalld-staging/']);
 
-export const appsDir = (root: string) => path.join(root, 'media/cryptofs/apps');
-export const busDir = (root: string) => path.join(root, 'var/luna-service2');
-export const journalDir = (root: string) => path.join(root, 'var/lib/appinstalld/journal');
+const appsDir = (root: string) => layout(root).verifiedApps.base;
+const busDir = (root: string) => layout(root).volatileBus.base;
+const journalDir = (root: string) => journalDirOf(layout(root).installerState);
 
 /** path → "mode sha256" (directories: "dir mode"); the root prefix inside contents is replaced, so roots compare. */
 function hashTree(dir: string, root: string, skip: Set<string>): Record<string, string> {
@@ -44,7 +47,7 @@ export interface Snapshot {
 
 /** Every file and directory (lists AND contents) of the verified app root and the verified volatile bus tree. */
 export function snapshot(root: string): Snapshot {
-  return { apps: hashTree(appsDir(root), root, CONTAINERS), bus: hashTree(busDir(root), root, new Set(['roles.d/', 'client-permissions.d/', 'api-permissions.d/', 'groups.d/', 'services.d/', 'manifests.d/', 'containers.d/'])) };
+  return { apps: hashTree(appsDir(root), root, CONTAINERS), bus: hashTree(busDir(root), root, new Set(BUS_SUBDIRS.map((d) => `${d}/`))) };
 }
 
 /** The differences between two snapshots, as readable lines (empty = equal). */
@@ -73,7 +76,7 @@ export function whichState(snap: Snapshot, refs: Record<string, Snapshot>): stri
 /** What a crash must never leave behind after a restart: staging entries, journal records, temp files. */
 export function leftovers(root: string): string[] {
   const out: string[] = [];
-  const staging = path.join(appsDir(root), '.appinstalld-staging');
+  const staging = stagingRoot(appsDir(root));
   if (fs.existsSync(staging)) out.push(...fs.readdirSync(staging).map((n) => `staging: ${n}`));
   if (fs.existsSync(journalDir(root))) out.push(...fs.readdirSync(journalDir(root)).map((n) => `journal: ${n}`));
   const walk = (d: string) => {
@@ -86,7 +89,7 @@ export function leftovers(root: string): string[] {
   };
   walk(appsDir(root));
   walk(busDir(root));
-  walk(path.join(root, 'var/lib/appinstalld'));
+  walk(layout(root).installerState);
   return out;
 }
 
@@ -155,4 +158,26 @@ export function noiseBytes(seed: string, n: number): Buffer {
   const key = crypto.createHash('sha256').update(seed).digest();
   const c = crypto.createCipheriv('aes-128-ctr', key.subarray(0, 16), key.subarray(16, 32));
   return c.update(Buffer.alloc(n));
+}
+
+/** Starts the daemon on `root` with `env`, connects a client once its methods are open, runs `fn`, then stops both. */
+export async function withDaemonClient<T>(root: string, env: NodeJS.ProcessEnv, fn: (c: LunaClient, stderr: () => string) => Promise<T>): Promise<T> {
+  const d = await startDaemon({ root, env });
+  const c = await LunaClient.connect({ root });
+  try {
+    await waitForMethods(c);
+    return await fn(c, d.stderr);
+  } finally {
+    await c.close();
+    await d.stop();
+  }
+}
+
+/**
+ * The fault points a traced daemon (APPINSTALLD_FAULT_TRACE=1) crossed during its task, in order: only those after
+ * "services open" (a copied root makes start-up recovery rewrite the service files, whose Exec line names the root:
+ * those passes come before and are counted, so the task's pass numbers stay right).
+ */
+export function taskFaultPoints(stderr: string): string[] {
+  return [...stderr.slice(stderr.indexOf('services open')).matchAll(/fault point (\S+)/g)].map((m) => m[1]);
 }
