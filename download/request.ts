@@ -8,6 +8,7 @@
 import http from 'node:http';
 import { finished, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { DownloadErrorText } from '../status-codes';
 
 /** A failure of the connection or of the reply's body (never of our own file system): attempt.ts retries these. */
 export class NetworkError extends Error {
@@ -33,7 +34,7 @@ const DEFAULT_HEADERS = { accept: '*/*', 'user-agent': 'node' };
 /** GET `url` (redirects not followed); rejects with a NetworkError or the signal's abort. The body must be read or dropped. */
 export async function get(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<Reply> {
   // As fetch: credentials in a URL are refused, not turned into an Authorization header.
-  if (url.username || url.password) throw new NetworkError(new TypeError('Request cannot be constructed from a URL that includes credentials'));
+  if (url.username || url.password) throw new NetworkError(new TypeError(DownloadErrorText.credentialsInUrl));
   const all: Record<string, string> = { ...DEFAULT_HEADERS };
   for (const [k, v] of Object.entries(headers)) all[k.toLowerCase()] = v;
   // Loaded with the first download: a daemon that downloads nothing does not carry it.

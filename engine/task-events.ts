@@ -47,8 +47,6 @@ export interface TaskInfo {
   packageId?: string;
   /** What the front-end that submitted the task attached to it (services/appinstall: the request's payload). */
   meta?: unknown;
-  /** A part of a larger operation (a catalog install's chain). */
-  partOfChain: boolean;
 }
 
 export type TaskEvent =

@@ -187,7 +187,7 @@ export class TaskQueue {
     const appRoot = appRootOf(this.env.layout, req.developer);
     const ctx: TaskContext = { env: { ...this.env, locks: this.locks }, req, appRoot, busTree: busTreeOf(this.env.layout, req.developer), packageId };
     const info: TaskInfo = {
-      taskId, op, id: req.id, developer: req.developer, client: req.client, partOfChain: req.partOf !== undefined,
+      taskId, op, id: req.id, developer: req.developer, client: req.client,
       ...(op === 'install' ? { installBasePath: appRoot.base } : {}),
       ...(packageId !== undefined ? { packageId } : {}),
       ...(req.meta !== undefined ? { meta: req.meta } : {}),

@@ -271,6 +271,8 @@ export const DownloadErrorText = {
   httpStatus: (status: number, statusText: string) => `HTTP ${status}${statusText ? ` ${statusText}` : ''}`,
   failedAfter: (attempts: number, last: string) => `download failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${last}`,
   network: (why: string) => `network error: ${why}`,
+  /** A URL with a user name or password in it (refused as fetch refuses it, never turned into an Authorization header). */
+  credentialsInUrl: 'Request cannot be constructed from a URL that includes credentials',
   stalled: (seconds: number) => `no data received for ${seconds} s`,
   checksumMismatch: (algo: string, expected: string, got: string) => `checksum mismatch: expected ${algo} ${expected}, got ${got}`,
   sizeMismatch: (expected: number, got: number) => `size mismatch: expected ${expected} bytes, got ${got}`,

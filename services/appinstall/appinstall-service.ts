@@ -16,7 +16,7 @@ import { appRootOf } from '../../engine/task-context';
 import { findPackage } from '../../engine/package-db';
 import { readFirmware } from '../../engine/firmware-db';
 import type { InstallEngine } from '../../engine/install-engine';
-import type { TaskEvent, TaskInfo, TaskNews } from '../../engine/task-events';
+import type { TaskInfo, TaskNews } from '../../engine/task-events';
 import type { StageName } from '../../status-codes';
 import { foldEvent, initialEvent, type Details, type StageUpdate, type StatusEvent } from './status-events';
 import { endUpdate, stepUpdates } from './stage-map';
@@ -80,7 +80,6 @@ function clientOf(msg: Message): string {
 
 /** What the service keeps of a task while it runs: its event so far and the last stage it reached. */
 interface Followed {
-  op: 'install' | 'remove';
   current: StatusEvent;
   last?: StageName;
 }
@@ -146,17 +145,17 @@ export class AppInstallService {
   private onTask({ task, event }: TaskNews): void {
     if (event.type === 'queued') {
       const payload = (task.meta as TaskMeta | undefined)?.payload ?? { id: task.id };
-      this.tasks.set(task.taskId, { op: task.op, current: initialEvent(task.id, payload, this.baseDetails(task)) });
+      this.tasks.set(task.taskId, { current: initialEvent(task.id, payload, this.baseDetails(task)) });
       return;
     }
     const t = this.tasks.get(task.taskId);
     if (!t) return;
     if (event.type === 'step') {
-      for (const u of stepUpdates(t.op, event, t.last)) this.update(task, t, u, false);
+      for (const u of stepUpdates(task.op, event, t.last)) this.update(task, t, u, false);
       return;
     }
     this.tasks.delete(task.taskId);
-    this.update(task, t, endUpdate(t.op, event as Extract<TaskEvent, { type: 'end' }>), true);
+    this.update(task, t, endUpdate(task.op, event), true);
   }
 
   /** The details of a task's first event: who asked, and where. */
